@@ -1,0 +1,107 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "pos-integration-service",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pos-integration", targets: ["PosIntegrationCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // Domain core: order model, validation, money, time, signing, secrets. No I/O.
+        .target(
+            name: "PosDomain",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Store protocols and their SQL implementation (SQLite now, PostgreSQL next).
+        .target(
+            name: "PosStorage",
+            dependencies: [
+                "PosDomain",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Connectors: one file per delivery target (the signed webhook is the first).
+        .target(
+            name: "PosConnectors",
+            dependencies: [
+                "PosDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Application services: dispatch pipeline, auth, webhooks. Talks to stores and connectors via protocols.
+        .target(
+            name: "PosServices",
+            dependencies: [
+                "PosDomain",
+                "PosStorage",
+                "PosConnectors",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Thin HTTP layer: routes, middleware, error envelope, OpenAPI document.
+        .target(
+            name: "PosHTTP",
+            dependencies: [
+                "PosDomain",
+                "PosServices",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.json")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PosIntegrationCLI",
+            dependencies: [
+                "PosDomain",
+                "PosStorage",
+                "PosServices",
+                "PosConnectors",
+                "PosHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PosIntegrationTests",
+            dependencies: [
+                "PosDomain",
+                "PosStorage",
+                "PosServices",
+                "PosConnectors",
+                "PosHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

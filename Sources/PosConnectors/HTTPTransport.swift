@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The one outbound HTTP client: pooled, timeouts always set, redirects never followed, response
+/// bodies read only up to a limit.
+public final class HTTPTransport: Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+        public var truncated: Bool
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        }
+    }
+
+    public enum Failure: Error, Sendable {
+        case timeout(String)
+        case network(String)
+        case invalidURL(String)
+    }
+
+    public let timeout: TimeAmount
+    public let maxResponseBytes: Int
+    private let client: HTTPClient
+
+    public init(timeout: TimeAmount = .seconds(10), maxResponseBytes: Int = 64 * 1024) {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: min(timeout, .seconds(5)), read: timeout)
+        )
+        configuration.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.timeout = timeout
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    public func send(method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?) async throws(Failure) -> Response {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https", parsed.host != nil else {
+            throw .invalidURL("invalid URL \(url)")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            var collected: [UInt8] = []
+            var truncated = false
+            for try await chunk in response.body {
+                let room = maxResponseBytes - collected.count
+                if chunk.readableBytes > room {
+                    collected.append(contentsOf: chunk.readableBytesView.prefix(room))
+                    truncated = true
+                    break
+                }
+                collected.append(contentsOf: chunk.readableBytesView)
+            }
+            return Response(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                            body: collected, truncated: truncated)
+        } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error) {
+            throw .timeout("timeout after \(timeout.nanoseconds / 1_000_000_000) s")
+        } catch {
+            throw .network("network error: \(Self.describe(error))")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

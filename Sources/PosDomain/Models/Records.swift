@@ -1,0 +1,187 @@
+/// Rows the stores hand back. Times are milliseconds since the Unix epoch.
+
+public struct APIKeyRecord: Sendable, Equatable {
+    public var apiKeyId: Int64
+    public var tenantId: String
+    public var scopes: [APIScope]
+    public var secretHash: String
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var revokedAt: Int64?
+
+    public init(apiKeyId: Int64, tenantId: String, scopes: [APIScope], secretHash: String, createdAt: Int64, expiresAt: Int64?, revokedAt: Int64?) {
+        self.apiKeyId = apiKeyId
+        self.tenantId = tenantId
+        self.scopes = scopes
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+
+    public func isUsable(at now: Int64) -> Bool {
+        revokedAt == nil && (expiresAt.map { $0 > now } ?? true)
+    }
+}
+
+public struct Webhook: Sendable, Equatable {
+    public var id: Int64
+    public var tenantId: String
+    public var outletId: String
+    public var provider: String
+    public var callbackUrl: String
+    public var events: [String]
+    public var isActive: Bool
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(id: Int64, tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], isActive: Bool, createdAt: Int64, updatedAt: Int64) {
+        self.id = id
+        self.tenantId = tenantId
+        self.outletId = outletId
+        self.provider = provider
+        self.callbackUrl = callbackUrl
+        self.events = events
+        self.isActive = isActive
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public func isSubscribed(to event: String) -> Bool { isActive && events.contains(event) }
+}
+
+/// A webhook together with its signing secret, still sealed by the master key.
+public struct WebhookTarget: Sendable, Equatable {
+    public var webhook: Webhook
+    public var sealedSecret: String
+
+    public init(webhook: Webhook, sealedSecret: String) {
+        self.webhook = webhook
+        self.sealedSecret = sealedSecret
+    }
+}
+
+/// How far an order's dispatch has come.
+public enum DispatchStatus: String, Sendable, Codable {
+    /// Accepted and persisted; delivery not finished.
+    case pending
+    /// Every delivery answered 2xx.
+    case dispatched
+    /// A delivery failed; it stays in the outbox.
+    case failed
+    /// No active webhook or connector for the outlet: persisted, nothing to send.
+    case noTarget = "no_target"
+}
+
+public struct OrderRecord: Sendable, Equatable {
+    public var id: String
+    public var tenantId: String
+    public var outletId: String
+    public var event: String
+    public var orderUUID: String
+    public var orderRefNo: String
+    public var builtInTransformer: String?
+    public var currency: String
+    public var totalPayMinor: Int64
+    public var payloadSHA256: String
+    public var dispatchStatus: DispatchStatus
+    public var dispatchReason: String?
+    /// The JSON body of the first dispatch response, replayed verbatim to duplicates.
+    public var firstResponse: String?
+    public var externalOrderId: String?
+    public var receivedAt: Int64
+    public var updatedAt: Int64
+
+    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payloadSHA256: String, dispatchStatus: DispatchStatus, dispatchReason: String?, firstResponse: String?, externalOrderId: String?, receivedAt: Int64, updatedAt: Int64) {
+        self.id = id
+        self.tenantId = tenantId
+        self.outletId = outletId
+        self.event = event
+        self.orderUUID = orderUUID
+        self.orderRefNo = orderRefNo
+        self.builtInTransformer = builtInTransformer
+        self.currency = currency
+        self.totalPayMinor = totalPayMinor
+        self.payloadSHA256 = payloadSHA256
+        self.dispatchStatus = dispatchStatus
+        self.dispatchReason = dispatchReason
+        self.firstResponse = firstResponse
+        self.externalOrderId = externalOrderId
+        self.receivedAt = receivedAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A delivery's place in its lifecycle: `pending → delivering → delivered | failed → … → dead`.
+public enum DeliveryStatus: String, Sendable, Codable {
+    case pending
+    case delivering
+    case delivered
+    case failed
+    case dead
+}
+
+/// One outbox row: one order event to one target, retried until delivered or dead.
+public struct Delivery: Sendable, Equatable {
+    public var id: String
+    public var tenantId: String
+    public var orderId: String
+    public var webhookId: Int64?
+    public var connector: String
+    public var event: String
+    public var status: DeliveryStatus
+    public var attemptCount: Int
+    public var nextAttemptAt: Int64?
+    public var lastStatusCode: Int?
+    public var lastError: String?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    public var deliveredAt: Int64?
+
+    public init(id: String, tenantId: String, orderId: String, webhookId: Int64?, connector: String, event: String, status: DeliveryStatus, attemptCount: Int, nextAttemptAt: Int64?, lastStatusCode: Int?, lastError: String?, createdAt: Int64, updatedAt: Int64, deliveredAt: Int64?) {
+        self.id = id
+        self.tenantId = tenantId
+        self.orderId = orderId
+        self.webhookId = webhookId
+        self.connector = connector
+        self.event = event
+        self.status = status
+        self.attemptCount = attemptCount
+        self.nextAttemptAt = nextAttemptAt
+        self.lastStatusCode = lastStatusCode
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.deliveredAt = deliveredAt
+    }
+}
+
+/// What one attempt at a delivery did.
+public struct DeliveryAttempt: Sendable, Equatable {
+    public var deliveryId: String
+    public var attemptNumber: Int
+    public var startedAt: Int64
+    public var durationMs: Int64
+    public var statusCode: Int?
+    /// `http_status`, `timeout`, `network`, `refused`… nil on success.
+    public var errorClass: String?
+    public var error: String?
+    /// The first 1 KiB of the response body.
+    public var responseExcerpt: String?
+    /// Which secrets signed it (`current`, `current+previous`).
+    public var signedWith: String?
+
+    public init(deliveryId: String, attemptNumber: Int, startedAt: Int64, durationMs: Int64, statusCode: Int?, errorClass: String?, error: String?, responseExcerpt: String?, signedWith: String?) {
+        self.deliveryId = deliveryId
+        self.attemptNumber = attemptNumber
+        self.startedAt = startedAt
+        self.durationMs = durationMs
+        self.statusCode = statusCode
+        self.errorClass = errorClass
+        self.error = error
+        self.responseExcerpt = responseExcerpt
+        self.signedWith = signedWith
+    }
+
+    public var succeeded: Bool { errorClass == nil && (statusCode.map { (200..<300).contains($0) } ?? false) }
+}

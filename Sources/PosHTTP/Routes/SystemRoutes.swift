@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import PosServices
+import PosStorage
+
+/// Health, readiness and the OpenAPI document: no authentication.
+struct SystemRoutes {
+    let health: any StoreHealth
+
+    struct Status: Encodable { let status: String }
+
+    func register(on router: Router<PosRequestContext>, table: RouteTable) {
+        router.get(table.record(.get, "/health")) { _, _ in
+            JSONResponse(Status(status: "healthy"))
+        }
+        router.get(table.record(.get, "/ready")) { _, context -> JSONResponse<Status> in
+            do {
+                try await health.ping()
+                return JSONResponse(Status(status: "ready"))
+            } catch {
+                context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])
+                throw APIError(status: .serviceUnavailable, message: "database is not answering")
+            }
+        }
+        router.get(table.record(.get, "/openapi.json")) { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document shipped with the service.
+public enum OpenAPIDocument {
+    public static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+              let data = try? Data(contentsOf: url)
+        else { return Array(#"{"openapi":"3.1.0","info":{"title":"missing","version":"0"},"paths":{}}"#.utf8) }
+        return Array(data)
+    }()
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import Logging
+import PosDomain
+import PosStorage
+
+/// The `--database` option every command shares; falls back to `POS_DATABASE_URL`.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "A file path or sqlite://PATH (env POS_DATABASE_URL; default ./data/pos-integration.sqlite).")
+    var database: String?
+
+    func location() throws -> DatabaseLocation {
+        do {
+            return try DatabaseLocation(database ?? ProcessInfo.processInfo.environment["POS_DATABASE_URL"])
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Opens the stores and brings the schema up to date.
+    func openStores(logger: Logger) async throws -> SQLStores {
+        switch try location() {
+        case .sqlite(let path):
+            let stores = SQLStores(engine: try SQLiteEngine(path: path, synchronous: Settings.sqliteSynchronous(), logger: logger))
+            do {
+                try await stores.migrate(now: nowMilliseconds())
+            } catch {
+                await stores.shutdown()
+                throw error
+            }
+            return stores
+        }
+    }
+}
+
+func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+enum Settings {
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    static func sqliteSynchronous() throws -> SQLiteEngine.Synchronous {
+        guard let text = environment["POS_SQLITE_SYNCHRONOUS"] else { return .normal }
+        guard let value = SQLiteEngine.Synchronous(rawValue: text.uppercased()) else {
+            throw ValidationError("POS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+        }
+        return value
+    }
+
+    static func duration(_ name: String, default fallback: Int64) throws -> Int64 {
+        guard let text = environment[name] else { return fallback }
+        guard let value = DurationText.milliseconds(text), value > 0 else {
+            throw ValidationError("\(name) must be a duration such as 10s or 500ms, got \"\(text)\"")
+        }
+        return value
+    }
+
+    /// The master key sealing secrets at rest: `POS_MASTER_KEY`, or for SQLite a key generated
+    /// once into a 0600 file beside the database.
+    static func secretBox(for location: DatabaseLocation, logger: Logger) throws -> SecretBox {
+        if let encoded = environment["POS_MASTER_KEY"] {
+            do {
+                return try SecretBox(encodedMasterKey: encoded)
+            } catch {
+                throw ValidationError("POS_MASTER_KEY must be 32 bytes as base64 or hex (generate one with: openssl rand -base64 32)")
+            }
+        }
+        guard case .sqlite(let path) = location else {
+            throw ValidationError("POS_MASTER_KEY is required with this database")
+        }
+        let keyURL = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("master.key")
+        let fileManager = FileManager.default
+        if let existing = fileManager.contents(atPath: keyURL.path) {
+            return try SecretBox(encodedMasterKey: String(decoding: existing, as: UTF8.self))
+        }
+        try fileManager.createDirectory(at: keyURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoded = SecretBox.generateEncodedMasterKey()
+        // Created with 0600 from the start so the key is never readable by others, even briefly.
+        guard fileManager.createFile(atPath: keyURL.path, contents: Data((encoded + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write master key file \(keyURL.path)")
+        }
+        logger.notice("generated a new master key for secrets at rest; back it up, and set POS_MASTER_KEY in production",
+                      metadata: ["path": .string(keyURL.path)])
+        return try SecretBox(encodedMasterKey: encoded)
+    }
+}
+
+enum CLILogging {
+    static func bootstrap() {
+        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// Prints one JSON object on stdout: what scripts read.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

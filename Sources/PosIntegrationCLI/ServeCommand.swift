@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PosConnectors
+import PosHTTP
+import PosServices
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP service.")
+
+    @Option(help: "Address to listen on (env POS_HOST).") var host: String?
+    @Option(help: "Port to listen on (env POS_PORT).") var port: Int?
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        CLILogging.bootstrap()
+        let logger = Logger(label: "pos-integration")
+        let environment = Settings.environment
+        let host = host ?? environment["POS_HOST"] ?? "127.0.0.1"
+        guard let port = port ?? (environment["POS_PORT"].map { Int($0) } ?? 8080), (0...65535).contains(port) else {
+            throw ValidationError("POS_PORT must be a port number")
+        }
+        let deliveryTimeoutMs = try Settings.duration("POS_DELIVERY_TIMEOUT", default: 10_000)
+        let maxBodyBytes = try environment["POS_MAX_BODY_BYTES"].map { text in
+            guard let value = Int(text), value > 0 else { throw ValidationError("POS_MAX_BODY_BYTES must be a positive integer") }
+            return value
+        } ?? (1 << 20)
+        let location = try database.location()
+        let secretBox = try Settings.secretBox(for: location, logger: logger)
+        let stores = try await database.openStores(logger: logger)
+        let transport = HTTPTransport(timeout: .milliseconds(deliveryTimeoutMs))
+        let clock = SystemClock.now
+        let services = ServiceGraph(
+            stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
+            clock: clock, deliveryTimeoutMs: deliveryTimeoutMs)
+        let settings = ServerSettings(host: host, port: port, baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes)
+        let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in
+            logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])
+        }
+        do {
+            try await app.runService()
+        } catch {
+            await transport.shutdown()
+            await stores.shutdown()
+            throw error
+        }
+        await transport.shutdown()
+        await stores.shutdown()
+    }
+}
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Bring the database schema up to date.")
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        CLILogging.bootstrap()
+        let stores = try await database.openStores(logger: Logger(label: "pos-integration"))
+        await stores.shutdown()
+        print(#"{"migrated":true}"#)
+    }
+}

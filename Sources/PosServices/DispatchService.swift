@@ -1,0 +1,234 @@
+import Crypto
+import Foundation
+import Logging
+import PosConnectors
+import PosDomain
+import PosStorage
+
+/// The body `POST /api/v1/orders/dispatch` answers with (seed 000).
+public struct DispatchResponse: Codable, Sendable, Equatable {
+    public var code: Int
+    public var isSuccess: Bool
+    public var message: String
+    public var orderId: String
+    public var dispatched: Bool
+    public var reason: String
+}
+
+/// The dispatch path, as one straight line: validate → persist order + outbox rows in one
+/// transaction → first attempt inline → record it. Retries pick up from the outbox.
+public struct DispatchService: Sendable {
+    public static let noTargetReason = "no active webhook for outlet"
+
+    private let orders: any OrderStore
+    private let connector: any Connector
+    private let secretBox: SecretBox
+    private let clock: ServiceClock
+    private let inFlight: InFlightDispatches
+    /// Delay before the outbox retries a failed first attempt (decisions D5: the second step).
+    private let firstRetryDelayMs: Int64
+    /// How long a duplicate may find its first still pending before we stop calling it in flight.
+    private let inFlightWindowMs: Int64
+
+    public init(orders: any OrderStore, connector: any Connector, secretBox: SecretBox, clock: @escaping ServiceClock,
+                firstRetryDelayMs: Int64 = 5_000, deliveryTimeoutMs: Int64 = 10_000) {
+        self.orders = orders
+        self.connector = connector
+        self.secretBox = secretBox
+        self.clock = clock
+        self.inFlight = InFlightDispatches()
+        self.firstRetryDelayMs = firstRetryDelayMs
+        self.inFlightWindowMs = deliveryTimeoutMs + 5_000
+    }
+
+    /// Parses and validates a raw dispatch body; nothing is written when this throws.
+    public static func parse(body: [UInt8]) throws(ServiceError) -> DispatchRequest {
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(body)
+        } catch {
+            throw .invalid(field: "", message: "request body is not valid JSON", details: error.description)
+        }
+        do {
+            return try DispatchValidator.validate(body: body, root: root)
+        } catch {
+            throw .invalid(error)
+        }
+    }
+
+    public func dispatch(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResponse {
+        if let transformer = request.builtInTransformer {
+            throw ServiceError.invalid(field: "builtInTransformer", message: "unknown builtInTransformer \"\(transformer)\"",
+                                       details: "no built-in transformers are available yet; omit the field to use the outlet's webhook")
+        }
+        let payloadHash = Hex.encode(SHA256.hash(data: request.orderBytes))
+        let key = "\(tenant.id)\u{0}\(request.order.uuid)\u{0}\(request.event)"
+        // Identical concurrent dispatches in this process wait for the first; across replicas
+        // the unique (tenant, uuid, event) constraint decides.
+        switch await inFlight.claim(key) {
+        case .waiter(let first):
+            if let result = await first.value, result.payloadSHA256 == payloadHash { return result.response }
+            if let result = await first.value { throw conflict(orderId: result.response.orderId) }
+            return try await run(request, tenant: tenant, payloadHash: payloadHash, logger: logger).response
+        case .owner(let finish):
+            do {
+                let result = try await run(request, tenant: tenant, payloadHash: payloadHash, logger: logger)
+                await finish(result)
+                return result.response
+            } catch {
+                await finish(nil)
+                throw error
+            }
+        }
+    }
+
+    private func conflict(orderId: String) -> ServiceError {
+        .conflict("order.uuid was already dispatched for this event with a different order payload",
+                  details: "orderId \(orderId); send the identical order to replay, or a new order.uuid")
+    }
+
+    private func run(_ request: DispatchRequest, tenant: Tenant, payloadHash: String, logger: Logger) async throws -> InFlightDispatches.Result {
+        let now = clock()
+        let newOrder = NewOrder(
+            id: UUID().uuidString.lowercased(), tenantId: tenant.id, outletId: request.outletId, event: request.event,
+            orderUUID: request.order.uuid, orderRefNo: request.order.orderRefNo, builtInTransformer: request.builtInTransformer,
+            currency: request.order.currency.code, totalPayMinor: request.order.totalPay.minorUnits,
+            payload: request.orderBytes, payloadSHA256: payloadHash, receivedAt: now)
+        let accepted = try await translatingStoreErrors {
+            try await orders.acceptOrder(newOrder, makeDeliveryId: { UUID().uuidString.lowercased() })
+        }
+        switch accepted {
+        case .existing(let order):
+            guard order.payloadSHA256 == payloadHash else { throw conflict(orderId: order.id) }
+            return InFlightDispatches.Result(response: try replay(order), payloadSHA256: payloadHash)
+        case .created(let order, let deliveries):
+            var logger = logger
+            logger[metadataKey: "order_id"] = .string(order.id)
+            let response = try await deliverFirstAttempts(order: order, deliveries: deliveries, request: request, logger: logger)
+            return InFlightDispatches.Result(response: response, payloadSHA256: payloadHash)
+        }
+    }
+
+    /// The first result of an earlier dispatch of the same order.
+    private func replay(_ order: OrderRecord) throws -> DispatchResponse {
+        if let stored = order.firstResponse, let response = try? JSONDecoder().decode(DispatchResponse.self, from: Data(stored.utf8)) {
+            return response
+        }
+        if order.dispatchStatus == .pending, clock() - order.receivedAt < inFlightWindowMs {
+            throw ServiceError.conflict("a dispatch of this order is still in progress", details: "orderId \(order.id); retry shortly to get its result")
+        }
+        // The first request died before answering; its order and outbox rows are intact.
+        return DispatchResponse(code: 200, isSuccess: true, message: "order already accepted", orderId: order.id,
+                                dispatched: order.dispatchStatus == .dispatched,
+                                reason: order.dispatchReason ?? "delivery pending in outbox")
+    }
+
+    private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest, logger: Logger) async throws -> DispatchResponse {
+        guard !deliveries.isEmpty else {
+            let response = DispatchResponse(code: 200, isSuccess: true, message: "order persisted; not dispatched",
+                                            orderId: order.id, dispatched: false, reason: Self.noTargetReason)
+            try await complete(order, status: .noTarget, reason: Self.noTargetReason, response: response)
+            logger.info("order persisted without a delivery target", metadata: ["outlet_id": .string(order.outletId)])
+            return response
+        }
+        var failures: [String] = []
+        var successes: [String] = []
+        for planned in deliveries {
+            let outcome = await attempt(planned, request: request)
+            let now = clock()
+            let transition = outcome.succeeded
+                ? DeliveryTransition(status: .delivered, nextAttemptAt: nil)
+                : outcome.retryable
+                    ? DeliveryTransition(status: .failed, nextAttemptAt: now + firstRetryDelayMs)
+                    : DeliveryTransition(status: .dead, nextAttemptAt: nil)
+            let attempt = DeliveryAttempt(
+                deliveryId: planned.delivery.id, attemptNumber: 1, startedAt: now - outcome.durationMs,
+                durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
+                error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
+            try await translatingStoreErrors { try await orders.recordAttempt(attempt, transition: transition, at: now) }
+            let target = "webhook \(planned.target.webhook.id)"
+            if outcome.succeeded {
+                successes.append("\(target): \(outcome.reason)")
+            } else {
+                failures.append("\(target): \(outcome.reason)")
+            }
+            logger.info("delivery attempt", metadata: [
+                "delivery_id": .string(planned.delivery.id), "webhook_id": .stringConvertible(planned.target.webhook.id),
+                "status_code": .string(outcome.statusCode.map(String.init) ?? "-"), "outcome": .string(outcome.errorClass ?? "delivered"),
+                "duration_ms": .stringConvertible(outcome.durationMs),
+            ])
+        }
+        let dispatched = failures.isEmpty
+        let reason = dispatched ? successes.joined(separator: "; ") : failures.joined(separator: "; ")
+        let response = DispatchResponse(
+            code: 200, isSuccess: true,
+            message: dispatched ? "order dispatched" : "order persisted; delivery failed",
+            orderId: order.id, dispatched: dispatched, reason: reason)
+        try await complete(order, status: dispatched ? .dispatched : .failed, reason: reason, response: response)
+        return response
+    }
+
+    private func attempt(_ planned: PlannedDelivery, request: DispatchRequest) async -> ConnectorOutcome {
+        let secret: WebhookSecret
+        do {
+            guard let opened = WebhookSecret(encoded: try secretBox.open(planned.target.sealedSecret)) else {
+                throw SecretBox.Failure.unreadableCiphertext
+            }
+            secret = opened
+        } catch {
+            return ConnectorOutcome(statusCode: nil, errorClass: "configuration", error: "webhook secret cannot be decrypted with this master key",
+                                    responseExcerpt: nil, signedWith: nil, retryable: false, retryAfterSeconds: nil,
+                                    externalOrderId: nil, durationMs: 0)
+        }
+        return await connector.send(ConnectorRequest(
+            deliveryId: planned.delivery.id, event: request.event, attemptNumber: 1, orderBytes: request.orderBytes,
+            order: request.order, destination: .webhook(url: planned.target.webhook.callbackUrl, secrets: [secret])))
+    }
+
+    private func complete(_ order: OrderRecord, status: DispatchStatus, reason: String, response: DispatchResponse) async throws {
+        let json = String(decoding: try JSONEncoder().encode(response), as: UTF8.self)
+        try await translatingStoreErrors {
+            try await orders.completeDispatch(orderId: order.id, status: status, reason: reason, response: json, at: clock())
+        }
+    }
+
+    public func order(id: String, tenant: Tenant) async throws -> OrderDetail {
+        guard let detail = try await translatingStoreErrors({ try await orders.order(id: id, tenantId: tenant.id) }) else {
+            throw ServiceError.notFound("no order with id \"\(id)\"")
+        }
+        return detail
+    }
+}
+
+/// Lets identical dispatches arriving together in one process share the first one's result.
+actor InFlightDispatches {
+    struct Result: Sendable {
+        let response: DispatchResponse
+        let payloadSHA256: String
+    }
+
+    enum Claim {
+        case owner(finish: @Sendable (Result?) async -> Void)
+        case waiter(Task<Result?, Never>)
+    }
+
+    private var waiting: [String: [CheckedContinuation<Result?, Never>]] = [:]
+
+    func claim(_ key: String) -> Claim {
+        if waiting[key] != nil {
+            return .waiter(Task { await self.wait(for: key) })
+        }
+        waiting[key] = []
+        return .owner(finish: { result in await self.finish(key, result) })
+    }
+
+    private func wait(for key: String) async -> Result? {
+        guard waiting[key] != nil else { return nil }
+        return await withCheckedContinuation { waiting[key, default: []].append($0) }
+    }
+
+    private func finish(_ key: String, _ result: Result?) {
+        let continuations = waiting.removeValue(forKey: key) ?? []
+        for continuation in continuations { continuation.resume(returning: result) }
+    }
+}

@@ -1,0 +1,33 @@
+import PosDomain
+import PosStorage
+
+/// Failures the HTTP layer turns into the error envelope; one case per status the API documents.
+public enum ServiceError: Error, Equatable, Sendable {
+    /// 400, naming the field by JSON path.
+    case invalid(field: String, message: String, details: String = "")
+    /// 401. Always the same body, whatever the cause (decisions D4).
+    case unauthorized
+    /// 403: authenticated, but the key lacks the scope.
+    case forbidden(String)
+    case notFound(String)
+    /// 409.
+    case conflict(String, details: String = "")
+    /// 503: the database or another dependency is not answering.
+    case unavailable(String)
+
+    public static func invalid(_ error: ValidationError) -> ServiceError {
+        .invalid(field: error.field, message: "\(error.field) \(error.message)")
+    }
+}
+
+/// Maps store failures to service failures, leaving everything else alone.
+func translatingStoreErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StoreError {
+        switch error {
+        case .conflict(let message): throw ServiceError.conflict(message)
+        case .unavailable(let message): throw ServiceError.unavailable(message)
+        }
+    }
+}

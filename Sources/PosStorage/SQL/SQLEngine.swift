@@ -1,0 +1,17 @@
+import SQLKit
+
+/// Which SQL engine a store runs on; the few engine-specific bits of SQL branch on it.
+public enum SQLFlavor: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// A database the SQL stores run on: short read sessions and serialisable write transactions.
+public protocol SQLEngine: Sendable {
+    var flavor: SQLFlavor { get }
+    /// Runs `body` on a connection for reads (it may see a snapshot from just before a concurrent commit).
+    func withReader<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` inside one transaction; commits when it returns, rolls back when it throws.
+    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func shutdown() async
+}

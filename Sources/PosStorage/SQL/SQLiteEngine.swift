@@ -1,0 +1,103 @@
+import AsyncKit
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// Embedded SQLite in WAL mode: one writer connection (SQLite allows one writer at a time, so
+/// queueing in-process beats spinning on `SQLITE_BUSY`) and a small pool of readers that never
+/// block it. Other processes (the CLI) share the file through `busy_timeout`.
+///
+/// `@unchecked Sendable`: AsyncKit's pools guard their state with a lock but predate `Sendable`.
+public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
+    public let flavor = SQLFlavor.sqlite
+    public let path: String
+
+    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let threadPool: NIOThreadPool
+    private let writer: EventLoopGroupConnectionPool<TunedSQLiteSource>
+    private let readers: EventLoopGroupConnectionPool<TunedSQLiteSource>
+    private let logger: Logger
+
+    /// Durability of a commit. `normal` survives a crash of the process (not of the machine);
+    /// `full` also survives power loss at the cost of an fsync per commit.
+    public enum Synchronous: String, Sendable {
+        case normal = "NORMAL"
+        case full = "FULL"
+    }
+
+    public init(path: String, readerCount: Int = 4, synchronous: Synchronous = .normal, logger: Logger) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.path = path
+        self.logger = logger
+        self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
+        threadPool.start()
+        let pragmas = [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA synchronous = \(synchronous.rawValue)",
+            "PRAGMA foreign_keys = ON",
+        ]
+        let source = TunedSQLiteSource(path: path, threadPool: threadPool, pragmas: pragmas)
+        self.writer = EventLoopGroupConnectionPool(
+            source: source, maxConnectionsPerEventLoop: 1, requestTimeout: .seconds(60), logger: logger, on: eventLoopGroup)
+        self.readers = EventLoopGroupConnectionPool(
+            source: source, maxConnectionsPerEventLoop: max(1, readerCount), requestTimeout: .seconds(60), logger: logger, on: eventLoopGroup)
+    }
+
+    public func withReader<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection = try await readers.requestConnection(logger: logger).get()
+        defer { readers.releaseConnection(connection, logger: logger) }
+        return try await body(connection.sql())
+    }
+
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection = try await writer.requestConnection(logger: logger).get()
+        defer { writer.releaseConnection(connection, logger: logger) }
+        let database = connection.sql()
+        // IMMEDIATE takes the write lock up front, so a read-then-write inside cannot deadlock
+        // against another process's writer.
+        try await database.raw("BEGIN IMMEDIATE").run()
+        do {
+            let result = try await body(database)
+            try await database.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await database.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    public func shutdown() async {
+        try? await writer.shutdownAsync()
+        try? await readers.shutdownAsync()
+        try? await threadPool.shutdownGracefully()
+        try? await eventLoopGroup.shutdownGracefully()
+    }
+}
+
+/// Opens SQLite connections with the pragmas every connection of ours needs.
+struct TunedSQLiteSource: ConnectionPoolSource {
+    let path: String
+    let threadPool: NIOThreadPool
+    let pragmas: [String]
+
+    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
+        SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            .flatMap { connection in
+                var chain = eventLoop.makeSucceededVoidFuture()
+                for pragma in pragmas {
+                    chain = chain.flatMap { connection.query(pragma).map { _ in } }
+                }
+                return chain.map { connection }.flatMapErrorThrowing { error in
+                    _ = connection.close()
+                    throw error
+                }
+            }
+    }
+}

@@ -1,0 +1,160 @@
+import PosDomain
+
+/// Failures every store engine reports the same way.
+public enum StoreError: Error, Equatable, Sendable {
+    /// A unique rule would be broken (an existing subdomain, a second live webhook for one outlet and provider).
+    case conflict(String)
+    /// The database did not answer (down, restarting, out of connections).
+    case unavailable(String)
+}
+
+public protocol TenantStore: Sendable {
+    /// Throws ``StoreError/conflict(_:)`` when the subdomain is taken.
+    func createTenant(_ tenant: Tenant, createdAt: Int64) async throws
+    func tenant(id: String) async throws -> Tenant?
+    func tenant(subdomain: String) async throws -> Tenant?
+    func tenants() async throws -> [Tenant]
+}
+
+public struct NewAPIKey: Sendable {
+    public var tenantId: String
+    public var secretHash: String
+    public var scopes: [APIScope]
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+
+    public init(tenantId: String, secretHash: String, scopes: [APIScope], createdAt: Int64, expiresAt: Int64?) {
+        self.tenantId = tenantId
+        self.secretHash = secretHash
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+public protocol APIKeyStore: Sendable {
+    func createKey(_ key: NewAPIKey) async throws -> APIKeyRecord
+    /// The key and its tenant, found by the id embedded in the presented key.
+    func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)?
+    func keys(tenantId: String) async throws -> [APIKeyRecord]
+    /// Whether a key that was not yet revoked is now revoked.
+    func revokeKey(id: Int64, at: Int64) async throws -> Bool
+}
+
+public struct NewWebhook: Sendable {
+    public var tenantId: String
+    public var outletId: String
+    public var provider: String
+    public var callbackUrl: String
+    public var events: [String]
+    public var sealedSecret: String
+    public var createdAt: Int64
+
+    public init(tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], sealedSecret: String, createdAt: Int64) {
+        self.tenantId = tenantId
+        self.outletId = outletId
+        self.provider = provider
+        self.callbackUrl = callbackUrl
+        self.events = events
+        self.sealedSecret = sealedSecret
+        self.createdAt = createdAt
+    }
+}
+
+public protocol WebhookStore: Sendable {
+    /// Throws ``StoreError/conflict(_:)`` when the outlet already has a live webhook for the provider.
+    func createWebhook(_ webhook: NewWebhook) async throws -> Webhook
+    func webhook(id: Int64, tenantId: String) async throws -> Webhook?
+}
+
+/// An order as dispatch accepts it, before the store gives it an outbox.
+public struct NewOrder: Sendable {
+    public var id: String
+    public var tenantId: String
+    public var outletId: String
+    public var event: String
+    public var orderUUID: String
+    public var orderRefNo: String
+    public var builtInTransformer: String?
+    public var currency: String
+    public var totalPayMinor: Int64
+    public var payload: [UInt8]
+    public var payloadSHA256: String
+    public var receivedAt: Int64
+
+    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payload: [UInt8], payloadSHA256: String, receivedAt: Int64) {
+        self.id = id
+        self.tenantId = tenantId
+        self.outletId = outletId
+        self.event = event
+        self.orderUUID = orderUUID
+        self.orderRefNo = orderRefNo
+        self.builtInTransformer = builtInTransformer
+        self.currency = currency
+        self.totalPayMinor = totalPayMinor
+        self.payload = payload
+        self.payloadSHA256 = payloadSHA256
+        self.receivedAt = receivedAt
+    }
+}
+
+/// A delivery row created with its order, and where it goes.
+public struct PlannedDelivery: Sendable, Equatable {
+    public var delivery: Delivery
+    public var target: WebhookTarget
+
+    public init(delivery: Delivery, target: WebhookTarget) {
+        self.delivery = delivery
+        self.target = target
+    }
+}
+
+public enum AcceptedOrder: Sendable, Equatable {
+    /// The order is new; its deliveries were written in the same transaction.
+    case created(OrderRecord, [PlannedDelivery])
+    /// (tenant, order uuid, event) was seen before: this is the first order.
+    case existing(OrderRecord)
+}
+
+/// The outcome an attempt leaves on its delivery.
+public struct DeliveryTransition: Sendable {
+    public var status: DeliveryStatus
+    public var nextAttemptAt: Int64?
+
+    public init(status: DeliveryStatus, nextAttemptAt: Int64?) {
+        self.status = status
+        self.nextAttemptAt = nextAttemptAt
+    }
+}
+
+public struct OrderDetail: Sendable, Equatable {
+    public var order: OrderRecord
+    public var deliveries: [Delivery]
+    public var attempts: [DeliveryAttempt]
+
+    public init(order: OrderRecord, deliveries: [Delivery], attempts: [DeliveryAttempt]) {
+        self.order = order
+        self.deliveries = deliveries
+        self.attempts = attempts
+    }
+}
+
+public protocol OrderStore: Sendable {
+    /// Persists the order and one delivery per active webhook of the outlet subscribed to the
+    /// event, in one transaction; or returns the first order for the same (tenant, uuid, event).
+    func acceptOrder(_ order: NewOrder, makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder
+    /// Records an attempt and moves its delivery, in one transaction.
+    func recordAttempt(_ attempt: DeliveryAttempt, transition: DeliveryTransition, at: Int64) async throws
+    /// Sets the order's dispatch outcome and, once, the response replayed to duplicates.
+    func completeDispatch(orderId: String, status: DispatchStatus, reason: String?, response: String, at: Int64) async throws
+    func order(id: String, tenantId: String) async throws -> OrderDetail?
+    func orderCount(tenantId: String) async throws -> Int
+}
+
+/// Health of the database itself, for `/ready`.
+public protocol StoreHealth: Sendable {
+    func ping() async throws
+}
+
+/// Everything the service needs from persistence. One engine implements it all.
+public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & StoreHealth
