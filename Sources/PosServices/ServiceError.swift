@@ -16,7 +16,7 @@ public enum ServiceError: Error, Equatable, Sendable {
     case unavailable(String)
 
     public static func invalid(_ error: ValidationError) -> ServiceError {
-        .invalid(field: error.field, message: "\(error.field) \(error.message)")
+        .invalid(field: error.field, message: error.field.isEmpty ? error.message : "\(error.field) \(error.message)")
     }
 }
 

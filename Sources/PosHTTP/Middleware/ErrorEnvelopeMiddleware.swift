@@ -19,7 +19,10 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
             }
             return try APIError(error).response(from: request, context: context)
         } catch let error as HTTPError {
-            return try envelope(for: error, request: request).response(from: request, context: context)
+            return try envelope(for: error.status, message: error.body, request: request).response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            // Hummingbird's and NIO's own, e.g. NIOTooManyBytesError from collecting an oversized body.
+            return try envelope(for: error.status, message: nil, request: request).response(from: request, context: context)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": .string(String(describing: error))])
             return try APIError(status: .internalServerError, message: "internal server error",
@@ -27,8 +30,8 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
         }
     }
 
-    private func envelope(for error: HTTPError, request: Request) -> APIError {
-        switch error.status {
+    private func envelope(for status: HTTPResponse.Status, message: String?, request: Request) -> APIError {
+        switch status {
         case .notFound:
             let allowed = routes.methods(matching: request.uri.path)
             guard !allowed.isEmpty else {
@@ -41,7 +44,7 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
         case .contentTooLarge:
             return APIError(status: .contentTooLarge, message: "request body is too large", details: "the limit is \(routes.maxBodyBytes) bytes")
         default:
-            return APIError(status: error.status, message: error.body ?? error.status.reasonPhrase)
+            return APIError(status: status, message: message ?? status.reasonPhrase)
         }
     }
 }

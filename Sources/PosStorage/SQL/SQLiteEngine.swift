@@ -6,6 +6,7 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 
 /// Embedded SQLite in WAL mode: one writer connection (SQLite allows one writer at a time, so
 /// queueing in-process beats spinning on `SQLITE_BUSY`) and a small pool of readers that never
@@ -21,6 +22,7 @@ public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
     private let writer: EventLoopGroupConnectionPool<TunedSQLiteSource>
     private let readers: EventLoopGroupConnectionPool<TunedSQLiteSource>
     private let logger: Logger
+    private let isShutDown = Mutex(false)
 
     /// Durability of a commit. `normal` survives a crash of the process (not of the machine);
     /// `full` also survives power loss at the cost of an fsync per commit.
@@ -51,12 +53,14 @@ public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
     }
 
     public func withReader<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try ensureOpen()
         let connection = try await readers.requestConnection(logger: logger).get()
         defer { readers.releaseConnection(connection, logger: logger) }
         return try await body(connection.sql())
     }
 
     public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try ensureOpen()
         let connection = try await writer.requestConnection(logger: logger).get()
         defer { writer.releaseConnection(connection, logger: logger) }
         let database = connection.sql()
@@ -73,7 +77,17 @@ public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
         }
     }
 
+    /// After shutdown the event loop is gone and a pool request would never complete: refuse instead.
+    private func ensureOpen() throws {
+        if isShutDown.withLock({ $0 }) { throw StoreError.unavailable("database engine is shut down") }
+    }
+
     public func shutdown() async {
+        let alreadyShutDown = isShutDown.withLock { state in
+            defer { state = true }
+            return state
+        }
+        guard !alreadyShutDown else { return }
         try? await writer.shutdownAsync()
         try? await readers.shutdownAsync()
         try? await threadPool.shutdownGracefully()

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import NIOCore
+import PosConnectors
+import PosDomain
+import PosHTTP
+import PosServices
+import PosStorage
+
+/// The whole service on a real SQLite file and a real loopback port, with helpers to call it.
+final class TestService: Sendable {
+    let directory: URL
+    let stores: SQLStores
+    let server: LiveServer
+    let routes: RouteTable
+    let admin: TenantAdministration
+    let secretBox: SecretBox
+    private let transport: HTTPTransport
+    private let client: HTTPTransport
+
+    var baseURL: String { "http://127.0.0.1:\(server.port)" }
+    var databasePath: String { directory.appendingPathComponent("pos.sqlite").path }
+
+    private init(directory: URL, stores: SQLStores, server: LiveServer, routes: RouteTable, admin: TenantAdministration,
+                 secretBox: SecretBox, transport: HTTPTransport, client: HTTPTransport) {
+        self.directory = directory
+        self.stores = stores
+        self.server = server
+        self.routes = routes
+        self.admin = admin
+        self.secretBox = secretBox
+        self.transport = transport
+        self.client = client
+    }
+
+    static func start(
+        baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, deliveryTimeout: TimeAmount = .seconds(5)
+    ) async throws -> TestService {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let stores = SQLStores(engine: try SQLiteEngine(path: directory.appendingPathComponent("pos.sqlite").path, logger: quietLogger))
+        try await stores.migrate(now: SystemClock.now())
+        let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
+        let transport = HTTPTransport(timeout: deliveryTimeout)
+        let services = ServiceGraph(
+            stores: stores, connector: WebhookConnector(transport: transport, clock: SystemClock.now), secretBox: secretBox,
+            clock: SystemClock.now, deliveryTimeoutMs: deliveryTimeout.nanoseconds / 1_000_000)
+        let (router, routes) = PosServer.buildRouter(
+            services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
+        let server = try await LiveServer.start(router: router)
+        return TestService(
+            directory: directory, stores: stores, server: server, routes: routes,
+            admin: TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now),
+            secretBox: secretBox, transport: transport, client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20))
+    }
+
+    func stop() async {
+        await server.stop()
+        await transport.shutdown()
+        await client.shutdown()
+        await stores.shutdown()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: Calling the service
+
+    struct Reply: Sendable {
+        let status: Int
+        let headers: [(String, String)]
+        let body: [UInt8]
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        }
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        }
+
+        var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    func call(_ method: String, _ path: String, key: String? = nil, headers: [(String, String)] = [],
+              json body: [UInt8]? = nil, contentType: String? = "application/json") async throws -> Reply {
+        var allHeaders = headers
+        if let key { allHeaders.append(("X-Api-Key", key)) }
+        if body != nil, let contentType { allHeaders.append(("Content-Type", contentType)) }
+        let response = try await client.send(method: .init(rawValue: method), url: baseURL + path, headers: allHeaders, body: body)
+        return Reply(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    func dispatch(_ body: [UInt8], key: String, headers: [(String, String)] = []) async throws -> Reply {
+        try await call("POST", "/api/v1/orders/dispatch", key: key, headers: headers, json: body)
+    }
+
+    // MARK: Arranging data
+
+    struct TenantKeys: Sendable {
+        let tenant: Tenant
+        let internalKey: String
+        let partnerKey: String
+    }
+
+    func tenant(_ subdomain: String) async throws -> TenantKeys {
+        let tenant = try await admin.createTenant(subdomain: subdomain, name: subdomain.capitalized)
+        return TenantKeys(
+            tenant: tenant,
+            internalKey: try await admin.createKey(tenant: subdomain, scopes: [.internal], expiresInDays: nil).key,
+            partnerKey: try await admin.createKey(tenant: subdomain, scopes: [.partner], expiresInDays: nil).key)
+    }
+
+    /// Registers a webhook through the API; returns its id and `whsec_` secret.
+    func registerWebhook(outletId: String, url: String, key: String, provider: String = "acme-pos") async throws -> (id: Int, secret: String) {
+        let body = Array(#"{"outletId":"\#(outletId)","provider":"\#(provider)","callbackUrl":"\#(url)","events":["order.paid"]}"#.utf8)
+        let reply = try await call("POST", "/api/v1/webhooks/register", key: key, json: body)
+        guard reply.status == 201, let webhook = reply.json["webhook"] as? [String: Any],
+              let id = webhook["id"] as? Int, let secret = webhook["secret"] as? String
+        else { throw TestFailure("register failed: \(reply.status) \(reply.text)") }
+        return (id, secret)
+    }
+}
+
+/// Runs `body` against a fresh service and always stops it.
+func withTestService<T>(
+    baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20,
+    _ body: (TestService) async throws -> T
+) async throws -> T {
+    let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes)
+    do {
+        let result = try await body(service)
+        await service.stop()
+        return result
+    } catch {
+        await service.stop()
+        throw error
+    }
+}
