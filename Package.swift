@@ -76,6 +76,16 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
+        // Doubles of the third parties we cannot reach in tests: a signed-webhook receiver now, POS vendors next.
+        .target(
+            name: "PosSandbox",
+            dependencies: [
+                "PosDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "PosIntegrationCLI",
             dependencies: [
@@ -84,6 +94,7 @@ let package = Package(
                 "PosServices",
                 "PosConnectors",
                 "PosHTTP",
+                "PosSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -97,6 +108,7 @@ let package = Package(
                 "PosServices",
                 "PosConnectors",
                 "PosHTTP",
+                "PosSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
