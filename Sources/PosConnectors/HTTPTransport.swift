@@ -27,12 +27,17 @@ public final class HTTPTransport: Sendable {
     public let maxResponseBytes: Int
     private let client: HTTPClient
 
-    public init(timeout: TimeAmount = .seconds(10), maxResponseBytes: Int = 64 * 1024) {
+    public init(timeout: TimeAmount = .seconds(10), maxResponseBytes: Int = 64 * 1024, connectionsPerHost: Int = 64) {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: min(timeout, .seconds(5)), read: timeout)
         )
         configuration.decompression = .disabled
+        // The outbox retries on its own schedule; a refused connection should fail this attempt now
+        // rather than hold the dispatch request until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        // Many orders go to one partner host at once; the default of 8 would queue them.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.timeout = timeout
         self.maxResponseBytes = maxResponseBytes

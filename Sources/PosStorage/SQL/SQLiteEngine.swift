@@ -56,14 +56,15 @@ public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
         try ensureOpen()
         let connection = try await readers.requestConnection(logger: logger).get()
         defer { readers.releaseConnection(connection, logger: logger) }
-        return try await body(connection.sql())
+        return try await body(connection.sql(queryLogLevel: nil))
     }
 
     public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try ensureOpen()
         let connection = try await writer.requestConnection(logger: logger).get()
         defer { writer.releaseConnection(connection, logger: logger) }
-        let database = connection.sql()
+        // Query logging is off: binds include key hashes and sealed secrets.
+        let database = connection.sql(queryLogLevel: nil)
         // IMMEDIATE takes the write lock up front, so a read-then-write inside cannot deadlock
         // against another process's writer.
         try await database.raw("BEGIN IMMEDIATE").run()

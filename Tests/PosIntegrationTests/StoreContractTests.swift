@@ -1,0 +1,172 @@
+import Foundation
+import PosDomain
+import PosServices
+import PosStorage
+import Testing
+
+/// The contract every store engine must keep. Each test runs once per engine in `StoreEngines.all`;
+/// a new engine joins by adding one factory there.
+enum StoreEngines {
+    struct Factory: Sendable, CustomTestStringConvertible {
+        let name: String
+        let make: @Sendable () async throws -> (SQLStores, cleanup: @Sendable () async -> Void)
+        var testDescription: String { name }
+    }
+
+    static let sqlite = Factory(name: "SQLite") {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-store-\(UUID().uuidString)")
+        let stores = SQLStores(engine: try SQLiteEngine(path: directory.appendingPathComponent("s.sqlite").path, logger: quietLogger))
+        return (stores, {
+            await stores.shutdown()
+            try? FileManager.default.removeItem(at: directory)
+        })
+    }
+
+    static let all: [Factory] = [sqlite]
+}
+
+@Suite("Store contract")
+struct StoreContractTests {
+    static func withStores(_ factory: StoreEngines.Factory, _ body: (SQLStores) async throws -> Void) async throws {
+        let (stores, cleanup) = try await factory.make()
+        do {
+            try await stores.migrate(now: 1)
+            try await body(stores)
+            await cleanup()
+        } catch {
+            await cleanup()
+            throw error
+        }
+    }
+
+    static let tenant = Tenant(id: "00000000-0000-0000-0000-00000000000a", subdomain: "acme", name: "Acme")
+
+    static func newOrder(uuid: String = "o-1", outletId: String = "outlet-1", payload: String = #"{"uuid":"o-1"}"#) -> NewOrder {
+        NewOrder(id: UUID().uuidString.lowercased(), tenantId: tenant.id, outletId: outletId, event: "order.paid", orderUUID: uuid,
+                 orderRefNo: "R-1", builtInTransformer: nil, currency: "SGD", totalPayMinor: 1250, payload: Array(payload.utf8),
+                 payloadSHA256: payload, receivedAt: 1_000)
+    }
+
+    @Test("migrations are idempotent", arguments: StoreEngines.all)
+    func migrationsIdempotent(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            #expect(try await stores.migrate(now: 2).isEmpty)
+            try await stores.ping()
+        }
+    }
+
+    @Test("tenants: unique subdomain, found by id and subdomain", arguments: StoreEngines.all)
+    func tenants(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            await #expect(throws: StoreError.self) {
+                try await stores.createTenant(Tenant(id: "other", subdomain: "acme", name: "Again"), createdAt: 2)
+            }
+            #expect(try await stores.tenant(id: Self.tenant.id) == Self.tenant)
+            #expect(try await stores.tenant(subdomain: "acme") == Self.tenant)
+            #expect(try await stores.tenant(subdomain: "nobody") == nil)
+            #expect(try await stores.tenants() == [Self.tenant])
+        }
+    }
+
+    @Test("API keys: created, found with their tenant, revoked once", arguments: StoreEngines.all)
+    func apiKeys(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            let key = try await stores.createKey(NewAPIKey(tenantId: Self.tenant.id, secretHash: "h", scopes: [.internal, .admin],
+                                                           createdAt: 5, expiresAt: 99))
+            let (found, tenant) = try #require(try await stores.keyWithTenant(id: key.apiKeyId))
+            #expect(found == key)
+            #expect(tenant == Self.tenant)
+            #expect(try await stores.revokeKey(id: key.apiKeyId, at: 7))
+            #expect(try await !stores.revokeKey(id: key.apiKeyId, at: 8))
+            #expect(try await stores.keys(tenantId: Self.tenant.id).first?.revokedAt == 7)
+            #expect(try await stores.keyWithTenant(id: 12345) == nil)
+        }
+    }
+
+    @Test("one live webhook per outlet and provider", arguments: StoreEngines.all)
+    func webhooks(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            let new = NewWebhook(tenantId: Self.tenant.id, outletId: "outlet-1", provider: "p", callbackUrl: "https://x.test/h",
+                                 events: ["order.paid"], sealedSecret: "v1:sealed", createdAt: 3)
+            let webhook = try await stores.createWebhook(new)
+            await #expect(throws: StoreError.self) { try await stores.createWebhook(new) }
+            var otherProvider = new
+            otherProvider.provider = "q"
+            _ = try await stores.createWebhook(otherProvider)
+            #expect(try await stores.webhook(id: webhook.id, tenantId: Self.tenant.id) == webhook)
+            #expect(try await stores.webhook(id: webhook.id, tenantId: "someone-else") == nil)
+        }
+    }
+
+    @Test("accepting an order writes its outbox rows once; the same key returns the first order", arguments: StoreEngines.all)
+    func acceptOrder(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            _ = try await stores.createWebhook(NewWebhook(
+                tenantId: Self.tenant.id, outletId: "outlet-1", provider: "p", callbackUrl: "https://x.test/h",
+                events: ["order.paid"], sealedSecret: "v1:sealed", createdAt: 3))
+            let order = Self.newOrder()
+            guard case .created(let record, let deliveries) = try await stores.acceptOrder(order, makeDeliveryId: { UUID().uuidString }) else {
+                Issue.record("expected a new order")
+                return
+            }
+            #expect(record.dispatchStatus == .pending)
+            #expect(deliveries.count == 1)
+            #expect(deliveries[0].delivery.status == .pending)
+            #expect(deliveries[0].target.sealedSecret == "v1:sealed")
+
+            var again = Self.newOrder()
+            again.payloadSHA256 = "different"
+            guard case .existing(let existing) = try await stores.acceptOrder(again, makeDeliveryId: { UUID().uuidString }) else {
+                Issue.record("expected the existing order")
+                return
+            }
+            #expect(existing.id == record.id)
+            #expect(existing.payloadSHA256 == order.payloadSHA256)
+
+            let attempt = DeliveryAttempt(deliveryId: deliveries[0].delivery.id, attemptNumber: 1, startedAt: 1_001, durationMs: 4,
+                                          statusCode: 200, errorClass: nil, error: nil, responseExcerpt: "{}", signedWith: "current")
+            try await stores.recordAttempt(attempt, transition: DeliveryTransition(status: .delivered, nextAttemptAt: nil), at: 1_005)
+            try await stores.completeDispatch(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"first\":1}", at: 1_006)
+            try await stores.completeDispatch(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"second\":2}", at: 1_007)
+
+            let detail = try #require(try await stores.order(id: record.id, tenantId: Self.tenant.id))
+            #expect(detail.order.dispatchStatus == .dispatched)
+            #expect(detail.order.firstResponse == "{\"first\":1}", "the first response is kept")
+            #expect(detail.deliveries.map(\.status) == [.delivered])
+            #expect(detail.deliveries[0].deliveredAt == 1_005)
+            #expect(detail.attempts == [attempt])
+            #expect(try await stores.order(id: record.id, tenantId: "someone-else") == nil)
+            #expect(try await stores.orderCount(tenantId: Self.tenant.id) == 1)
+        }
+    }
+
+    @Test("an outlet without a subscribed, active webhook gets no outbox row", arguments: StoreEngines.all)
+    func noTarget(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            guard case .created(_, let deliveries) = try await stores.acceptOrder(Self.newOrder(outletId: "elsewhere"), makeDeliveryId: { "d" }) else {
+                Issue.record("expected a new order")
+                return
+            }
+            #expect(deliveries.isEmpty)
+        }
+    }
+
+    @Test("concurrent accepts of one key make one order", arguments: StoreEngines.all)
+    func concurrentAccepts(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            let outcomes = try await withThrowingTaskGroup(of: AcceptedOrder.self) { group in
+                for _ in 0..<16 { group.addTask { try await stores.acceptOrder(Self.newOrder(), makeDeliveryId: { UUID().uuidString }) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let created = outcomes.filter { if case .created = $0 { true } else { false } }
+            #expect(created.count == 1)
+            #expect(try await stores.orderCount(tenantId: Self.tenant.id) == 1)
+        }
+    }
+}
