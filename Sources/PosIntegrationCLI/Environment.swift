@@ -19,12 +19,12 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Opens the stores and brings the schema up to date.
-    func openStores(logger: Logger) async throws -> SQLStores {
+    func openStores(logger: Logger) async throws -> any StoreEngine {
         switch try location() {
         case .sqlite(let path):
-            let stores = SQLStores(engine: try SQLiteEngine(path: path, synchronous: Settings.sqliteSynchronous(), logger: logger))
+            let stores = try SQLiteStores(path: path, synchronous: Settings.sqliteSynchronous())
             do {
-                try await stores.migrate(now: nowMilliseconds())
+                try await stores.migrate()
             } catch {
                 await stores.shutdown()
                 throw error
@@ -34,14 +34,12 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-
 enum Settings {
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
-    static func sqliteSynchronous() throws -> SQLiteEngine.Synchronous {
+    static func sqliteSynchronous() throws -> SQLiteSynchronous {
         guard let text = environment["POS_SQLITE_SYNCHRONOUS"] else { return .normal }
-        guard let value = SQLiteEngine.Synchronous(rawValue: text.uppercased()) else {
+        guard let value = SQLiteSynchronous(rawValue: text.uppercased()) else {
             throw ValidationError("POS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
         }
         return value

@@ -79,8 +79,8 @@ struct AuthTests {
         try await withTestService { service in
             _ = try await service.tenant("acme")
             // A second engine on the same file, as the CLI opens it while the server runs.
-            let cliStores = SQLStores(engine: try SQLiteEngine(path: service.databasePath, logger: quietLogger))
-            try await cliStores.migrate(now: SystemClock.now())
+            let cliStores = try SQLiteStores(path: service.databasePath)
+            try await cliStores.migrate()
             let issued = try await TenantAdministration(tenants: cliStores, keys: cliStores, clock: SystemClock.now)
                 .createKey(tenant: "acme", scopes: [.partner], expiresInDays: 30)
             await cliStores.shutdown()

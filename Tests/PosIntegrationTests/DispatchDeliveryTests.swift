@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PosDomain
 import PosServices
+import PosStorage
 import Testing
 
 @Suite("Dispatch and signed webhook delivery")
@@ -214,9 +215,12 @@ struct DispatchDeliveryTests {
                                                   json: Array(#"{"outletId":"o-2","provider":"p","callbackUrl":"https://x.example.com","events":["order.eaten"]}"#.utf8))
             #expect(badEvent.error["field"] as? String == "events[0]")
             // The stored secret is sealed, never the plain whsec_ value.
-            let stored = try await service.stores.engine.withReader { db in
+            let onDisk = SQLKitSQLiteEngine.self  // a second reader of the same file
+            let engine = try onDisk.init(path: service.databasePath, logger: quietLogger)
+            let stored = try await engine.withReader { db in
                 try await db.raw("SELECT secret_sealed FROM webhooks").all().map { try $0.decode(column: "secret_sealed", as: String.self) }
             }
+            await engine.shutdown()
             #expect(stored.count == 1)
             #expect(stored.allSatisfy { !$0.contains("whsec_") && $0.hasPrefix("v1:") })
         }

@@ -9,28 +9,44 @@ import Testing
 enum StoreEngines {
     struct Factory: Sendable, CustomTestStringConvertible {
         let name: String
-        let make: @Sendable () async throws -> (SQLStores, cleanup: @Sendable () async -> Void)
+        let make: @Sendable () async throws -> (any StoreEngine, cleanup: @Sendable () async -> Void)
         var testDescription: String { name }
     }
 
-    static let sqlite = Factory(name: "SQLite") {
+    static func temporaryFile() -> (path: String, remove: @Sendable () -> Void) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-store-\(UUID().uuidString)")
-        let stores = SQLStores(engine: try SQLiteEngine(path: directory.appendingPathComponent("s.sqlite").path, logger: quietLogger))
+        return (directory.appendingPathComponent("s.sqlite").path, { try? FileManager.default.removeItem(at: directory) })
+    }
+
+    /// Production SQLite: GRDB.
+    static let sqlite = Factory(name: "SQLite (GRDB)") {
+        let file = temporaryFile()
+        let stores = try SQLiteStores(path: file.path)
         return (stores, {
             await stores.shutdown()
-            try? FileManager.default.removeItem(at: directory)
+            file.remove()
         })
     }
 
-    static let all: [Factory] = [sqlite]
+    /// The SQLKit stores (the PostgreSQL path), run on SQLite until the PostgreSQL engine lands.
+    static let sqlKitOnSQLite = Factory(name: "SQLKit on SQLite") {
+        let file = temporaryFile()
+        let stores = SQLStores(engine: try SQLKitSQLiteEngine(path: file.path, logger: quietLogger))
+        return (stores, {
+            await stores.shutdown()
+            file.remove()
+        })
+    }
+
+    static let all: [Factory] = [sqlite, sqlKitOnSQLite]
 }
 
 @Suite("Store contract")
 struct StoreContractTests {
-    static func withStores(_ factory: StoreEngines.Factory, _ body: (SQLStores) async throws -> Void) async throws {
+    static func withStores(_ factory: StoreEngines.Factory, _ body: (any StoreEngine) async throws -> Void) async throws {
         let (stores, cleanup) = try await factory.make()
         do {
-            try await stores.migrate(now: 1)
+            try await stores.migrate()
             try await body(stores)
             await cleanup()
         } catch {
@@ -50,7 +66,7 @@ struct StoreContractTests {
     @Test("migrations are idempotent", arguments: StoreEngines.all)
     func migrationsIdempotent(_ engine: StoreEngines.Factory) async throws {
         try await Self.withStores(engine) { stores in
-            #expect(try await stores.migrate(now: 2).isEmpty)
+            #expect(try await stores.migrate().isEmpty)
             try await stores.ping()
         }
     }

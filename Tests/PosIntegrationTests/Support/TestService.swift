@@ -10,7 +10,7 @@ import PosStorage
 /// The whole service on a real SQLite file and a real loopback port, with helpers to call it.
 final class TestService: Sendable {
     let directory: URL
-    let stores: SQLStores
+    let stores: SQLiteStores
     let server: LiveServer
     let routes: RouteTable
     let admin: TenantAdministration
@@ -21,7 +21,7 @@ final class TestService: Sendable {
     var baseURL: String { "http://127.0.0.1:\(server.port)" }
     var databasePath: String { directory.appendingPathComponent("pos.sqlite").path }
 
-    private init(directory: URL, stores: SQLStores, server: LiveServer, routes: RouteTable, admin: TenantAdministration,
+    private init(directory: URL, stores: SQLiteStores, server: LiveServer, routes: RouteTable, admin: TenantAdministration,
                  secretBox: SecretBox, transport: HTTPTransport, client: HTTPTransport) {
         self.directory = directory
         self.stores = stores
@@ -38,8 +38,8 @@ final class TestService: Sendable {
     ) async throws -> TestService {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let stores = SQLStores(engine: try SQLiteEngine(path: directory.appendingPathComponent("pos.sqlite").path, logger: quietLogger))
-        try await stores.migrate(now: SystemClock.now())
+        let stores = try SQLiteStores(path: directory.appendingPathComponent("pos.sqlite").path)
+        try await stores.migrate()
         let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
         let transport = HTTPTransport(timeout: deliveryTimeout)
         let services = ServiceGraph(

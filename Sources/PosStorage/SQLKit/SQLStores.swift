@@ -3,7 +3,7 @@ import PosDomain
 import SQLKit
 
 /// Every store protocol over one ``SQLEngine``; the SQL is written once for SQLite and PostgreSQL.
-public final class SQLStores: Stores {
+public final class SQLStores: StoreEngine {
     public let engine: any SQLEngine
 
     public init(engine: any SQLEngine) {
@@ -12,8 +12,8 @@ public final class SQLStores: Stores {
 
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
-    public func migrate(now: Int64) async throws -> [Int] {
-        try await Migrations.run(on: engine, now: now)
+    public func migrate() async throws -> [Int] {
+        try await Migrations.run(on: engine, now: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
     public func shutdown() async {
@@ -43,37 +43,27 @@ public final class SQLStores: Stores {
 
     public func tenant(id: String) async throws -> Tenant? {
         try await engine.withReader { db in
-            try await db.raw("SELECT id, subdomain, name, status FROM tenants WHERE id = \(bind: id)").first().map(Self.tenant(from:))
+            try await db.raw("SELECT id, subdomain, name, status FROM tenants WHERE id = \(bind: id)").first().map { try RecordMapping.tenant(SQLKitRow($0)) }
         }
     }
 
     public func tenant(subdomain: String) async throws -> Tenant? {
         try await engine.withReader { db in
-            try await db.raw("SELECT id, subdomain, name, status FROM tenants WHERE subdomain = \(bind: subdomain)").first().map(Self.tenant(from:))
+            try await db.raw("SELECT id, subdomain, name, status FROM tenants WHERE subdomain = \(bind: subdomain)").first().map { try RecordMapping.tenant(SQLKitRow($0)) }
         }
     }
 
     public func tenants() async throws -> [Tenant] {
         try await engine.withReader { db in
-            try await db.raw("SELECT id, subdomain, name, status FROM tenants ORDER BY subdomain").all().map(Self.tenant(from:))
+            try await db.raw("SELECT id, subdomain, name, status FROM tenants ORDER BY subdomain").all().map { try RecordMapping.tenant(SQLKitRow($0)) }
         }
     }
 
-    static func tenant(from row: any SQLRow) throws -> Tenant {
-        Tenant(
-            id: try row.decode(column: "id", as: String.self),
-            subdomain: try row.decode(column: "subdomain", as: String.self),
-            name: try row.decode(column: "name", as: String.self),
-            status: try row.decode(column: "status", as: String.self)
-        )
-    }
 
     // MARK: APIKeyStore
 
-    private static let keyColumns = "k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at"
-
     public func createKey(_ key: NewAPIKey) async throws -> APIKeyRecord {
-        let scopes = key.scopes.map(\.rawValue).joined(separator: ",")
+        let scopes = RecordMapping.scopes(key.scopes)
         let id = try await engine.withTransaction { db in
             guard let row = try await db.raw("""
                 INSERT INTO api_keys (tenant_id, secret_hash, scopes, created_at, expires_at)
@@ -90,18 +80,18 @@ public final class SQLStores: Stores {
     public func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)? {
         try await engine.withReader { db -> (APIKeyRecord, Tenant)? in
             guard let row = try await db.raw("""
-                SELECT \(unsafeRaw: Self.keyColumns), t.id, t.subdomain, t.name, t.status
+                SELECT \(unsafeRaw: SharedSQL.keyColumns), t.id, t.subdomain, t.name, t.status
                 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = \(bind: id)
                 """).first()
             else { return nil }
-            return (try Self.key(from: row), try Self.tenant(from: row))
+            return (try RecordMapping.apiKey(SQLKitRow(row)), try RecordMapping.tenant(SQLKitRow(row)))
         }
     }
 
     public func keys(tenantId: String) async throws -> [APIKeyRecord] {
         try await engine.withReader { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.keyColumns) FROM api_keys k WHERE k.tenant_id = \(bind: tenantId) ORDER BY k.id")
-                .all().map(Self.key(from:))
+            try await db.raw("SELECT \(unsafeRaw: SharedSQL.keyColumns) FROM api_keys k WHERE k.tenant_id = \(bind: tenantId) ORDER BY k.id")
+                .all().map { try RecordMapping.apiKey(SQLKitRow($0)) }
         }
     }
 
@@ -111,21 +101,8 @@ public final class SQLStores: Stores {
         }
     }
 
-    static func key(from row: any SQLRow) throws -> APIKeyRecord {
-        APIKeyRecord(
-            apiKeyId: try row.decode(column: "key_id", as: Int64.self),
-            tenantId: try row.decode(column: "tenant_id", as: String.self),
-            scopes: try row.decode(column: "scopes", as: String.self).split(separator: ",").compactMap { APIScope(rawValue: String($0)) },
-            secretHash: try row.decode(column: "secret_hash", as: String.self),
-            createdAt: try row.decode(column: "key_created_at", as: Int64.self),
-            expiresAt: try row.decode(column: "expires_at", as: Int64?.self),
-            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self)
-        )
-    }
 
     // MARK: WebhookStore
-
-    private static let webhookColumns = "w.id, w.tenant_id, w.outlet_id, w.provider, w.callback_url, w.events, w.is_active, w.created_at, w.updated_at, w.secret_sealed"
 
     public func createWebhook(_ webhook: NewWebhook) async throws -> Webhook {
         let events = webhook.events.joined(separator: ",")
@@ -148,34 +125,14 @@ public final class SQLStores: Stores {
     public func webhook(id: Int64, tenantId: String) async throws -> Webhook? {
         try await engine.withReader { db in
             try await db.raw("""
-                SELECT \(unsafeRaw: Self.webhookColumns) FROM webhooks w
+                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w
                 WHERE w.id = \(bind: id) AND w.tenant_id = \(bind: tenantId) AND w.deleted_at IS NULL
-                """).first().map { try Self.webhookTarget(from: $0).webhook }
+                """).first().map { try RecordMapping.webhookTarget(SQLKitRow($0)).webhook }
         }
     }
 
-    static func webhookTarget(from row: any SQLRow) throws -> WebhookTarget {
-        let webhook = Webhook(
-            id: try row.decode(column: "id", as: Int64.self),
-            tenantId: try row.decode(column: "tenant_id", as: String.self),
-            outletId: try row.decode(column: "outlet_id", as: String.self),
-            provider: try row.decode(column: "provider", as: String.self),
-            callbackUrl: try row.decode(column: "callback_url", as: String.self),
-            events: try row.decode(column: "events", as: String.self).split(separator: ",").map(String.init),
-            isActive: try row.decode(column: "is_active", as: Int64.self) != 0,
-            createdAt: try row.decode(column: "created_at", as: Int64.self),
-            updatedAt: try row.decode(column: "updated_at", as: Int64.self)
-        )
-        return WebhookTarget(webhook: webhook, sealedSecret: try row.decode(column: "secret_sealed", as: String.self))
-    }
 
     // MARK: OrderStore
-
-    private static let orderColumns = """
-        o.id, o.tenant_id, o.outlet_id, o.event, o.order_uuid, o.order_ref_no, o.built_in_transformer, o.currency,
-        o.total_pay_minor, o.payload_sha256, o.dispatch_status, o.dispatch_reason, o.first_response,
-        o.external_order_id, o.received_at, o.updated_at
-        """
 
     public func acceptOrder(_ order: NewOrder, makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
         try await engine.withTransaction { db -> AcceptedOrder in
@@ -190,25 +147,21 @@ public final class SQLStores: Stores {
                 """).first() != nil
             guard inserted else {
                 guard let existing = try await db.raw("""
-                    SELECT \(unsafeRaw: Self.orderColumns) FROM orders o
+                    SELECT \(unsafeRaw: SharedSQL.orderColumns) FROM orders o
                     WHERE o.tenant_id = \(bind: order.tenantId) AND o.order_uuid = \(bind: order.orderUUID) AND o.event = \(bind: order.event)
                     """).first()
                 else { throw StoreError.unavailable("conflicting order vanished") }
-                return .existing(try Self.order(from: existing))
+                return .existing(try RecordMapping.order(SQLKitRow(existing)))
             }
             let targets = try await db.raw("""
-                SELECT \(unsafeRaw: Self.webhookColumns) FROM webhooks w
+                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w
                 WHERE w.tenant_id = \(bind: order.tenantId) AND w.outlet_id = \(bind: order.outletId)
                   AND w.is_active = 1 AND w.deleted_at IS NULL
                 ORDER BY w.id
-                """).all().map(Self.webhookTarget(from:)).filter { $0.webhook.isSubscribed(to: order.event) }
+                """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)) }.filter { $0.webhook.isSubscribed(to: order.event) }
             var planned: [PlannedDelivery] = []
             for target in targets {
-                let delivery = Delivery(
-                    id: makeDeliveryId(), tenantId: order.tenantId, orderId: order.id, webhookId: target.webhook.id,
-                    connector: "webhook", event: order.event, status: .pending, attemptCount: 0,
-                    nextAttemptAt: order.receivedAt, lastStatusCode: nil, lastError: nil,
-                    createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
+                let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
                 try await db.raw("""
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
                                             next_attempt_at, created_at, updated_at)
@@ -218,13 +171,7 @@ public final class SQLStores: Stores {
                     """).run()
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
-            let record = OrderRecord(
-                id: order.id, tenantId: order.tenantId, outletId: order.outletId, event: order.event,
-                orderUUID: order.orderUUID, orderRefNo: order.orderRefNo, builtInTransformer: order.builtInTransformer,
-                currency: order.currency, totalPayMinor: order.totalPayMinor, payloadSHA256: order.payloadSHA256,
-                dispatchStatus: .pending, dispatchReason: nil, firstResponse: nil, externalOrderId: nil,
-                receivedAt: order.receivedAt, updatedAt: order.receivedAt)
-            return .created(record, planned)
+            return .created(OrderRecord.accepted(order), planned)
         }
     }
 
@@ -261,21 +208,19 @@ public final class SQLStores: Stores {
     public func order(id: String, tenantId: String) async throws -> OrderDetail? {
         try await engine.withReader { db -> OrderDetail? in
             guard let row = try await db.raw("""
-                SELECT \(unsafeRaw: Self.orderColumns) FROM orders o WHERE o.id = \(bind: id) AND o.tenant_id = \(bind: tenantId)
+                SELECT \(unsafeRaw: SharedSQL.orderColumns) FROM orders o WHERE o.id = \(bind: id) AND o.tenant_id = \(bind: tenantId)
                 """).first()
             else { return nil }
             let deliveries = try await db.raw("""
-                SELECT id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count, next_attempt_at,
-                       last_status_code, last_error, created_at, updated_at, delivered_at
+                SELECT \(unsafeRaw: SharedSQL.deliveryColumns)
                 FROM deliveries WHERE order_id = \(bind: id) ORDER BY created_at, id
-                """).all().map(Self.delivery(from:))
+                """).all().map { try RecordMapping.delivery(SQLKitRow($0)) }
             let attempts = try await db.raw("""
-                SELECT a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
-                       a.response_excerpt, a.signed_with
+                SELECT \(unsafeRaw: SharedSQL.attemptColumns)
                 FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
                 WHERE d.order_id = \(bind: id) ORDER BY a.started_at, a.attempt_number
-                """).all().map(Self.attempt(from:))
-            return OrderDetail(order: try Self.order(from: row), deliveries: deliveries, attempts: attempts)
+                """).all().map { try RecordMapping.attempt(SQLKitRow($0)) }
+            return OrderDetail(order: try RecordMapping.order(SQLKitRow(row)), deliveries: deliveries, attempts: attempts)
         }
     }
 
@@ -285,57 +230,17 @@ public final class SQLStores: Stores {
         }
     }
 
-    static func order(from row: any SQLRow) throws -> OrderRecord {
-        OrderRecord(
-            id: try row.decode(column: "id", as: String.self),
-            tenantId: try row.decode(column: "tenant_id", as: String.self),
-            outletId: try row.decode(column: "outlet_id", as: String.self),
-            event: try row.decode(column: "event", as: String.self),
-            orderUUID: try row.decode(column: "order_uuid", as: String.self),
-            orderRefNo: try row.decode(column: "order_ref_no", as: String.self),
-            builtInTransformer: try row.decode(column: "built_in_transformer", as: String?.self),
-            currency: try row.decode(column: "currency", as: String.self),
-            totalPayMinor: try row.decode(column: "total_pay_minor", as: Int64.self),
-            payloadSHA256: try row.decode(column: "payload_sha256", as: String.self),
-            dispatchStatus: DispatchStatus(rawValue: try row.decode(column: "dispatch_status", as: String.self)) ?? .pending,
-            dispatchReason: try row.decode(column: "dispatch_reason", as: String?.self),
-            firstResponse: try row.decode(column: "first_response", as: String?.self),
-            externalOrderId: try row.decode(column: "external_order_id", as: String?.self),
-            receivedAt: try row.decode(column: "received_at", as: Int64.self),
-            updatedAt: try row.decode(column: "updated_at", as: Int64.self)
-        )
-    }
 
-    static func delivery(from row: any SQLRow) throws -> Delivery {
-        Delivery(
-            id: try row.decode(column: "id", as: String.self),
-            tenantId: try row.decode(column: "tenant_id", as: String.self),
-            orderId: try row.decode(column: "order_id", as: String.self),
-            webhookId: try row.decode(column: "webhook_id", as: Int64?.self),
-            connector: try row.decode(column: "connector", as: String.self),
-            event: try row.decode(column: "event", as: String.self),
-            status: DeliveryStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending,
-            attemptCount: try row.decode(column: "attempt_count", as: Int.self),
-            nextAttemptAt: try row.decode(column: "next_attempt_at", as: Int64?.self),
-            lastStatusCode: try row.decode(column: "last_status_code", as: Int?.self),
-            lastError: try row.decode(column: "last_error", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self),
-            updatedAt: try row.decode(column: "updated_at", as: Int64.self),
-            deliveredAt: try row.decode(column: "delivered_at", as: Int64?.self)
-        )
-    }
 
-    static func attempt(from row: any SQLRow) throws -> DeliveryAttempt {
-        DeliveryAttempt(
-            deliveryId: try row.decode(column: "delivery_id", as: String.self),
-            attemptNumber: try row.decode(column: "attempt_number", as: Int.self),
-            startedAt: try row.decode(column: "started_at", as: Int64.self),
-            durationMs: try row.decode(column: "duration_ms", as: Int64.self),
-            statusCode: try row.decode(column: "status_code", as: Int?.self),
-            errorClass: try row.decode(column: "error_class", as: String?.self),
-            error: try row.decode(column: "error", as: String?.self),
-            responseExcerpt: try row.decode(column: "response_excerpt", as: String?.self),
-            signedWith: try row.decode(column: "signed_with", as: String?.self)
-        )
-    }
+}
+
+/// SQLKit rows read through the shared mapping.
+struct SQLKitRow: ColumnReader {
+    let row: any SQLRow
+    init(_ row: any SQLRow) { self.row = row }
+
+    func string(_ column: String) throws -> String { try row.decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try row.decode(column: column, as: String?.self) }
+    func int64(_ column: String) throws -> Int64 { try row.decode(column: column, as: Int64.self) }
+    func optionalInt64(_ column: String) throws -> Int64? { try row.decode(column: column, as: Int64?.self) }
 }

@@ -8,12 +8,15 @@ import SQLiteKit
 import SQLiteNIO
 import Synchronization
 
-/// Embedded SQLite in WAL mode: one writer connection (SQLite allows one writer at a time, so
+/// SQLite through SQLKit (sqlite-kit): keeps the SQLKit stores — the PostgreSQL path — exercised by the
+/// contract suite until the PostgreSQL engine lands. Production SQLite is ``SQLiteStores`` (GRDB).
+///
+/// WAL mode: one writer connection (SQLite allows one writer at a time, so
 /// queueing in-process beats spinning on `SQLITE_BUSY`) and a small pool of readers that never
 /// block it. Other processes (the CLI) share the file through `busy_timeout`.
 ///
 /// `@unchecked Sendable`: AsyncKit's pools guard their state with a lock but predate `Sendable`.
-public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
+public final class SQLKitSQLiteEngine: SQLEngine, @unchecked Sendable {
     public let flavor = SQLFlavor.sqlite
     public let path: String
 
@@ -24,14 +27,7 @@ public final class SQLiteEngine: SQLEngine, @unchecked Sendable {
     private let logger: Logger
     private let isShutDown = Mutex(false)
 
-    /// Durability of a commit. `normal` survives a crash of the process (not of the machine);
-    /// `full` also survives power loss at the cost of an fsync per commit.
-    public enum Synchronous: String, Sendable {
-        case normal = "NORMAL"
-        case full = "FULL"
-    }
-
-    public init(path: String, readerCount: Int = 4, synchronous: Synchronous = .normal, logger: Logger) throws {
+    public init(path: String, readerCount: Int = 4, synchronous: SQLiteSynchronous = .normal, logger: Logger) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.path = path

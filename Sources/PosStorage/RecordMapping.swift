@@ -1,0 +1,140 @@
+import PosDomain
+
+/// Typed column access that both engines' rows provide, so rows become records in one place.
+protocol ColumnReader {
+    func string(_ column: String) throws -> String
+    func optionalString(_ column: String) throws -> String?
+    func int64(_ column: String) throws -> Int64
+    func optionalInt64(_ column: String) throws -> Int64?
+}
+
+extension ColumnReader {
+    func int(_ column: String) throws -> Int { Int(try int64(column)) }
+    func optionalInt(_ column: String) throws -> Int? { try optionalInt64(column).map(Int.init) }
+}
+
+/// Rows to records. Column names are the schema's (see `Migrations`); queries select them as-is.
+enum RecordMapping {
+    static func tenant(_ row: some ColumnReader) throws -> Tenant {
+        Tenant(id: try row.string("id"), subdomain: try row.string("subdomain"), name: try row.string("name"),
+               status: try row.string("status"))
+    }
+
+    /// Expects the key's columns aliased `key_id`, `key_created_at` (they share a row with its tenant).
+    static func apiKey(_ row: some ColumnReader) throws -> APIKeyRecord {
+        APIKeyRecord(
+            apiKeyId: try row.int64("key_id"),
+            tenantId: try row.string("tenant_id"),
+            scopes: try row.string("scopes").split(separator: ",").compactMap { APIScope(rawValue: String($0)) },
+            secretHash: try row.string("secret_hash"),
+            createdAt: try row.int64("key_created_at"),
+            expiresAt: try row.optionalInt64("expires_at"),
+            revokedAt: try row.optionalInt64("revoked_at"))
+    }
+
+    static func webhookTarget(_ row: some ColumnReader) throws -> WebhookTarget {
+        let webhook = Webhook(
+            id: try row.int64("id"),
+            tenantId: try row.string("tenant_id"),
+            outletId: try row.string("outlet_id"),
+            provider: try row.string("provider"),
+            callbackUrl: try row.string("callback_url"),
+            events: try row.string("events").split(separator: ",").map(String.init),
+            isActive: try row.int64("is_active") != 0,
+            createdAt: try row.int64("created_at"),
+            updatedAt: try row.int64("updated_at"))
+        return WebhookTarget(webhook: webhook, sealedSecret: try row.string("secret_sealed"))
+    }
+
+    static func order(_ row: some ColumnReader) throws -> OrderRecord {
+        OrderRecord(
+            id: try row.string("id"),
+            tenantId: try row.string("tenant_id"),
+            outletId: try row.string("outlet_id"),
+            event: try row.string("event"),
+            orderUUID: try row.string("order_uuid"),
+            orderRefNo: try row.string("order_ref_no"),
+            builtInTransformer: try row.optionalString("built_in_transformer"),
+            currency: try row.string("currency"),
+            totalPayMinor: try row.int64("total_pay_minor"),
+            payloadSHA256: try row.string("payload_sha256"),
+            dispatchStatus: DispatchStatus(rawValue: try row.string("dispatch_status")) ?? .pending,
+            dispatchReason: try row.optionalString("dispatch_reason"),
+            firstResponse: try row.optionalString("first_response"),
+            externalOrderId: try row.optionalString("external_order_id"),
+            receivedAt: try row.int64("received_at"),
+            updatedAt: try row.int64("updated_at"))
+    }
+
+    static func delivery(_ row: some ColumnReader) throws -> Delivery {
+        Delivery(
+            id: try row.string("id"),
+            tenantId: try row.string("tenant_id"),
+            orderId: try row.string("order_id"),
+            webhookId: try row.optionalInt64("webhook_id"),
+            connector: try row.string("connector"),
+            event: try row.string("event"),
+            status: DeliveryStatus(rawValue: try row.string("status")) ?? .pending,
+            attemptCount: try row.int("attempt_count"),
+            nextAttemptAt: try row.optionalInt64("next_attempt_at"),
+            lastStatusCode: try row.optionalInt("last_status_code"),
+            lastError: try row.optionalString("last_error"),
+            createdAt: try row.int64("created_at"),
+            updatedAt: try row.int64("updated_at"),
+            deliveredAt: try row.optionalInt64("delivered_at"))
+    }
+
+    static func attempt(_ row: some ColumnReader) throws -> DeliveryAttempt {
+        DeliveryAttempt(
+            deliveryId: try row.string("delivery_id"),
+            attemptNumber: try row.int("attempt_number"),
+            startedAt: try row.int64("started_at"),
+            durationMs: try row.int64("duration_ms"),
+            statusCode: try row.optionalInt("status_code"),
+            errorClass: try row.optionalString("error_class"),
+            error: try row.optionalString("error"),
+            responseExcerpt: try row.optionalString("response_excerpt"),
+            signedWith: try row.optionalString("signed_with"))
+    }
+
+    static func scopes(_ scopes: [APIScope]) -> String { scopes.map(\.rawValue).joined(separator: ",") }
+}
+
+/// The SQL both engines share, where it needs no engine-specific syntax.
+enum SharedSQL {
+    static let keyColumns = "k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at"
+    static let webhookColumns = "w.id, w.tenant_id, w.outlet_id, w.provider, w.callback_url, w.events, w.is_active, w.created_at, w.updated_at, w.secret_sealed"
+    static let orderColumns = """
+        o.id, o.tenant_id, o.outlet_id, o.event, o.order_uuid, o.order_ref_no, o.built_in_transformer, o.currency,
+        o.total_pay_minor, o.payload_sha256, o.dispatch_status, o.dispatch_reason, o.first_response,
+        o.external_order_id, o.received_at, o.updated_at
+        """
+    static let deliveryColumns = """
+        id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count, next_attempt_at,
+        last_status_code, last_error, created_at, updated_at, delivered_at
+        """
+    static let attemptColumns = """
+        a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
+        a.response_excerpt, a.signed_with
+        """
+}
+
+extension Delivery {
+    /// The outbox row written with a new order: due at once, no attempts yet.
+    static func firstFor(order: NewOrder, webhookId: Int64, id: String) -> Delivery {
+        Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: webhookId, connector: "webhook",
+                 event: order.event, status: .pending, attemptCount: 0, nextAttemptAt: order.receivedAt,
+                 lastStatusCode: nil, lastError: nil, createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
+    }
+}
+
+extension OrderRecord {
+    /// The record of an order just accepted, before any delivery.
+    static func accepted(_ order: NewOrder) -> OrderRecord {
+        OrderRecord(id: order.id, tenantId: order.tenantId, outletId: order.outletId, event: order.event,
+                    orderUUID: order.orderUUID, orderRefNo: order.orderRefNo, builtInTransformer: order.builtInTransformer,
+                    currency: order.currency, totalPayMinor: order.totalPayMinor, payloadSHA256: order.payloadSHA256,
+                    dispatchStatus: .pending, dispatchReason: nil, firstResponse: nil, externalOrderId: nil,
+                    receivedAt: order.receivedAt, updatedAt: order.receivedAt)
+    }
+}

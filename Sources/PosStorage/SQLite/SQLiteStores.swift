@@ -1,0 +1,292 @@
+import Foundation
+import GRDB
+import PosDomain
+
+/// Durability of an SQLite commit (`POS_SQLITE_SYNCHRONOUS`). `normal` survives a crash of the
+/// process, not of the machine; `full` also survives power loss at the cost of an fsync per commit.
+public enum SQLiteSynchronous: String, Sendable {
+    case normal = "NORMAL"
+    case full = "FULL"
+}
+
+/// Every store on embedded SQLite through GRDB: WAL mode, one serialised writer and a pool of
+/// concurrent readers. Each store call is one hop to GRDB's queue running cached statements
+/// synchronously — docs/adr/0001 has the numbers against the SQLKit driver.
+public final class SQLiteStores: StoreEngine {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String, synchronous: SQLiteSynchronous = .normal, readerCount: Int = 4) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.label = "pos-integration"
+        configuration.maximumReaderCount = readerCount
+        // Other processes (the CLI) write to the same file; wait for them instead of failing.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
+        self.path = path
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    /// Brings the schema up to date; returns the migration versions it applied.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        var migrator = DatabaseMigrator()
+        for step in Migrations.steps {
+            migrator.registerMigration(Self.identifier(step)) { db in
+                for statement in step.statements { try db.execute(sql: Migrations.render(statement, for: .sqlite)) }
+            }
+        }
+        let registered = migrator
+        let before = try await pool.read { try registered.appliedIdentifiers($0) }
+        try registered.migrate(pool)
+        return Migrations.steps.filter { !before.contains(Self.identifier($0)) }.map(\.version)
+    }
+
+    private static func identifier(_ step: Migrations.Step) -> String { "v\(step.version) \(step.name)" }
+
+    public func shutdown() async {
+        try? pool.close()
+    }
+
+    // MARK: Running work
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await translatingErrors { try await pool.read(body) }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await translatingErrors { try await pool.write(body) }
+    }
+
+    /// Errors that mean "the database is not answering" become ``StoreError/unavailable(_:)`` (a 503).
+    private func translatingErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError where Self.unavailableCodes.contains(where: { $0 == error.resultCode }) {
+            throw StoreError.unavailable("sqlite: \(error.resultCode)")
+        }
+    }
+
+    private static let unavailableCodes: [ResultCode] = [
+        .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_MISUSE, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_READONLY,
+    ]
+
+    // MARK: StoreHealth
+
+    public func ping() async throws {
+        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: TenantStore
+
+    public func createTenant(_ tenant: Tenant, createdAt: Int64) async throws {
+        let inserted = try await write { db in
+            try db.execute(sql: """
+                INSERT INTO tenants (id, subdomain, name, status, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, arguments: [tenant.id, tenant.subdomain, tenant.name, tenant.status, createdAt])
+            return db.changesCount == 1
+        }
+        guard inserted else { throw StoreError.conflict("a tenant with subdomain \"\(tenant.subdomain)\" already exists") }
+    }
+
+    public func tenant(id: String) async throws -> Tenant? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT id, subdomain, name, status FROM tenants WHERE id = ?", arguments: [id])
+                .map { try RecordMapping.tenant(GRDBRow($0)) }
+        }
+    }
+
+    public func tenant(subdomain: String) async throws -> Tenant? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT id, subdomain, name, status FROM tenants WHERE subdomain = ?", arguments: [subdomain])
+                .map { try RecordMapping.tenant(GRDBRow($0)) }
+        }
+    }
+
+    public func tenants() async throws -> [Tenant] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, subdomain, name, status FROM tenants ORDER BY subdomain")
+                .map { try RecordMapping.tenant(GRDBRow($0)) }
+        }
+    }
+
+    // MARK: APIKeyStore
+
+    public func createKey(_ key: NewAPIKey) async throws -> APIKeyRecord {
+        let id = try await write { db in
+            try db.execute(sql: """
+                INSERT INTO api_keys (tenant_id, secret_hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [key.tenantId, key.secretHash, RecordMapping.scopes(key.scopes), key.createdAt, key.expiresAt])
+            return db.lastInsertedRowID
+        }
+        return APIKeyRecord(apiKeyId: id, tenantId: key.tenantId, scopes: key.scopes, secretHash: key.secretHash,
+                            createdAt: key.createdAt, expiresAt: key.expiresAt, revokedAt: nil)
+    }
+
+    public func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)? {
+        let pair = try await read { db -> KeyAndTenant? in
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(SharedSQL.keyColumns), t.id, t.subdomain, t.name, t.status
+                FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ?
+                """)
+            return try Row.fetchOne(statement, arguments: [id]).map {
+                KeyAndTenant(key: try RecordMapping.apiKey(GRDBRow($0)), tenant: try RecordMapping.tenant(GRDBRow($0)))
+            }
+        }
+        return pair.map { ($0.key, $0.tenant) }
+    }
+
+    private struct KeyAndTenant: Sendable {
+        let key: APIKeyRecord
+        let tenant: Tenant
+    }
+
+    public func keys(tenantId: String) async throws -> [APIKeyRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT \(SharedSQL.keyColumns) FROM api_keys k WHERE k.tenant_id = ? ORDER BY k.id", arguments: [tenantId])
+                .map { try RecordMapping.apiKey(GRDBRow($0)) }
+        }
+    }
+
+    public func revokeKey(id: Int64, at: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at, id])
+            return db.changesCount == 1
+        }
+    }
+
+    // MARK: WebhookStore
+
+    public func createWebhook(_ webhook: NewWebhook) async throws -> Webhook {
+        let id = try await write { db -> Int64? in
+            try db.execute(sql: """
+                INSERT INTO webhooks (tenant_id, outlet_id, provider, callback_url, events, secret_sealed, is_active, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING
+                """, arguments: [webhook.tenantId, webhook.outletId, webhook.provider, webhook.callbackUrl,
+                                 webhook.events.joined(separator: ","), webhook.sealedSecret, webhook.createdAt, webhook.createdAt])
+            return db.changesCount == 1 ? db.lastInsertedRowID : nil
+        }
+        guard let id else {
+            throw StoreError.conflict("outlet \"\(webhook.outletId)\" already has a webhook for provider \"\(webhook.provider)\"")
+        }
+        return Webhook(id: id, tenantId: webhook.tenantId, outletId: webhook.outletId, provider: webhook.provider,
+                       callbackUrl: webhook.callbackUrl, events: webhook.events, isActive: true,
+                       createdAt: webhook.createdAt, updatedAt: webhook.createdAt)
+    }
+
+    public func webhook(id: Int64, tenantId: String) async throws -> Webhook? {
+        try await read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ? AND w.tenant_id = ? AND w.deleted_at IS NULL
+                """, arguments: [id, tenantId]).map { try RecordMapping.webhookTarget(GRDBRow($0)).webhook }
+        }
+    }
+
+    // MARK: OrderStore
+
+    public func acceptOrder(_ order: NewOrder, makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
+        try await write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
+                                    total_pay_minor, payload, payload_sha256, dispatch_status, received_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
+                """).execute(arguments: [
+                    order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo,
+                    order.builtInTransformer, order.currency, order.totalPayMinor, Data(order.payload), order.payloadSHA256,
+                    DispatchStatus.pending.rawValue, order.receivedAt, order.receivedAt,
+                ])
+            guard db.changesCount == 1 else {
+                let existing = try Row.fetchOne(db.cachedStatement(sql: """
+                    SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.tenant_id = ? AND o.order_uuid = ? AND o.event = ?
+                    """), arguments: [order.tenantId, order.orderUUID, order.event])
+                guard let existing else { throw StoreError.unavailable("conflicting order vanished") }
+                return .existing(try RecordMapping.order(GRDBRow(existing)))
+            }
+            let targets = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(SharedSQL.webhookColumns) FROM webhooks w
+                WHERE w.tenant_id = ? AND w.outlet_id = ? AND w.is_active = 1 AND w.deleted_at IS NULL ORDER BY w.id
+                """), arguments: [order.tenantId, order.outletId])
+                .map { try RecordMapping.webhookTarget(GRDBRow($0)) }
+                .filter { $0.webhook.isSubscribed(to: order.event) }
+            var planned: [PlannedDelivery] = []
+            for target in targets {
+                let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
+                try db.cachedStatement(sql: """
+                    INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
+                                            next_attempt_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                    """).execute(arguments: [
+                        delivery.id, delivery.tenantId, delivery.orderId, delivery.webhookId, delivery.connector, delivery.event,
+                        delivery.status.rawValue, delivery.nextAttemptAt, delivery.createdAt, delivery.updatedAt,
+                    ])
+                planned.append(PlannedDelivery(delivery: delivery, target: target))
+            }
+            return .created(OrderRecord.accepted(order), planned)
+        }
+    }
+
+    public func recordAttempt(_ attempt: DeliveryAttempt, transition: DeliveryTransition, at: Int64) async throws {
+        try await write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
+                                               error, response_excerpt, signed_with)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    attempt.deliveryId, attempt.attemptNumber, attempt.startedAt, attempt.durationMs, attempt.statusCode,
+                    attempt.errorClass, attempt.error, attempt.responseExcerpt, attempt.signedWith,
+                ])
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
+                WHERE id = ?
+                """).execute(arguments: [
+                    transition.status.rawValue, attempt.attemptNumber, transition.nextAttemptAt, attempt.statusCode, attempt.error,
+                    at, transition.status == .delivered ? at : nil, attempt.deliveryId,
+                ])
+        }
+    }
+
+    public func completeDispatch(orderId: String, status: DispatchStatus, reason: String?, response: String, at: Int64) async throws {
+        try await write { db in
+            try db.cachedStatement(sql: """
+                UPDATE orders SET dispatch_status = ?, dispatch_reason = ?, first_response = COALESCE(first_response, ?), updated_at = ?
+                WHERE id = ?
+                """).execute(arguments: [status.rawValue, reason, response, at, orderId])
+        }
+    }
+
+    public func order(id: String, tenantId: String) async throws -> OrderDetail? {
+        try await read { db -> OrderDetail? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.id = ? AND o.tenant_id = ?",
+                                             arguments: [id, tenantId])
+            else { return nil }
+            let deliveries = try Row.fetchAll(db, sql: "SELECT \(SharedSQL.deliveryColumns) FROM deliveries WHERE order_id = ? ORDER BY created_at, id",
+                                              arguments: [id]).map { try RecordMapping.delivery(GRDBRow($0)) }
+            let attempts = try Row.fetchAll(db, sql: """
+                SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+                WHERE d.order_id = ? ORDER BY a.started_at, a.attempt_number
+                """, arguments: [id]).map { try RecordMapping.attempt(GRDBRow($0)) }
+            return OrderDetail(order: try RecordMapping.order(GRDBRow(row)), deliveries: deliveries, attempts: attempts)
+        }
+    }
+
+    public func orderCount(tenantId: String) async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM orders WHERE tenant_id = ?", arguments: [tenantId]) ?? 0 }
+    }
+}
+
+/// GRDB rows read through the shared mapping.
+struct GRDBRow: ColumnReader {
+    let row: Row
+    init(_ row: Row) { self.row = row }
+
+    func string(_ column: String) throws -> String { try row.decode(String.self, forColumn: column) }
+    func optionalString(_ column: String) throws -> String? { try row.decode(String?.self, forColumn: column) }
+    func int64(_ column: String) throws -> Int64 { try row.decode(Int64.self, forColumn: column) }
+    func optionalInt64(_ column: String) throws -> Int64? { try row.decode(Int64?.self, forColumn: column) }
+}
