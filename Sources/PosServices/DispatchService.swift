@@ -94,15 +94,25 @@ public struct DispatchService: Sendable {
             orderUUID: request.order.uuid, orderRefNo: request.order.orderRefNo, builtInTransformer: request.builtInTransformer,
             currency: request.order.currency.code, totalPayMinor: request.order.totalPay.minorUnits,
             payload: request.orderBytes, payloadSHA256: payloadHash, receivedAt: now)
+        // Written with the order when the outlet has nothing to deliver to: one commit, no second write.
+        let noTarget = try completion(
+            orderId: newOrder.id, status: .noTarget, reason: Self.noTargetReason, externalOrderId: nil,
+            response: DispatchResponse(code: 200, isSuccess: true, message: "order persisted; not dispatched",
+                                       orderId: newOrder.id, dispatched: false, reason: Self.noTargetReason))
         let accepted = try await translatingStoreErrors {
-            try await orders.acceptOrder(newOrder, makeDeliveryId: { UUID().uuidString.lowercased() })
+            try await orders.acceptOrder(newOrder, completionWithoutTargets: noTarget.completion,
+                                         makeDeliveryId: { UUID().uuidString.lowercased() })
         }
+        var logger = logger
         switch accepted {
         case .existing(let order):
             guard order.payloadSHA256 == payloadHash else { throw conflict(orderId: order.id) }
             return InFlightDispatches.Result(response: try replay(order), payloadSHA256: payloadHash)
+        case .created(let order, let deliveries) where deliveries.isEmpty:
+            logger[metadataKey: "order_id"] = .string(order.id)
+            logger.info("order persisted without a delivery target", metadata: ["outlet_id": .string(order.outletId)])
+            return InFlightDispatches.Result(response: noTarget.response, payloadSHA256: payloadHash)
         case .created(let order, let deliveries):
-            var logger = logger
             logger[metadataKey: "order_id"] = .string(order.id)
             let response = try await deliverFirstAttempts(order: order, deliveries: deliveries, request: request, logger: logger)
             return InFlightDispatches.Result(response: response, payloadSHA256: payloadHash)
@@ -123,32 +133,35 @@ public struct DispatchService: Sendable {
                                 reason: order.dispatchReason ?? "delivery pending in outbox")
     }
 
+    /// Attempts every delivery once, together, then records the attempts and the order's outcome
+    /// in one transaction. Failed deliveries stay in the outbox for the retry schedule.
     private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest, logger: Logger) async throws -> DispatchResponse {
-        guard !deliveries.isEmpty else {
-            let response = DispatchResponse(code: 200, isSuccess: true, message: "order persisted; not dispatched",
-                                            orderId: order.id, dispatched: false, reason: Self.noTargetReason)
-            try await complete(order, status: .noTarget, reason: Self.noTargetReason, response: response)
-            logger.info("order persisted without a delivery target", metadata: ["outlet_id": .string(order.outletId)])
-            return response
+        let outcomes = await withTaskGroup(of: (PlannedDelivery, ConnectorOutcome, Int64).self) { group in
+            for planned in deliveries {
+                group.addTask { (planned, await attempt(planned, request: request), clock()) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
         }
+        var recorded: [RecordedAttempt] = []
         var failures: [String] = []
         var successes: [String] = []
-        for planned in deliveries {
-            let outcome = await attempt(planned, request: request)
-            let now = clock()
+        var externalOrderId: String?
+        for (planned, outcome, finishedAt) in outcomes {
             let transition = outcome.succeeded
                 ? DeliveryTransition(status: .delivered, nextAttemptAt: nil)
                 : outcome.retryable
-                    ? DeliveryTransition(status: .failed, nextAttemptAt: now + firstRetryDelayMs)
+                    ? DeliveryTransition(status: .failed, nextAttemptAt: finishedAt + firstRetryDelayMs)
                     : DeliveryTransition(status: .dead, nextAttemptAt: nil)
-            let attempt = DeliveryAttempt(
-                deliveryId: planned.delivery.id, attemptNumber: 1, startedAt: now - outcome.durationMs,
-                durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
-                error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
-            try await translatingStoreErrors { try await orders.recordAttempt(attempt, transition: transition, at: now) }
+            recorded.append(RecordedAttempt(
+                attempt: DeliveryAttempt(
+                    deliveryId: planned.delivery.id, attemptNumber: 1, startedAt: finishedAt - outcome.durationMs,
+                    durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
+                    error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith),
+                transition: transition, at: finishedAt))
             let target = "webhook \(planned.target.webhook.id)"
             if outcome.succeeded {
                 successes.append("\(target): \(outcome.reason)")
+                externalOrderId = externalOrderId ?? outcome.externalOrderId
             } else {
                 failures.append("\(target): \(outcome.reason)")
             }
@@ -160,12 +173,13 @@ public struct DispatchService: Sendable {
         }
         let dispatched = failures.isEmpty
         let reason = dispatched ? successes.joined(separator: "; ") : failures.joined(separator: "; ")
-        let response = DispatchResponse(
-            code: 200, isSuccess: true,
-            message: dispatched ? "order dispatched" : "order persisted; delivery failed",
-            orderId: order.id, dispatched: dispatched, reason: reason)
-        try await complete(order, status: dispatched ? .dispatched : .failed, reason: reason, response: response)
-        return response
+        let done = try completion(
+            orderId: order.id, status: dispatched ? .dispatched : .failed, reason: reason, externalOrderId: externalOrderId,
+            response: DispatchResponse(code: 200, isSuccess: true,
+                                       message: dispatched ? "order dispatched" : "order persisted; delivery failed",
+                                       orderId: order.id, dispatched: dispatched, reason: reason))
+        try await translatingStoreErrors { try await orders.recordAttempts(recorded, completion: done.completion) }
+        return done.response
     }
 
     private func attempt(_ planned: PlannedDelivery, request: DispatchRequest) async -> ConnectorOutcome {
@@ -185,11 +199,11 @@ public struct DispatchService: Sendable {
             order: request.order, destination: .webhook(url: planned.target.webhook.callbackUrl, secrets: [secret])))
     }
 
-    private func complete(_ order: OrderRecord, status: DispatchStatus, reason: String, response: DispatchResponse) async throws {
+    private func completion(orderId: String, status: DispatchStatus, reason: String, externalOrderId: String?,
+                            response: DispatchResponse) throws -> (completion: DispatchCompletion, response: DispatchResponse) {
         let json = String(decoding: try JSONEncoder().encode(response), as: UTF8.self)
-        try await translatingStoreErrors {
-            try await orders.completeDispatch(orderId: order.id, status: status, reason: reason, response: json, at: clock())
-        }
+        return (DispatchCompletion(orderId: orderId, status: status, reason: reason, externalOrderId: externalOrderId,
+                                   response: json, at: clock()), response)
     }
 
     public func order(id: String, tenant: Tenant) async throws -> OrderDetail {

@@ -129,12 +129,13 @@ extension Delivery {
 }
 
 extension OrderRecord {
-    /// The record of an order just accepted, before any delivery.
-    static func accepted(_ order: NewOrder) -> OrderRecord {
+    /// The record of an order just accepted: pending, or already complete when nothing is to be delivered.
+    static func accepted(_ order: NewOrder, completion: DispatchCompletion?) -> OrderRecord {
         OrderRecord(id: order.id, tenantId: order.tenantId, outletId: order.outletId, event: order.event,
                     orderUUID: order.orderUUID, orderRefNo: order.orderRefNo, builtInTransformer: order.builtInTransformer,
                     currency: order.currency, totalPayMinor: order.totalPayMinor, payloadSHA256: order.payloadSHA256,
-                    dispatchStatus: .pending, dispatchReason: nil, firstResponse: nil, externalOrderId: nil,
-                    receivedAt: order.receivedAt, updatedAt: order.receivedAt)
+                    dispatchStatus: completion?.status ?? .pending, dispatchReason: completion?.reason,
+                    firstResponse: completion?.response, externalOrderId: nil,
+                    receivedAt: order.receivedAt, updatedAt: completion?.at ?? order.receivedAt)
     }
 }

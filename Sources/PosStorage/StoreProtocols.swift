@@ -117,7 +117,7 @@ public enum AcceptedOrder: Sendable, Equatable {
 }
 
 /// The outcome an attempt leaves on its delivery.
-public struct DeliveryTransition: Sendable {
+public struct DeliveryTransition: Sendable, Equatable {
     public var status: DeliveryStatus
     public var nextAttemptAt: Int64?
 
@@ -139,14 +139,48 @@ public struct OrderDetail: Sendable, Equatable {
     }
 }
 
+/// What an order's dispatch came to, with the response replayed to duplicates (kept from the first).
+public struct DispatchCompletion: Sendable, Equatable {
+    public var orderId: String
+    public var status: DispatchStatus
+    public var reason: String?
+    /// The POS's own id for the order, when the receiver answered with one.
+    public var externalOrderId: String?
+    public var response: String
+    public var at: Int64
+
+    public init(orderId: String, status: DispatchStatus, reason: String?, externalOrderId: String? = nil, response: String, at: Int64) {
+        self.orderId = orderId
+        self.status = status
+        self.reason = reason
+        self.externalOrderId = externalOrderId
+        self.response = response
+        self.at = at
+    }
+}
+
+/// One finished attempt and where it leaves its delivery.
+public struct RecordedAttempt: Sendable, Equatable {
+    public var attempt: DeliveryAttempt
+    public var transition: DeliveryTransition
+    public var at: Int64
+
+    public init(attempt: DeliveryAttempt, transition: DeliveryTransition, at: Int64) {
+        self.attempt = attempt
+        self.transition = transition
+        self.at = at
+    }
+}
+
 public protocol OrderStore: Sendable {
     /// Persists the order and one delivery per active webhook of the outlet subscribed to the
     /// event, in one transaction; or returns the first order for the same (tenant, uuid, event).
-    func acceptOrder(_ order: NewOrder, makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder
-    /// Records an attempt and moves its delivery, in one transaction.
-    func recordAttempt(_ attempt: DeliveryAttempt, transition: DeliveryTransition, at: Int64) async throws
-    /// Sets the order's dispatch outcome and, once, the response replayed to duplicates.
-    func completeDispatch(orderId: String, status: DispatchStatus, reason: String?, response: String, at: Int64) async throws
+    /// An order with nothing to deliver is stored already completed with `completionWithoutTargets`.
+    func acceptOrder(_ order: NewOrder, completionWithoutTargets: DispatchCompletion,
+                     makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder
+    /// Records attempts and moves their deliveries — and, when given, completes the order's
+    /// dispatch — in one transaction.
+    func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?) async throws
     func order(id: String, tenantId: String) async throws -> OrderDetail?
     func orderCount(tenantId: String) async throws -> Int
 }

@@ -125,6 +125,8 @@ struct DispatchDeliveryTests {
             #expect(replay.json["dispatched"] as? Bool == true)
             #expect(replay.json["reason"] as? String == first.json["reason"] as? String)
             #expect(receiver.received.count == 1, "the replay sent nothing")
+            let order = try await service.call("GET", "/api/v1/orders/\(first.json["orderId"] as? String ?? "")", key: acme.internalKey)
+            #expect(order.json["externalOrderId"] as? String == "POS-1", "the receiver's own id is kept")
 
             let changed = Fixtures.seedOrder.replacingOccurrences(of: "\"totalPay\":85", with: "\"totalPay\":86")
             let conflict = try await service.dispatch(Fixtures.dispatchBody(order: changed), key: acme.internalKey)

@@ -63,6 +63,10 @@ struct StoreContractTests {
                  payloadSHA256: payload, receivedAt: 1_000)
     }
 
+    static func noTarget(_ order: NewOrder) -> DispatchCompletion {
+        DispatchCompletion(orderId: order.id, status: .noTarget, reason: "none", response: "{}", at: order.receivedAt)
+    }
+
     @Test("migrations are idempotent", arguments: StoreEngines.all)
     func migrationsIdempotent(_ engine: StoreEngines.Factory) async throws {
         try await Self.withStores(engine) { stores in
@@ -125,7 +129,8 @@ struct StoreContractTests {
                 tenantId: Self.tenant.id, outletId: "outlet-1", provider: "p", callbackUrl: "https://x.test/h",
                 events: ["order.paid"], sealedSecret: "v1:sealed", createdAt: 3))
             let order = Self.newOrder()
-            guard case .created(let record, let deliveries) = try await stores.acceptOrder(order, makeDeliveryId: { UUID().uuidString }) else {
+            guard case .created(let record, let deliveries) = try await stores.acceptOrder(
+                order, completionWithoutTargets: Self.noTarget(order), makeDeliveryId: { UUID().uuidString }) else {
                 Issue.record("expected a new order")
                 return
             }
@@ -136,7 +141,8 @@ struct StoreContractTests {
 
             var again = Self.newOrder()
             again.payloadSHA256 = "different"
-            guard case .existing(let existing) = try await stores.acceptOrder(again, makeDeliveryId: { UUID().uuidString }) else {
+            guard case .existing(let existing) = try await stores.acceptOrder(
+                again, completionWithoutTargets: Self.noTarget(again), makeDeliveryId: { UUID().uuidString }) else {
                 Issue.record("expected the existing order")
                 return
             }
@@ -145,13 +151,17 @@ struct StoreContractTests {
 
             let attempt = DeliveryAttempt(deliveryId: deliveries[0].delivery.id, attemptNumber: 1, startedAt: 1_001, durationMs: 4,
                                           statusCode: 200, errorClass: nil, error: nil, responseExcerpt: "{}", signedWith: "current")
-            try await stores.recordAttempt(attempt, transition: DeliveryTransition(status: .delivered, nextAttemptAt: nil), at: 1_005)
-            try await stores.completeDispatch(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"first\":1}", at: 1_006)
-            try await stores.completeDispatch(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"second\":2}", at: 1_007)
+            try await stores.recordAttempts(
+                [RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .delivered, nextAttemptAt: nil), at: 1_005)],
+                completion: DispatchCompletion(orderId: record.id, status: .dispatched, reason: "ok", externalOrderId: "POS-9",
+                                               response: "{\"first\":1}", at: 1_006))
+            try await stores.recordAttempts(
+                [], completion: DispatchCompletion(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"second\":2}", at: 1_007))
 
             let detail = try #require(try await stores.order(id: record.id, tenantId: Self.tenant.id))
             #expect(detail.order.dispatchStatus == .dispatched)
             #expect(detail.order.firstResponse == "{\"first\":1}", "the first response is kept")
+            #expect(detail.order.externalOrderId == "POS-9")
             #expect(detail.deliveries.map(\.status) == [.delivered])
             #expect(detail.deliveries[0].deliveredAt == 1_005)
             #expect(detail.attempts == [attempt])
@@ -164,11 +174,17 @@ struct StoreContractTests {
     func noTarget(_ engine: StoreEngines.Factory) async throws {
         try await Self.withStores(engine) { stores in
             try await stores.createTenant(Self.tenant, createdAt: 1)
-            guard case .created(_, let deliveries) = try await stores.acceptOrder(Self.newOrder(outletId: "elsewhere"), makeDeliveryId: { "d" }) else {
+            let order = Self.newOrder(outletId: "elsewhere")
+            guard case .created(let record, let deliveries) = try await stores.acceptOrder(
+                order, completionWithoutTargets: Self.noTarget(order), makeDeliveryId: { "d" }) else {
                 Issue.record("expected a new order")
                 return
             }
             #expect(deliveries.isEmpty)
+            #expect(record.dispatchStatus == .noTarget)
+            let stored = try #require(try await stores.order(id: order.id, tenantId: Self.tenant.id))
+            #expect(stored.order.dispatchStatus == .noTarget)
+            #expect(stored.order.firstResponse == "{}")
         }
     }
 
@@ -177,7 +193,12 @@ struct StoreContractTests {
         try await Self.withStores(engine) { stores in
             try await stores.createTenant(Self.tenant, createdAt: 1)
             let outcomes = try await withThrowingTaskGroup(of: AcceptedOrder.self) { group in
-                for _ in 0..<16 { group.addTask { try await stores.acceptOrder(Self.newOrder(), makeDeliveryId: { UUID().uuidString }) } }
+                for _ in 0..<16 {
+                    group.addTask {
+                        let order = Self.newOrder()
+                        return try await stores.acceptOrder(order, completionWithoutTargets: Self.noTarget(order), makeDeliveryId: { UUID().uuidString })
+                    }
+                }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             let created = outcomes.filter { if case .created = $0 { true } else { false } }

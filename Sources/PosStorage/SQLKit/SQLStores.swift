@@ -134,15 +134,25 @@ public final class SQLStores: StoreEngine {
 
     // MARK: OrderStore
 
-    public func acceptOrder(_ order: NewOrder, makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
+    public func acceptOrder(_ order: NewOrder, completionWithoutTargets completion: DispatchCompletion,
+                            makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
         try await engine.withTransaction { db -> AcceptedOrder in
+            let targets = try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w
+                WHERE w.tenant_id = \(bind: order.tenantId) AND w.outlet_id = \(bind: order.outletId)
+                  AND w.is_active = 1 AND w.deleted_at IS NULL
+                ORDER BY w.id
+                """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)) }.filter { $0.webhook.isSubscribed(to: order.event) }
+            let record = OrderRecord.accepted(order, completion: targets.isEmpty ? completion : nil)
             let inserted = try await db.raw("""
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
-                                    total_pay_minor, payload, payload_sha256, dispatch_status, received_at, updated_at)
+                                    total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
+                                    received_at, updated_at)
                 VALUES (\(bind: order.id), \(bind: order.tenantId), \(bind: order.outletId), \(bind: order.event),
                         \(bind: order.orderUUID), \(bind: order.orderRefNo), \(bind: order.builtInTransformer), \(bind: order.currency),
                         \(bind: order.totalPayMinor), \(bind: Data(order.payload)), \(bind: order.payloadSHA256),
-                        \(bind: DispatchStatus.pending.rawValue), \(bind: order.receivedAt), \(bind: order.receivedAt))
+                        \(bind: record.dispatchStatus.rawValue), \(bind: record.dispatchReason), \(bind: record.firstResponse),
+                        \(bind: order.receivedAt), \(bind: record.updatedAt))
                 ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING RETURNING id
                 """).first() != nil
             guard inserted else {
@@ -153,12 +163,6 @@ public final class SQLStores: StoreEngine {
                 else { throw StoreError.unavailable("conflicting order vanished") }
                 return .existing(try RecordMapping.order(SQLKitRow(existing)))
             }
-            let targets = try await db.raw("""
-                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w
-                WHERE w.tenant_id = \(bind: order.tenantId) AND w.outlet_id = \(bind: order.outletId)
-                  AND w.is_active = 1 AND w.deleted_at IS NULL
-                ORDER BY w.id
-                """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)) }.filter { $0.webhook.isSubscribed(to: order.event) }
             var planned: [PlannedDelivery] = []
             for target in targets {
                 let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
@@ -171,37 +175,38 @@ public final class SQLStores: StoreEngine {
                     """).run()
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
-            return .created(OrderRecord.accepted(order), planned)
+            return .created(record, planned)
         }
     }
 
-    public func recordAttempt(_ attempt: DeliveryAttempt, transition: DeliveryTransition, at: Int64) async throws {
+    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?) async throws {
         try await engine.withTransaction { db in
-            try await db.raw("""
-                INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
-                                               error, response_excerpt, signed_with)
-                VALUES (\(bind: attempt.deliveryId), \(bind: attempt.attemptNumber), \(bind: attempt.startedAt),
-                        \(bind: attempt.durationMs), \(bind: attempt.statusCode), \(bind: attempt.errorClass),
-                        \(bind: attempt.error), \(bind: attempt.responseExcerpt), \(bind: attempt.signedWith))
-                """).run()
-            let deliveredAt: Int64? = transition.status == .delivered ? at : nil
-            try await db.raw("""
-                UPDATE deliveries SET status = \(bind: transition.status.rawValue), attempt_count = \(bind: attempt.attemptNumber),
-                    next_attempt_at = \(bind: transition.nextAttemptAt), last_status_code = \(bind: attempt.statusCode),
-                    last_error = \(bind: attempt.error), lease_owner = NULL, lease_expires_at = NULL,
-                    updated_at = \(bind: at), delivered_at = COALESCE(delivered_at, \(bind: deliveredAt))
-                WHERE id = \(bind: attempt.deliveryId)
-                """).run()
-        }
-    }
-
-    public func completeDispatch(orderId: String, status: DispatchStatus, reason: String?, response: String, at: Int64) async throws {
-        try await engine.withTransaction { db in
-            try await db.raw("""
-                UPDATE orders SET dispatch_status = \(bind: status.rawValue), dispatch_reason = \(bind: reason),
-                    first_response = COALESCE(first_response, \(bind: response)), updated_at = \(bind: at)
-                WHERE id = \(bind: orderId)
-                """).run()
+            for recorded in attempts {
+                let attempt = recorded.attempt
+                try await db.raw("""
+                    INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
+                                                   error, response_excerpt, signed_with)
+                    VALUES (\(bind: attempt.deliveryId), \(bind: attempt.attemptNumber), \(bind: attempt.startedAt),
+                            \(bind: attempt.durationMs), \(bind: attempt.statusCode), \(bind: attempt.errorClass),
+                            \(bind: attempt.error), \(bind: attempt.responseExcerpt), \(bind: attempt.signedWith))
+                    """).run()
+                let deliveredAt: Int64? = recorded.transition.status == .delivered ? recorded.at : nil
+                try await db.raw("""
+                    UPDATE deliveries SET status = \(bind: recorded.transition.status.rawValue), attempt_count = \(bind: attempt.attemptNumber),
+                        next_attempt_at = \(bind: recorded.transition.nextAttemptAt), last_status_code = \(bind: attempt.statusCode),
+                        last_error = \(bind: attempt.error), lease_owner = NULL, lease_expires_at = NULL,
+                        updated_at = \(bind: recorded.at), delivered_at = COALESCE(delivered_at, \(bind: deliveredAt))
+                    WHERE id = \(bind: attempt.deliveryId)
+                    """).run()
+            }
+            if let completion {
+                try await db.raw("""
+                    UPDATE orders SET dispatch_status = \(bind: completion.status.rawValue), dispatch_reason = \(bind: completion.reason),
+                        first_response = COALESCE(first_response, \(bind: completion.response)),
+                        external_order_id = COALESCE(\(bind: completion.externalOrderId), external_order_id), updated_at = \(bind: completion.at)
+                    WHERE id = \(bind: completion.orderId)
+                    """).run()
+            }
         }
     }
 

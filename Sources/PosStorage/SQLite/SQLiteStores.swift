@@ -188,17 +188,26 @@ public final class SQLiteStores: StoreEngine {
 
     // MARK: OrderStore
 
-    public func acceptOrder(_ order: NewOrder, makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
+    public func acceptOrder(_ order: NewOrder, completionWithoutTargets completion: DispatchCompletion,
+                            makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
         try await write { db in
+            let targets = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(SharedSQL.webhookColumns) FROM webhooks w
+                WHERE w.tenant_id = ? AND w.outlet_id = ? AND w.is_active = 1 AND w.deleted_at IS NULL ORDER BY w.id
+                """), arguments: [order.tenantId, order.outletId])
+                .map { try RecordMapping.webhookTarget(GRDBRow($0)) }
+                .filter { $0.webhook.isSubscribed(to: order.event) }
+            let record = OrderRecord.accepted(order, completion: targets.isEmpty ? completion : nil)
             try db.cachedStatement(sql: """
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
-                                    total_pay_minor, payload, payload_sha256, dispatch_status, received_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
+                                    received_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
                 """).execute(arguments: [
                     order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo,
                     order.builtInTransformer, order.currency, order.totalPayMinor, Data(order.payload), order.payloadSHA256,
-                    DispatchStatus.pending.rawValue, order.receivedAt, order.receivedAt,
+                    record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt,
                 ])
             guard db.changesCount == 1 else {
                 let existing = try Row.fetchOne(db.cachedStatement(sql: """
@@ -207,12 +216,6 @@ public final class SQLiteStores: StoreEngine {
                 guard let existing else { throw StoreError.unavailable("conflicting order vanished") }
                 return .existing(try RecordMapping.order(GRDBRow(existing)))
             }
-            let targets = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT \(SharedSQL.webhookColumns) FROM webhooks w
-                WHERE w.tenant_id = ? AND w.outlet_id = ? AND w.is_active = 1 AND w.deleted_at IS NULL ORDER BY w.id
-                """), arguments: [order.tenantId, order.outletId])
-                .map { try RecordMapping.webhookTarget(GRDBRow($0)) }
-                .filter { $0.webhook.isSubscribed(to: order.event) }
             var planned: [PlannedDelivery] = []
             for target in targets {
                 let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
@@ -226,37 +229,40 @@ public final class SQLiteStores: StoreEngine {
                     ])
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
-            return .created(OrderRecord.accepted(order), planned)
+            return .created(record, planned)
         }
     }
 
-    public func recordAttempt(_ attempt: DeliveryAttempt, transition: DeliveryTransition, at: Int64) async throws {
+    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?) async throws {
         try await write { db in
-            try db.cachedStatement(sql: """
-                INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
-                                               error, response_excerpt, signed_with)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    attempt.deliveryId, attempt.attemptNumber, attempt.startedAt, attempt.durationMs, attempt.statusCode,
-                    attempt.errorClass, attempt.error, attempt.responseExcerpt, attempt.signedWith,
-                ])
-            try db.cachedStatement(sql: """
-                UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
-                WHERE id = ?
-                """).execute(arguments: [
-                    transition.status.rawValue, attempt.attemptNumber, transition.nextAttemptAt, attempt.statusCode, attempt.error,
-                    at, transition.status == .delivered ? at : nil, attempt.deliveryId,
-                ])
-        }
-    }
-
-    public func completeDispatch(orderId: String, status: DispatchStatus, reason: String?, response: String, at: Int64) async throws {
-        try await write { db in
-            try db.cachedStatement(sql: """
-                UPDATE orders SET dispatch_status = ?, dispatch_reason = ?, first_response = COALESCE(first_response, ?), updated_at = ?
-                WHERE id = ?
-                """).execute(arguments: [status.rawValue, reason, response, at, orderId])
+            for recorded in attempts {
+                let attempt = recorded.attempt
+                try db.cachedStatement(sql: """
+                    INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
+                                                   error, response_excerpt, signed_with)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [
+                        attempt.deliveryId, attempt.attemptNumber, attempt.startedAt, attempt.durationMs, attempt.statusCode,
+                        attempt.errorClass, attempt.error, attempt.responseExcerpt, attempt.signedWith,
+                    ])
+                try db.cachedStatement(sql: """
+                    UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
+                    WHERE id = ?
+                    """).execute(arguments: [
+                        recorded.transition.status.rawValue, attempt.attemptNumber, recorded.transition.nextAttemptAt,
+                        attempt.statusCode, attempt.error, recorded.at, recorded.transition.status == .delivered ? recorded.at : nil,
+                        attempt.deliveryId,
+                    ])
+            }
+            if let completion {
+                try db.cachedStatement(sql: """
+                    UPDATE orders SET dispatch_status = ?, dispatch_reason = ?, first_response = COALESCE(first_response, ?),
+                        external_order_id = COALESCE(?, external_order_id), updated_at = ?
+                    WHERE id = ?
+                    """).execute(arguments: [completion.status.rawValue, completion.reason, completion.response,
+                                             completion.externalOrderId, completion.at, completion.orderId])
+            }
         }
     }
 

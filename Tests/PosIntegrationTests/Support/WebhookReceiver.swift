@@ -32,7 +32,7 @@ final class WebhookReceiver: Sendable {
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             let status = log.record(Received(headers: headers, body: Array(body.readableBytesView)))
-            return Response(status: .init(code: status), body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+            return Response(status: .init(code: status), body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"externalOrderId":"POS-1"}"#)))
         }
         return WebhookReceiver(server: try await LiveServer.start(router: router), log: log)
     }
