@@ -30,10 +30,10 @@ public struct ServiceGraph: Sendable {
     public let clock: ServiceClock
 
     public init(stores: any Stores, connector: any Connector, secretBox: SecretBox, clock: @escaping ServiceClock,
-                deliveryTimeoutMs: Int64) {
+                deliveryTimeoutMs: Int64, authCacheTTLMs: Int64 = 1_000) {
         self.stores = stores
         self.clock = clock
-        self.auth = AuthService(keys: stores, clock: clock)
+        self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
         self.dispatch = DispatchService(orders: stores, connector: connector, secretBox: secretBox, clock: clock,
                                         deliveryTimeoutMs: deliveryTimeoutMs)
         self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, clock: clock)

@@ -45,9 +45,9 @@ enum Settings {
         return value
     }
 
-    static func duration(_ name: String, default fallback: Int64) throws -> Int64 {
+    static func duration(_ name: String, default fallback: Int64, allowZero: Bool = false) throws -> Int64 {
         guard let text = environment[name] else { return fallback }
-        guard let value = DurationText.milliseconds(text), value > 0 else {
+        guard let value = DurationText.milliseconds(text), value > 0 || (allowZero && value == 0) else {
             throw ValidationError("\(name) must be a duration such as 10s or 500ms, got \"\(text)\"")
         }
         return value

@@ -23,6 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("POS_PORT must be a port number")
         }
         let deliveryTimeoutMs = try Settings.duration("POS_DELIVERY_TIMEOUT", default: 10_000)
+        let authCacheTTLMs = try Settings.duration("POS_AUTH_CACHE_TTL", default: 1_000, allowZero: true)
         let maxBodyBytes = try environment["POS_MAX_BODY_BYTES"].map { text in
             guard let value = Int(text), value > 0 else { throw ValidationError("POS_MAX_BODY_BYTES must be a positive integer") }
             return value
@@ -34,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         let clock = SystemClock.now
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
-            clock: clock, deliveryTimeoutMs: deliveryTimeoutMs)
+            clock: clock, deliveryTimeoutMs: deliveryTimeoutMs, authCacheTTLMs: authCacheTTLMs)
         let settings = ServerSettings(host: host, port: port, baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes)
         let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])

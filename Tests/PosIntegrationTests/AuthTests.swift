@@ -2,6 +2,7 @@ import Foundation
 import PosDomain
 import PosServices
 import PosStorage
+import Synchronization
 import Testing
 
 @Suite("Authentication and tenancy")
@@ -102,4 +103,39 @@ struct AuthTests {
             #expect(keys.isEmpty)
         }
     }
+}
+
+@Suite("API key cache")
+struct KeyCacheTests {
+    @Test("a revoked key stops working once the cache entry is older than its TTL; expiry needs no wait")
+    func revocationWithinTTL() async throws {
+        let stores = try SQLiteStores(path: FileManager.default.temporaryDirectory.appendingPathComponent("pos-cache-\(UUID().uuidString).sqlite").path)
+        try await stores.migrate()
+        let admin = TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now)
+        _ = try await admin.createTenant(subdomain: "acme", name: "Acme")
+        let issued = try await admin.createKey(tenant: "acme", scopes: [.partner], expiresInDays: 1)
+        let clock = ManualClock(now: SystemClock.now())
+        let auth = AuthService(keys: stores, clock: clock.read, cacheTTLMs: 1_000)
+        let claim = TenantClaim(host: nil, tenantHeader: nil, baseDomain: nil)
+
+        _ = try await auth.authenticate(apiKey: issued.key, claim: claim)
+        #expect(try await admin.revokeKey(id: issued.record.apiKeyId))
+        _ = try await auth.authenticate(apiKey: issued.key, claim: claim)  // still cached
+        clock.advance(by: 1_001)
+        await #expect(throws: ServiceError.unauthorized) { try await auth.authenticate(apiKey: issued.key, claim: claim) }
+
+        let other = try await admin.createKey(tenant: "acme", scopes: [.partner], expiresInDays: 1)
+        _ = try await auth.authenticate(apiKey: other.key, claim: claim)
+        clock.advance(by: 86_400_000)
+        await #expect(throws: ServiceError.unauthorized) { try await auth.authenticate(apiKey: other.key, claim: claim) }
+        await stores.shutdown()
+    }
+}
+
+/// A clock tests move by hand.
+final class ManualClock: Sendable {
+    private let value: Mutex<Int64>
+    init(now: Int64) { value = Mutex(now) }
+    var read: ServiceClock { { self.value.withLock { $0 } } }
+    func advance(by milliseconds: Int64) { value.withLock { $0 += milliseconds } }
 }

@@ -34,7 +34,8 @@ final class TestService: Sendable {
     }
 
     static func start(
-        baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, deliveryTimeout: TimeAmount = .seconds(5)
+        baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, deliveryTimeout: TimeAmount = .seconds(5),
+        authCacheTTLMs: Int64 = 1_000
     ) async throws -> TestService {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,7 +45,7 @@ final class TestService: Sendable {
         let transport = HTTPTransport(timeout: deliveryTimeout)
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: SystemClock.now), secretBox: secretBox,
-            clock: SystemClock.now, deliveryTimeoutMs: deliveryTimeout.nanoseconds / 1_000_000)
+            clock: SystemClock.now, deliveryTimeoutMs: deliveryTimeout.nanoseconds / 1_000_000, authCacheTTLMs: authCacheTTLMs)
         let (router, routes) = PosServer.buildRouter(
             services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
         let server = try await LiveServer.start(router: router)
