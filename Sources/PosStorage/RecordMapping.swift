@@ -139,3 +139,29 @@ extension OrderRecord {
                     receivedAt: order.receivedAt, updatedAt: completion?.at ?? order.receivedAt)
     }
 }
+
+extension Webhook {
+    /// The record of a webhook just inserted with `id`.
+    static func inserted(_ new: NewWebhook, id: Int64) -> Webhook {
+        Webhook(id: id, tenantId: new.tenantId, outletId: new.outletId, provider: new.provider, callbackUrl: new.callbackUrl,
+                events: new.events, isActive: true, createdAt: new.createdAt, updatedAt: new.createdAt)
+    }
+}
+
+extension APIKeyRecord {
+    /// The record of a key just inserted with `id`.
+    static func inserted(_ new: NewAPIKey, id: Int64) -> APIKeyRecord {
+        APIKeyRecord(apiKeyId: id, tenantId: new.tenantId, scopes: new.scopes, secretHash: new.secretHash,
+                     createdAt: new.createdAt, expiresAt: new.expiresAt, revokedAt: nil)
+    }
+}
+
+extension StoreError {
+    static func subdomainTaken(_ tenant: Tenant) -> StoreError {
+        .conflict("a tenant with subdomain \"\(tenant.subdomain)\" already exists")
+    }
+
+    static func webhookExists(_ new: NewWebhook) -> StoreError {
+        .conflict("outlet \"\(new.outletId)\" already has a webhook for provider \"\(new.provider)\"")
+    }
+}

@@ -38,7 +38,7 @@ public final class SQLStores: StoreEngine {
                 ON CONFLICT DO NOTHING RETURNING id
                 """).first() != nil
         }
-        guard inserted else { throw StoreError.conflict("a tenant with subdomain \"\(tenant.subdomain)\" already exists") }
+        guard inserted else { throw StoreError.subdomainTaken(tenant) }
     }
 
     public func tenant(id: String) async throws -> Tenant? {
@@ -73,8 +73,7 @@ public final class SQLStores: StoreEngine {
             else { throw StoreError.unavailable("insert returned no id") }
             return try row.decode(column: "id", as: Int64.self)
         }
-        return APIKeyRecord(apiKeyId: id, tenantId: key.tenantId, scopes: key.scopes, secretHash: key.secretHash,
-                            createdAt: key.createdAt, expiresAt: key.expiresAt, revokedAt: nil)
+        return APIKeyRecord.inserted(key, id: id)
     }
 
     public func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)? {
@@ -114,12 +113,8 @@ public final class SQLStores: StoreEngine {
                 ON CONFLICT DO NOTHING RETURNING id
                 """).first().map { try $0.decode(column: "id", as: Int64.self) }
         }
-        guard let id else {
-            throw StoreError.conflict("outlet \"\(webhook.outletId)\" already has a webhook for provider \"\(webhook.provider)\"")
-        }
-        return Webhook(id: id, tenantId: webhook.tenantId, outletId: webhook.outletId, provider: webhook.provider,
-                       callbackUrl: webhook.callbackUrl, events: webhook.events, isActive: true,
-                       createdAt: webhook.createdAt, updatedAt: webhook.createdAt)
+        guard let id else { throw StoreError.webhookExists(webhook) }
+        return Webhook.inserted(webhook, id: id)
     }
 
     public func webhook(id: Int64, tenantId: String) async throws -> Webhook? {

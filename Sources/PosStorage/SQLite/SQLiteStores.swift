@@ -90,7 +90,7 @@ public final class SQLiteStores: StoreEngine {
                 """, arguments: [tenant.id, tenant.subdomain, tenant.name, tenant.status, createdAt])
             return db.changesCount == 1
         }
-        guard inserted else { throw StoreError.conflict("a tenant with subdomain \"\(tenant.subdomain)\" already exists") }
+        guard inserted else { throw StoreError.subdomainTaken(tenant) }
     }
 
     public func tenant(id: String) async throws -> Tenant? {
@@ -123,8 +123,7 @@ public final class SQLiteStores: StoreEngine {
                 """, arguments: [key.tenantId, key.secretHash, RecordMapping.scopes(key.scopes), key.createdAt, key.expiresAt])
             return db.lastInsertedRowID
         }
-        return APIKeyRecord(apiKeyId: id, tenantId: key.tenantId, scopes: key.scopes, secretHash: key.secretHash,
-                            createdAt: key.createdAt, expiresAt: key.expiresAt, revokedAt: nil)
+        return APIKeyRecord.inserted(key, id: id)
     }
 
     public func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)? {
@@ -170,12 +169,8 @@ public final class SQLiteStores: StoreEngine {
                                  webhook.events.joined(separator: ","), webhook.sealedSecret, webhook.createdAt, webhook.createdAt])
             return db.changesCount == 1 ? db.lastInsertedRowID : nil
         }
-        guard let id else {
-            throw StoreError.conflict("outlet \"\(webhook.outletId)\" already has a webhook for provider \"\(webhook.provider)\"")
-        }
-        return Webhook(id: id, tenantId: webhook.tenantId, outletId: webhook.outletId, provider: webhook.provider,
-                       callbackUrl: webhook.callbackUrl, events: webhook.events, isActive: true,
-                       createdAt: webhook.createdAt, updatedAt: webhook.createdAt)
+        guard let id else { throw StoreError.webhookExists(webhook) }
+        return Webhook.inserted(webhook, id: id)
     }
 
     public func webhook(id: Int64, tenantId: String) async throws -> Webhook? {
