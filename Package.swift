@@ -63,6 +63,7 @@ let package = Package(
                 "PosStorage",
                 "PosConnectors",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

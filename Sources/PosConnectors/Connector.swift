@@ -36,23 +36,26 @@ public struct ConnectorOutcome: Sendable, Equatable {
     public var signedWith: String?
     /// Whether trying again later can help (auth and validation failures cannot).
     public var retryable: Bool
-    /// The receiver's `Retry-After`, in seconds, when it sent one.
-    public var retryAfterSeconds: Int64?
+    /// The wait the receiver's `Retry-After` asked for, in milliseconds.
+    public var retryAfterMs: Int64?
     /// The POS's own id for the order, when it answered with one.
     public var externalOrderId: String?
     public var durationMs: Int64
 
     public var succeeded: Bool { errorClass == nil }
 
+    /// A 429 or a timeout: the receiver is struggling, so the retry waits longer.
+    public var overloaded: Bool { statusCode == 429 || errorClass == "timeout" }
+
     public init(statusCode: Int?, errorClass: String?, error: String?, responseExcerpt: String?, signedWith: String?,
-                retryable: Bool, retryAfterSeconds: Int64?, externalOrderId: String?, durationMs: Int64) {
+                retryable: Bool, retryAfterMs: Int64?, externalOrderId: String?, durationMs: Int64) {
         self.statusCode = statusCode
         self.errorClass = errorClass
         self.error = error
         self.responseExcerpt = responseExcerpt
         self.signedWith = signedWith
         self.retryable = retryable
-        self.retryAfterSeconds = retryAfterSeconds
+        self.retryAfterMs = retryAfterMs
         self.externalOrderId = externalOrderId
         self.durationMs = durationMs
     }

@@ -29,7 +29,7 @@ public struct WebhookConnector: Connector {
         do {
             let response = try await transport.send(method: .POST, url: url, headers: headers.map { ($0.name, $0.value) }, body: request.orderBytes)
             let duration = clock() - started
-            return ConnectorOutcome.fromHTTP(response, signedWith: signedWith, durationMs: duration)
+            return ConnectorOutcome.fromHTTP(response, signedWith: signedWith, durationMs: duration, now: started + duration)
         } catch {
             return ConnectorOutcome.fromTransportFailure(error, signedWith: signedWith, durationMs: clock() - started)
         }
@@ -39,12 +39,12 @@ public struct WebhookConnector: Connector {
 extension ConnectorOutcome {
     static func invalidTarget(_ message: String) -> ConnectorOutcome {
         ConnectorOutcome(statusCode: nil, errorClass: "invalid_target", error: message, responseExcerpt: nil, signedWith: nil,
-                         retryable: false, retryAfterSeconds: nil, externalOrderId: nil, durationMs: 0)
+                         retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
     }
 
     /// 2xx is delivered; anything else is a failure worth retrying (decisions D5), with the
     /// receiver's `Retry-After` kept.
-    public static func fromHTTP(_ response: HTTPTransport.Response, signedWith: String?, durationMs: Int64) -> ConnectorOutcome {
+    public static func fromHTTP(_ response: HTTPTransport.Response, signedWith: String?, durationMs: Int64, now: Int64) -> ConnectorOutcome {
         let excerpt = String(decoding: response.body.prefix(1024), as: UTF8.self)
         let success = (200..<300).contains(response.status)
         return ConnectorOutcome(
@@ -54,7 +54,7 @@ extension ConnectorOutcome {
             responseExcerpt: excerpt.isEmpty ? nil : excerpt,
             signedWith: signedWith,
             retryable: !success,
-            retryAfterSeconds: response.header("Retry-After").flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) },
+            retryAfterMs: response.header("Retry-After").flatMap { RetryAfter.milliseconds($0, now: now) },
             externalOrderId: success ? externalOrderId(in: response.body) : nil,
             durationMs: durationMs
         )
@@ -67,7 +67,7 @@ extension ConnectorOutcome {
         case .invalidURL(let message): ("invalid_target", message, false)
         }
         return ConnectorOutcome(statusCode: nil, errorClass: errorClass, error: message, responseExcerpt: nil,
-                                signedWith: signedWith, retryable: retryable, retryAfterSeconds: nil,
+                                signedWith: signedWith, retryable: retryable, retryAfterMs: nil,
                                 externalOrderId: nil, durationMs: durationMs)
     }
 

@@ -21,21 +21,49 @@ public struct ServerSettings: Sendable {
     }
 }
 
+/// How deliveries are attempted and retried.
+public struct DeliverySettings: Sendable {
+    public var timeoutMs: Int64
+    public var schedule: RetrySchedule
+    public var pollIntervalMs: Int64
+    /// Names this process on delivery leases.
+    public var instanceId: String
+
+    public init(timeoutMs: Int64 = 10_000, schedule: RetrySchedule = .standard, pollIntervalMs: Int64 = 1_000, instanceId: String) {
+        self.timeoutMs = timeoutMs
+        self.schedule = schedule
+        self.pollIntervalMs = pollIntervalMs
+        self.instanceId = instanceId
+    }
+
+    /// A lease outlives the attempt it covers by a margin, so a slow but live attempt keeps it.
+    public var leaseMs: Int64 { timeoutMs + 30_000 }
+}
+
 /// Everything the routes call, built once at start.
 public struct ServiceGraph: Sendable {
     public let stores: any Stores
     public let auth: AuthService
     public let dispatch: DispatchService
+    public let deliveries: DeliveryService
     public let webhooks: WebhookService
+    public let worker: OutboxWorker
     public let clock: ServiceClock
 
     public init(stores: any Stores, connector: any Connector, secretBox: SecretBox, clock: @escaping ServiceClock,
-                deliveryTimeoutMs: Int64, authCacheTTLMs: Int64 = 1_000) {
+                delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, logger: Logger,
+                onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
         self.stores = stores
         self.clock = clock
         self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
-        self.dispatch = DispatchService(orders: stores, connector: connector, secretBox: secretBox, clock: clock,
-                                        deliveryTimeoutMs: deliveryTimeoutMs)
+        let attempter = DeliveryAttempter(connector: connector, secretBox: secretBox, schedule: delivery.schedule, clock: clock)
+        self.dispatch = DispatchService(orders: stores, attempter: attempter, clock: clock, instanceId: delivery.instanceId,
+                                        leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs)
+        self.worker = OutboxWorker(
+            outbox: stores, attempter: attempter,
+            settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
+            instanceId: delivery.instanceId, clock: clock, logger: logger, onAttemptRecorded: onAttemptRecorded)
+        self.deliveries = DeliveryService(outbox: stores, worker: worker, clock: clock)
         self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, clock: clock)
     }
 }
@@ -52,6 +80,7 @@ public enum PosServer {
         AuthRoutes(reader: reader, clock: services.clock).register(on: router, table: table)
         OrderRoutes(reader: reader, dispatch: services.dispatch).register(on: router, table: table)
         WebhookRoutes(reader: reader, webhooks: services.webhooks).register(on: router, table: table)
+        DeliveryRoutes(reader: reader, deliveries: services.deliveries).register(on: router, table: table)
         return (router, table)
     }
 
@@ -63,6 +92,7 @@ public enum PosServer {
         return Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "pos-integration"),
+            services: [services.worker],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )

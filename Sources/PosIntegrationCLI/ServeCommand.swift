@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PosConnectors
+import PosDomain
 import PosHTTP
 import PosServices
 
@@ -33,9 +34,19 @@ struct ServeCommand: AsyncParsableCommand {
         let stores = try await database.openStores(logger: logger)
         let transport = HTTPTransport(timeout: .milliseconds(deliveryTimeoutMs))
         let clock = SystemClock.now
+        let schedule = try environment["POS_RETRY_SCHEDULE"].map { text in
+            guard let schedule = RetrySchedule(parsing: text) else {
+                throw ValidationError("POS_RETRY_SCHEDULE must be comma-separated durations such as 0s,5s,5m,30m,2h")
+            }
+            return schedule
+        } ?? .standard
+        let delivery = DeliverySettings(
+            timeoutMs: deliveryTimeoutMs, schedule: schedule,
+            pollIntervalMs: try Settings.duration("POS_WORKER_POLL_INTERVAL", default: 1_000),
+            instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
-            clock: clock, deliveryTimeoutMs: deliveryTimeoutMs, authCacheTTLMs: authCacheTTLMs)
+            clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
         let settings = ServerSettings(host: host, port: port, baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes)
         let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])

@@ -21,23 +21,24 @@ public struct DispatchService: Sendable {
     public static let noTargetReason = "no active webhook for outlet"
 
     private let orders: any OrderStore
-    private let connector: any Connector
-    private let secretBox: SecretBox
+    private let attempter: DeliveryAttempter
     private let clock: ServiceClock
     private let inFlight: InFlightDispatches
-    /// Delay before the outbox retries a failed first attempt (decisions D5: the second step).
-    private let firstRetryDelayMs: Int64
+    /// Names this process on the leases of first attempts.
+    private let instanceId: String
+    /// How long a first attempt's lease lasts: past it, a worker takes the delivery over.
+    private let leaseMs: Int64
     /// How long a duplicate may find its first still pending before we stop calling it in flight.
     private let inFlightWindowMs: Int64
 
-    public init(orders: any OrderStore, connector: any Connector, secretBox: SecretBox, clock: @escaping ServiceClock,
-                firstRetryDelayMs: Int64 = 5_000, deliveryTimeoutMs: Int64 = 10_000) {
+    public init(orders: any OrderStore, attempter: DeliveryAttempter, clock: @escaping ServiceClock, instanceId: String,
+                leaseMs: Int64, deliveryTimeoutMs: Int64 = 10_000) {
         self.orders = orders
-        self.connector = connector
-        self.secretBox = secretBox
+        self.attempter = attempter
         self.clock = clock
         self.inFlight = InFlightDispatches()
-        self.firstRetryDelayMs = firstRetryDelayMs
+        self.instanceId = instanceId
+        self.leaseMs = leaseMs
         self.inFlightWindowMs = deliveryTimeoutMs + 5_000
     }
 
@@ -93,7 +94,8 @@ public struct DispatchService: Sendable {
             id: UUID().uuidString.lowercased(), tenantId: tenant.id, outletId: request.outletId, event: request.event,
             orderUUID: request.order.uuid, orderRefNo: request.order.orderRefNo, builtInTransformer: request.builtInTransformer,
             currency: request.order.currency.code, totalPayMinor: request.order.totalPay.minorUnits,
-            payload: request.orderBytes, payloadSHA256: payloadHash, receivedAt: now)
+            payload: request.orderBytes, payloadSHA256: payloadHash, receivedAt: now,
+            firstAttemptLease: DeliveryLease(owner: instanceId, expiresAt: now + leaseMs))
         // Written with the order when the outlet has nothing to deliver to: one commit, no second write.
         let noTarget = try completion(
             orderId: newOrder.id, status: .noTarget, reason: Self.noTargetReason, externalOrderId: nil,
@@ -136,28 +138,20 @@ public struct DispatchService: Sendable {
     /// Attempts every delivery once, together, then records the attempts and the order's outcome
     /// in one transaction. Failed deliveries stay in the outbox for the retry schedule.
     private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest, logger: Logger) async throws -> DispatchResponse {
-        let outcomes = await withTaskGroup(of: (PlannedDelivery, ConnectorOutcome, Int64).self) { group in
+        let results = await withTaskGroup(of: (PlannedDelivery, DeliveryAttempter.Result).self) { group in
             for planned in deliveries {
-                group.addTask { (planned, await attempt(planned, request: request), clock()) }
+                group.addTask {
+                    (planned, await attempter.attempt(planned.delivery, target: planned.target, orderBytes: request.orderBytes,
+                                                      order: request.order))
+                }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        var recorded: [RecordedAttempt] = []
         var failures: [String] = []
         var successes: [String] = []
         var externalOrderId: String?
-        for (planned, outcome, finishedAt) in outcomes {
-            let transition = outcome.succeeded
-                ? DeliveryTransition(status: .delivered, nextAttemptAt: nil)
-                : outcome.retryable
-                    ? DeliveryTransition(status: .failed, nextAttemptAt: finishedAt + firstRetryDelayMs)
-                    : DeliveryTransition(status: .dead, nextAttemptAt: nil)
-            recorded.append(RecordedAttempt(
-                attempt: DeliveryAttempt(
-                    deliveryId: planned.delivery.id, attemptNumber: 1, startedAt: finishedAt - outcome.durationMs,
-                    durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
-                    error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith),
-                transition: transition, at: finishedAt))
+        for (planned, result) in results {
+            let outcome = result.outcome
             let target = "webhook \(planned.target.webhook.id)"
             if outcome.succeeded {
                 successes.append("\(target): \(outcome.reason)")
@@ -168,7 +162,7 @@ public struct DispatchService: Sendable {
             logger.info("delivery attempt", metadata: [
                 "delivery_id": .string(planned.delivery.id), "webhook_id": .stringConvertible(planned.target.webhook.id),
                 "status_code": .string(outcome.statusCode.map(String.init) ?? "-"), "outcome": .string(outcome.errorClass ?? "delivered"),
-                "duration_ms": .stringConvertible(outcome.durationMs),
+                "duration_ms": .stringConvertible(outcome.durationMs), "next": .string(result.recorded.transition.status.rawValue),
             ])
         }
         let dispatched = failures.isEmpty
@@ -178,25 +172,8 @@ public struct DispatchService: Sendable {
             response: DispatchResponse(code: 200, isSuccess: true,
                                        message: dispatched ? "order dispatched" : "order persisted; delivery failed",
                                        orderId: order.id, dispatched: dispatched, reason: reason))
-        try await translatingStoreErrors { try await orders.recordAttempts(recorded, completion: done.completion) }
+        try await translatingStoreErrors { try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion) }
         return done.response
-    }
-
-    private func attempt(_ planned: PlannedDelivery, request: DispatchRequest) async -> ConnectorOutcome {
-        let secret: WebhookSecret
-        do {
-            guard let opened = WebhookSecret(encoded: try secretBox.open(planned.target.sealedSecret)) else {
-                throw SecretBox.Failure.unreadableCiphertext
-            }
-            secret = opened
-        } catch {
-            return ConnectorOutcome(statusCode: nil, errorClass: "configuration", error: "webhook secret cannot be decrypted with this master key",
-                                    responseExcerpt: nil, signedWith: nil, retryable: false, retryAfterSeconds: nil,
-                                    externalOrderId: nil, durationMs: 0)
-        }
-        return await connector.send(ConnectorRequest(
-            deliveryId: planned.delivery.id, event: request.event, attemptNumber: 1, orderBytes: request.orderBytes,
-            order: request.order, destination: .webhook(url: planned.target.webhook.callbackUrl, secrets: [secret])))
     }
 
     private func completion(orderId: String, status: DispatchStatus, reason: String, externalOrderId: String?,

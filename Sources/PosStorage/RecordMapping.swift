@@ -120,10 +120,10 @@ enum SharedSQL {
 }
 
 extension Delivery {
-    /// The outbox row written with a new order: due at once, no attempts yet.
+    /// The outbox row written with a new order: leased to the dispatch request for its first attempt.
     static func firstFor(order: NewOrder, webhookId: Int64, id: String) -> Delivery {
         Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: webhookId, connector: "webhook",
-                 event: order.event, status: .pending, attemptCount: 0, nextAttemptAt: order.receivedAt,
+                 event: order.event, status: .delivering, attemptCount: 0, nextAttemptAt: order.receivedAt,
                  lastStatusCode: nil, lastError: nil, createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
     }
 }
@@ -163,5 +163,32 @@ extension StoreError {
 
     static func webhookExists(_ new: NewWebhook) -> StoreError {
         .conflict("outlet \"\(new.outletId)\" already has a webhook for provider \"\(new.provider)\"")
+    }
+}
+
+extension Delivery {
+    /// This delivery made due again now (a manual retry).
+    func requeued(at now: Int64) -> Delivery {
+        var copy = self
+        copy.status = .pending
+        copy.nextAttemptAt = now
+        copy.updatedAt = now
+        return copy
+    }
+}
+
+extension ClaimedDelivery {
+    /// Joins claimed rows with their webhooks and order payloads; a row missing either is skipped
+    /// (its lease runs out and it is looked at again).
+    static func assemble(_ deliveries: [Delivery], targets: [WebhookTarget], payloads: [String: [UInt8]]) -> [ClaimedDelivery] {
+        let targetsById = Dictionary(targets.map { ($0.webhook.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return deliveries.compactMap { delivery in
+            guard let webhookId = delivery.webhookId, let target = targetsById[webhookId], let bytes = payloads[delivery.orderId] else {
+                return nil
+            }
+            var leased = delivery
+            leased.status = .delivering
+            return ClaimedDelivery(delivery: leased, target: target, orderBytes: bytes)
+        }
     }
 }

@@ -81,8 +81,11 @@ public struct NewOrder: Sendable {
     public var payload: [UInt8]
     public var payloadSHA256: String
     public var receivedAt: Int64
+    /// Held on the order's deliveries while the dispatch request makes their first attempt, so
+    /// no worker takes them meanwhile; if this process dies, the lease runs out and a worker does.
+    public var firstAttemptLease: DeliveryLease
 
-    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payload: [UInt8], payloadSHA256: String, receivedAt: Int64) {
+    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payload: [UInt8], payloadSHA256: String, receivedAt: Int64, firstAttemptLease: DeliveryLease) {
         self.id = id
         self.tenantId = tenantId
         self.outletId = outletId
@@ -95,6 +98,53 @@ public struct NewOrder: Sendable {
         self.payload = payload
         self.payloadSHA256 = payloadSHA256
         self.receivedAt = receivedAt
+        self.firstAttemptLease = firstAttemptLease
+    }
+}
+
+/// Who is attempting a delivery, and until when no one else may.
+public struct DeliveryLease: Sendable, Equatable {
+    public var owner: String
+    public var expiresAt: Int64
+
+    public init(owner: String, expiresAt: Int64) {
+        self.owner = owner
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A delivery a worker has leased, with what it needs to attempt it.
+public struct ClaimedDelivery: Sendable, Equatable {
+    public var delivery: Delivery
+    public var target: WebhookTarget
+    /// The order's bytes as dispatch received them.
+    public var orderBytes: [UInt8]
+
+    public init(delivery: Delivery, target: WebhookTarget, orderBytes: [UInt8]) {
+        self.delivery = delivery
+        self.target = target
+        self.orderBytes = orderBytes
+    }
+}
+
+/// The outbox as workers and operators see it.
+public protocol OutboxStore: Sendable {
+    /// Leases up to `limit` due deliveries — pending or failed whose time has come, or delivering
+    /// whose lease ran out — to `lease.owner`, in one transaction. Deliveries to inactive webhooks wait.
+    func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery]
+    /// Makes a delivery due now (a manual retry, also from `dead`). nil when the tenant has no such
+    /// delivery; throws ``StoreError/conflict(_:)`` while it is being attempted.
+    func requeueDelivery(id: String, tenantId: String, now: Int64) async throws -> Delivery?
+    func delivery(id: String, tenantId: String) async throws -> DeliveryDetail?
+}
+
+public struct DeliveryDetail: Sendable, Equatable {
+    public var delivery: Delivery
+    public var attempts: [DeliveryAttempt]
+
+    public init(delivery: Delivery, attempts: [DeliveryAttempt]) {
+        self.delivery = delivery
+        self.attempts = attempts
     }
 }
 
@@ -146,10 +196,11 @@ public struct DispatchCompletion: Sendable, Equatable {
     public var reason: String?
     /// The POS's own id for the order, when the receiver answered with one.
     public var externalOrderId: String?
-    public var response: String
+    /// Stored only if the order has none yet: duplicates replay the first.
+    public var response: String?
     public var at: Int64
 
-    public init(orderId: String, status: DispatchStatus, reason: String?, externalOrderId: String? = nil, response: String, at: Int64) {
+    public init(orderId: String, status: DispatchStatus, reason: String?, externalOrderId: String? = nil, response: String?, at: Int64) {
         self.orderId = orderId
         self.status = status
         self.reason = reason
@@ -191,10 +242,10 @@ public protocol StoreHealth: Sendable {
 }
 
 /// Everything the service needs from persistence. One engine implements it all.
-public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & StoreHealth
+public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OutboxStore & StoreHealth
 
 /// An engine's stores with their lifecycle: schema migration at start, closing at the end.
-public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, StoreHealth {
+public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OutboxStore, StoreHealth {
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
     func migrate() async throws -> [Int]

@@ -60,7 +60,7 @@ struct StoreContractTests {
     static func newOrder(uuid: String = "o-1", outletId: String = "outlet-1", payload: String = #"{"uuid":"o-1"}"#) -> NewOrder {
         NewOrder(id: UUID().uuidString.lowercased(), tenantId: tenant.id, outletId: outletId, event: "order.paid", orderUUID: uuid,
                  orderRefNo: "R-1", builtInTransformer: nil, currency: "SGD", totalPayMinor: 1250, payload: Array(payload.utf8),
-                 payloadSHA256: payload, receivedAt: 1_000)
+                 payloadSHA256: payload, receivedAt: 1_000, firstAttemptLease: DeliveryLease(owner: "dispatcher", expiresAt: 1_500))
     }
 
     static func noTarget(_ order: NewOrder) -> DispatchCompletion {
@@ -136,7 +136,7 @@ struct StoreContractTests {
             }
             #expect(record.dispatchStatus == .pending)
             #expect(deliveries.count == 1)
-            #expect(deliveries[0].delivery.status == .pending)
+            #expect(deliveries[0].delivery.status == .delivering, "leased to the dispatch request for its first attempt")
             #expect(deliveries[0].target.sealedSecret == "v1:sealed")
 
             var again = Self.newOrder()
@@ -204,6 +204,66 @@ struct StoreContractTests {
             let created = outcomes.filter { if case .created = $0 { true } else { false } }
             #expect(created.count == 1)
             #expect(try await stores.orderCount(tenantId: Self.tenant.id) == 1)
+        }
+    }
+}
+
+extension StoreContractTests {
+    static func webhookAndOrder(_ stores: any StoreEngine) async throws -> PlannedDelivery {
+        try await stores.createTenant(tenant, createdAt: 1)
+        _ = try await stores.createWebhook(NewWebhook(
+            tenantId: tenant.id, outletId: "outlet-1", provider: "p", callbackUrl: "https://x.test/h",
+            events: ["order.paid"], sealedSecret: "v1:sealed", createdAt: 3))
+        let order = newOrder()
+        guard case .created(_, let deliveries) = try await stores.acceptOrder(
+            order, completionWithoutTargets: noTarget(order), makeDeliveryId: { UUID().uuidString }), let first = deliveries.first
+        else { throw TestFailure("no delivery planned") }
+        return first
+    }
+
+    @Test("the outbox: a first attempt's lease holds until it expires; failed deliveries come due; dead ones stay",
+          arguments: StoreEngines.all)
+    func outboxClaims(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            let planned = try await Self.webhookAndOrder(stores)
+            let worker = DeliveryLease(owner: "worker", expiresAt: 99_999)
+            #expect(try await stores.claimDueDeliveries(lease: worker, now: 1_400, limit: 10).isEmpty, "leased to the dispatcher")
+
+            // The dispatcher died: its lease ran out, a worker takes the delivery with the order's bytes.
+            let claimed = try await stores.claimDueDeliveries(lease: worker, now: 1_500, limit: 10)
+            #expect(claimed.map(\.delivery.id) == [planned.delivery.id])
+            #expect(claimed.first?.orderBytes == Array(#"{"uuid":"o-1"}"#.utf8))
+            #expect(claimed.first?.target.webhook.callbackUrl == "https://x.test/h")
+            #expect(try await stores.claimDueDeliveries(lease: worker, now: 1_600, limit: 10).isEmpty, "now leased to the worker")
+
+            func attempt(_ number: Int, _ status: DeliveryStatus, next: Int64?) -> RecordedAttempt {
+                RecordedAttempt(attempt: DeliveryAttempt(deliveryId: planned.delivery.id, attemptNumber: number, startedAt: 1_600,
+                                                         durationMs: 3, statusCode: 503, errorClass: "http_status", error: "503",
+                                                         responseExcerpt: nil, signedWith: "current"),
+                                transition: DeliveryTransition(status: status, nextAttemptAt: next), at: 1_603)
+            }
+            try await stores.recordAttempts([attempt(1, .failed, next: 2_000)], completion: nil)
+            #expect(try await stores.claimDueDeliveries(lease: worker, now: 1_999, limit: 10).isEmpty, "not due yet")
+            #expect(try await stores.claimDueDeliveries(lease: worker, now: 2_000, limit: 10).count == 1, "due")
+            try await stores.recordAttempts([attempt(2, .dead, next: nil)], completion: nil)
+            #expect(try await stores.claimDueDeliveries(lease: DeliveryLease(owner: "w", expiresAt: .max), now: .max - 1, limit: 10).isEmpty,
+                    "dead is never taken")
+
+            let detail = try #require(try await stores.delivery(id: planned.delivery.id, tenantId: Self.tenant.id))
+            #expect(detail.delivery.status == .dead)
+            #expect(detail.attempts.map(\.attemptNumber) == [1, 2])
+            #expect(try await stores.delivery(id: planned.delivery.id, tenantId: "someone-else") == nil)
+
+            // A manual retry makes it due again, keeping its id and attempt count.
+            let requeued = try #require(try await stores.requeueDelivery(id: planned.delivery.id, tenantId: Self.tenant.id, now: 5_000))
+            #expect(requeued.status == .pending)
+            let again = try await stores.claimDueDeliveries(lease: worker, now: 5_000, limit: 10)
+            #expect(again.first?.delivery.id == planned.delivery.id)
+            #expect(again.first?.delivery.attemptCount == 2)
+            await #expect(throws: StoreError.self) {
+                try await stores.requeueDelivery(id: planned.delivery.id, tenantId: Self.tenant.id, now: 5_001)
+            }
+            #expect(try await stores.requeueDelivery(id: "missing", tenantId: Self.tenant.id, now: 5_001) == nil)
         }
     }
 }

@@ -163,10 +163,11 @@ public final class SQLStores: StoreEngine {
                 let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
                 try await db.raw("""
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
-                                            next_attempt_at, created_at, updated_at)
+                                            next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
                     VALUES (\(bind: delivery.id), \(bind: delivery.tenantId), \(bind: delivery.orderId), \(bind: delivery.webhookId),
                             \(bind: delivery.connector), \(bind: delivery.event), \(bind: delivery.status.rawValue), 0,
-                            \(bind: delivery.nextAttemptAt), \(bind: delivery.createdAt), \(bind: delivery.updatedAt))
+                            \(bind: delivery.nextAttemptAt), \(bind: order.firstAttemptLease.owner),
+                            \(bind: order.firstAttemptLease.expiresAt), \(bind: delivery.createdAt), \(bind: delivery.updatedAt))
                     """).run()
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
@@ -184,6 +185,7 @@ public final class SQLStores: StoreEngine {
                     VALUES (\(bind: attempt.deliveryId), \(bind: attempt.attemptNumber), \(bind: attempt.startedAt),
                             \(bind: attempt.durationMs), \(bind: attempt.statusCode), \(bind: attempt.errorClass),
                             \(bind: attempt.error), \(bind: attempt.responseExcerpt), \(bind: attempt.signedWith))
+                    ON CONFLICT (delivery_id, attempt_number) DO NOTHING
                     """).run()
                 let deliveredAt: Int64? = recorded.transition.status == .delivered ? recorded.at : nil
                 try await db.raw("""
@@ -202,6 +204,70 @@ public final class SQLStores: StoreEngine {
                     WHERE id = \(bind: completion.orderId)
                     """).run()
             }
+        }
+    }
+
+    // MARK: OutboxStore
+
+    public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
+        try await engine.withTransaction { db in
+            let ids = try await db.raw("""
+                SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= \(bind: now))
+                       OR (d.status = 'delivering' AND d.lease_expires_at <= \(bind: now)))
+                  AND w.is_active = 1 AND w.deleted_at IS NULL
+                ORDER BY d.next_attempt_at LIMIT \(bind: limit)
+                """).all().map { try $0.decode(column: "id", as: String.self) }
+            guard !ids.isEmpty else { return [] }
+            try await db.raw("""
+                UPDATE deliveries SET status = 'delivering', lease_owner = \(bind: lease.owner), lease_expires_at = \(bind: lease.expiresAt),
+                    updated_at = \(bind: now)
+                WHERE id IN (\(binds: ids))
+                """).run()
+            let deliveries = try await db.raw("SELECT \(unsafeRaw: SharedSQL.deliveryColumns) FROM deliveries WHERE id IN (\(binds: ids))")
+                .all().map { try RecordMapping.delivery(SQLKitRow($0)) }
+            let targets = try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w WHERE w.id IN (\(binds: Array(Set(deliveries.compactMap(\.webhookId)))))
+                """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)) }
+            var payloads: [String: [UInt8]] = [:]
+            for row in try await db.raw("SELECT id, payload FROM orders WHERE id IN (\(binds: Array(Set(deliveries.map(\.orderId)))))").all() {
+                payloads[try row.decode(column: "id", as: String.self)] = Array(try row.decode(column: "payload", as: Data.self))
+            }
+            return ClaimedDelivery.assemble(deliveries, targets: targets, payloads: payloads)
+        }
+    }
+
+    public func requeueDelivery(id: String, tenantId: String, now: Int64) async throws -> Delivery? {
+        try await engine.withTransaction { db -> Delivery? in
+            guard let row = try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.deliveryColumns), lease_expires_at FROM deliveries
+                WHERE id = \(bind: id) AND tenant_id = \(bind: tenantId)
+                """).first()
+            else { return nil }
+            let delivery = try RecordMapping.delivery(SQLKitRow(row))
+            if delivery.status == .delivering, let leaseExpiry = try row.decode(column: "lease_expires_at", as: Int64?.self), leaseExpiry > now {
+                throw StoreError.conflict("delivery \(id) is being attempted right now")
+            }
+            try await db.raw("""
+                UPDATE deliveries SET status = 'pending', next_attempt_at = \(bind: now), lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = \(bind: now)
+                WHERE id = \(bind: id)
+                """).run()
+            return delivery.requeued(at: now)
+        }
+    }
+
+    public func delivery(id: String, tenantId: String) async throws -> DeliveryDetail? {
+        try await engine.withReader { db -> DeliveryDetail? in
+            guard let row = try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.deliveryColumns) FROM deliveries WHERE id = \(bind: id) AND tenant_id = \(bind: tenantId)
+                """).first()
+            else { return nil }
+            let attempts = try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.attemptColumns) FROM delivery_attempts a WHERE a.delivery_id = \(bind: id)
+                ORDER BY a.attempt_number
+                """).all().map { try RecordMapping.attempt(SQLKitRow($0)) }
+            return DeliveryDetail(delivery: try RecordMapping.delivery(SQLKitRow(row)), attempts: attempts)
         }
     }
 

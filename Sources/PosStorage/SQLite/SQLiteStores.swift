@@ -216,11 +216,12 @@ public final class SQLiteStores: StoreEngine {
                 let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
                 try db.cachedStatement(sql: """
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
-                                            next_attempt_at, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                                            next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
                     """).execute(arguments: [
                         delivery.id, delivery.tenantId, delivery.orderId, delivery.webhookId, delivery.connector, delivery.event,
-                        delivery.status.rawValue, delivery.nextAttemptAt, delivery.createdAt, delivery.updatedAt,
+                        delivery.status.rawValue, delivery.nextAttemptAt, order.firstAttemptLease.owner,
+                        order.firstAttemptLease.expiresAt, delivery.createdAt, delivery.updatedAt,
                     ])
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
@@ -236,6 +237,7 @@ public final class SQLiteStores: StoreEngine {
                     INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
                                                    error, response_excerpt, signed_with)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (delivery_id, attempt_number) DO NOTHING
                     """).execute(arguments: [
                         attempt.deliveryId, attempt.attemptNumber, attempt.startedAt, attempt.durationMs, attempt.statusCode,
                         attempt.errorClass, attempt.error, attempt.responseExcerpt, attempt.signedWith,
@@ -258,6 +260,68 @@ public final class SQLiteStores: StoreEngine {
                     """).execute(arguments: [completion.status.rawValue, completion.reason, completion.response,
                                              completion.externalOrderId, completion.at, completion.orderId])
             }
+        }
+    }
+
+    // MARK: OutboxStore
+
+    public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
+        try await write { db in
+            let ids = try String.fetchAll(db.cachedStatement(sql: """
+                SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?) OR (d.status = 'delivering' AND d.lease_expires_at <= ?))
+                  AND w.is_active = 1 AND w.deleted_at IS NULL
+                ORDER BY d.next_attempt_at LIMIT ?
+                """), arguments: [now, now, limit])
+            guard !ids.isEmpty else { return [] }
+            let list = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            try db.execute(sql: """
+                UPDATE deliveries SET status = 'delivering', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN (\(list))
+                """, arguments: [lease.owner, lease.expiresAt, now] + StatementArguments(ids))
+            let deliveries = try Row.fetchAll(db, sql: "SELECT \(SharedSQL.deliveryColumns) FROM deliveries WHERE id IN (\(list))",
+                                              arguments: StatementArguments(ids)).map { try RecordMapping.delivery(GRDBRow($0)) }
+            let webhookIds = Array(Set(deliveries.compactMap(\.webhookId)))
+            let targets = try Row.fetchAll(db, sql: """
+                SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id IN (\(Array(repeating: "?", count: webhookIds.count).joined(separator: ", ")))
+                """, arguments: StatementArguments(webhookIds)).map { try RecordMapping.webhookTarget(GRDBRow($0)) }
+            let orderIds = Array(Set(deliveries.map(\.orderId)))
+            var payloads: [String: [UInt8]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT id, payload FROM orders WHERE id IN (\(Array(repeating: "?", count: orderIds.count).joined(separator: ", ")))
+                """, arguments: StatementArguments(orderIds)) {
+                payloads[try row.decode(String.self, forColumn: "id")] = Array(try row.decode(Data.self, forColumn: "payload"))
+            }
+            return ClaimedDelivery.assemble(deliveries, targets: targets, payloads: payloads)
+        }
+    }
+
+    public func requeueDelivery(id: String, tenantId: String, now: Int64) async throws -> Delivery? {
+        try await write { db -> Delivery? in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT \(SharedSQL.deliveryColumns), lease_expires_at FROM deliveries WHERE id = ? AND tenant_id = ?
+                """, arguments: [id, tenantId])
+            else { return nil }
+            let delivery = try RecordMapping.delivery(GRDBRow(row))
+            if delivery.status == .delivering, let leaseExpiry = try row.decode(Int64?.self, forColumn: "lease_expires_at"), leaseExpiry > now {
+                throw StoreError.conflict("delivery \(id) is being attempted right now")
+            }
+            try db.execute(sql: """
+                UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE id = ?
+                """, arguments: [now, now, id])
+            return delivery.requeued(at: now)
+        }
+    }
+
+    public func delivery(id: String, tenantId: String) async throws -> DeliveryDetail? {
+        try await read { db -> DeliveryDetail? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(SharedSQL.deliveryColumns) FROM deliveries WHERE id = ? AND tenant_id = ?",
+                                             arguments: [id, tenantId])
+            else { return nil }
+            let attempts = try Row.fetchAll(db, sql: """
+                SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a WHERE a.delivery_id = ? ORDER BY a.attempt_number
+                """, arguments: [id]).map { try RecordMapping.attempt(GRDBRow($0)) }
+            return DeliveryDetail(delivery: try RecordMapping.delivery(GRDBRow(row)), attempts: attempts)
         }
     }
 

@@ -15,12 +15,13 @@ final class LiveServer: Sendable {
         self.task = task
     }
 
-    static func start<Responder: HTTPResponderBuilder>(router: Responder) async throws -> LiveServer
+    static func start<Responder: HTTPResponderBuilder>(router: Responder, services: [any Service] = []) async throws -> LiveServer
     where Responder.Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            services: services,
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? -1)
                 continuation.finish()

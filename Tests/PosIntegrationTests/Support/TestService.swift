@@ -15,6 +15,9 @@ final class TestService: Sendable {
     let routes: RouteTable
     let admin: TenantAdministration
     let secretBox: SecretBox
+    let services: ServiceGraph
+    /// Every attempt the outbox worker records, to wait on.
+    let events: AttemptEvents
     private let transport: HTTPTransport
     private let client: HTTPTransport
 
@@ -22,7 +25,7 @@ final class TestService: Sendable {
     var databasePath: String { directory.appendingPathComponent("pos.sqlite").path }
 
     private init(directory: URL, stores: SQLiteStores, server: LiveServer, routes: RouteTable, admin: TenantAdministration,
-                 secretBox: SecretBox, transport: HTTPTransport, client: HTTPTransport) {
+                 secretBox: SecretBox, transport: HTTPTransport, client: HTTPTransport, services: ServiceGraph, events: AttemptEvents) {
         self.directory = directory
         self.stores = stores
         self.server = server
@@ -31,12 +34,15 @@ final class TestService: Sendable {
         self.secretBox = secretBox
         self.transport = transport
         self.client = client
+        self.services = services
+        self.events = events
     }
 
     static func start(
         baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, deliveryTimeout: TimeAmount = .seconds(5),
-        authCacheTTLMs: Int64 = 1_000
+        authCacheTTLMs: Int64 = 1_000, schedule: RetrySchedule = .standard
     ) async throws -> TestService {
+        let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let stores = try SQLiteStores(path: directory.appendingPathComponent("pos.sqlite").path)
@@ -45,14 +51,18 @@ final class TestService: Sendable {
         let transport = HTTPTransport(timeout: deliveryTimeout)
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: SystemClock.now), secretBox: secretBox,
-            clock: SystemClock.now, deliveryTimeoutMs: deliveryTimeout.nanoseconds / 1_000_000, authCacheTTLMs: authCacheTTLMs)
+            clock: SystemClock.now,
+            delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
+                                       pollIntervalMs: 20, instanceId: "test-\(UUID().uuidString.prefix(8))"),
+            authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
         let (router, routes) = PosServer.buildRouter(
             services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
-        let server = try await LiveServer.start(router: router)
+        let server = try await LiveServer.start(router: router, services: [services.worker])
         return TestService(
             directory: directory, stores: stores, server: server, routes: routes,
             admin: TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now),
-            secretBox: secretBox, transport: transport, client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20))
+            secretBox: secretBox, transport: transport, client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20),
+            services: services, events: events)
     }
 
     func stop() async {
@@ -124,10 +134,12 @@ final class TestService: Sendable {
 
 /// Runs `body` against a fresh service and always stops it.
 func withTestService<T>(
-    baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20,
+    baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, schedule: RetrySchedule = .standard,
+    deliveryTimeout: TimeAmount = .seconds(5),
     _ body: (TestService) async throws -> T
 ) async throws -> T {
-    let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes)
+    let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
+                                              schedule: schedule)
     do {
         let result = try await body(service)
         await service.stop()

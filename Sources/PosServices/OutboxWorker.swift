@@ -1,0 +1,160 @@
+import Logging
+import PosDomain
+import PosStorage
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers every due delivery from the outbox: leases a batch, attempts each, records where it
+/// goes next (delivered, failed with its next time, or dead). Runs inside `serve` as a service;
+/// on graceful shutdown it stops leasing and lets in-flight attempts finish.
+public final class OutboxWorker: Service, Sendable {
+    public struct Settings: Sendable {
+        /// How often an idle worker looks for due deliveries (a wake-up comes sooner).
+        public var pollIntervalMs: Int64
+        public var batchSize: Int
+        /// Must exceed the delivery timeout, so a live attempt never loses its lease.
+        public var leaseMs: Int64
+
+        public init(pollIntervalMs: Int64 = 1_000, batchSize: Int = 32, leaseMs: Int64) {
+            self.pollIntervalMs = pollIntervalMs
+            self.batchSize = batchSize
+            self.leaseMs = leaseMs
+        }
+    }
+
+    private let outbox: any OutboxStore & OrderStore
+    private let attempter: DeliveryAttempter
+    private let settings: Settings
+    private let instanceId: String
+    private let clock: ServiceClock
+    private let logger: Logger
+    private let wakeSignal = WakeSignal()
+    /// Called after each attempt is stored; tests wait on it instead of sleeping.
+    private let onAttemptRecorded: @Sendable (RecordedAttempt) -> Void
+
+    public init(outbox: any OutboxStore & OrderStore, attempter: DeliveryAttempter, settings: Settings, instanceId: String,
+                clock: @escaping ServiceClock, logger: Logger, onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
+        self.outbox = outbox
+        self.attempter = attempter
+        self.settings = settings
+        self.instanceId = instanceId
+        self.clock = clock
+        self.logger = logger
+        self.onAttemptRecorded = onAttemptRecorded
+    }
+
+    /// Look for due deliveries now (a retry was requested, or a first attempt failed).
+    public func wake() { wakeSignal.signal() }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                let delivered = await runOnce()
+                if delivered == 0 { await wakeSignal.wait(timeoutMs: settings.pollIntervalMs) }
+            }
+        } onGracefulShutdown: {
+            self.wakeSignal.signal()
+        }
+    }
+
+    /// Leases one batch and attempts it; returns how many deliveries it took.
+    @discardableResult
+    public func runOnce() async -> Int {
+        let now = clock()
+        let claimed: [ClaimedDelivery]
+        do {
+            claimed = try await outbox.claimDueDeliveries(
+                lease: DeliveryLease(owner: instanceId, expiresAt: now + settings.leaseMs), now: now, limit: settings.batchSize)
+        } catch {
+            logger.warning("outbox unavailable", metadata: ["error": .string(String(describing: error))])
+            return 0
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for delivery in claimed {
+                group.addTask { await self.attempt(delivery) }
+            }
+        }
+        return claimed.count
+    }
+
+    private func attempt(_ claimed: ClaimedDelivery) async {
+        let result = await attempter.attempt(claimed.delivery, target: claimed.target, orderBytes: claimed.orderBytes, order: nil)
+        let recorded = result.recorded
+        let number = recorded.attempt.attemptNumber
+        let completion: DispatchCompletion = switch recorded.transition.status {
+        case .delivered:
+            DispatchCompletion(orderId: claimed.delivery.orderId, status: .dispatched, reason: "delivered on attempt \(number)",
+                               externalOrderId: result.outcome.externalOrderId, response: nil, at: recorded.at)
+        case .dead:
+            DispatchCompletion(orderId: claimed.delivery.orderId, status: .failed,
+                               reason: "dead-lettered after attempt \(number): \(result.outcome.reason)", response: nil, at: recorded.at)
+        default:
+            DispatchCompletion(orderId: claimed.delivery.orderId, status: .failed,
+                               reason: "attempt \(number) failed: \(result.outcome.reason)", response: nil, at: recorded.at)
+        }
+        do {
+            try await outbox.recordAttempts([recorded], completion: completion)
+        } catch {
+            // The lease runs out and the delivery is attempted again: at least once, never lost.
+            logger.error("could not record a delivery attempt", metadata: [
+                "delivery_id": .string(claimed.delivery.id), "error": .string(String(describing: error))])
+            return
+        }
+        logger.info("delivery attempt", metadata: [
+            "delivery_id": .string(claimed.delivery.id), "order_id": .string(claimed.delivery.orderId),
+            "attempt": .stringConvertible(number), "status_code": .string(result.outcome.statusCode.map(String.init) ?? "-"),
+            "outcome": .string(result.outcome.errorClass ?? "delivered"), "next": .string(recorded.transition.status.rawValue),
+        ])
+        onAttemptRecorded(recorded)
+    }
+}
+
+/// Wakes a waiting worker early; a signal with nobody waiting is kept for the next wait.
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
+        var nextId = 0
+    }
+
+    private let state = Mutex(State())
+
+    func signal() {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter.continuation
+        }
+        continuation?.resume()
+    }
+
+    func wait(timeoutMs: Int64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id: Int? = state.withLock { state in
+                if state.pending {
+                    state.pending = false
+                    return nil
+                }
+                state.nextId += 1
+                state.waiter = (state.nextId, continuation)
+                return state.nextId
+            }
+            guard let id else {
+                continuation.resume()
+                return
+            }
+            Task {
+                try? await Task.sleep(for: .milliseconds(timeoutMs))
+                let expired = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    guard let waiter = state.waiter, waiter.id == id else { return nil }
+                    state.waiter = nil
+                    return waiter.continuation
+                }
+                expired?.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import PosDomain
+import PosServices
+import PosStorage
+import Testing
+
+@Suite("Retry schedule")
+struct RetryScheduleTests {
+    @Test("the standard schedule, its jitter bounds and the dead letter after the last attempt")
+    func standardSchedule() throws {
+        let schedule = RetrySchedule.standard
+        #expect(schedule.maxAttempts == 10)
+        #expect(schedule.nextAttemptAt(after: 1, failedAt: 0, failure: .init(), jitter: 0) == 5_000)
+        #expect(schedule.nextAttemptAt(after: 1, failedAt: 0, failure: .init(), jitter: 1) == 6_000)
+        #expect(schedule.nextAttemptAt(after: 1, failedAt: 0, failure: .init(), jitter: -1) == 4_000)
+        #expect(schedule.nextAttemptAt(after: 9, failedAt: 0, failure: .init(), jitter: 0) == 86_400_000)
+        #expect(schedule.nextAttemptAt(after: 10, failedAt: 0, failure: .init(), jitter: 0) == nil)
+        #expect(try #require(RetrySchedule(parsing: "0s,5s,5m,30m,2h,5h,10h,14h,20h,24h")) == schedule)
+        #expect(RetrySchedule(parsing: "0s,soon") == nil)
+    }
+
+    @Test("429 and timeouts wait at least 60 s; Retry-After is honoured up to twice the scheduled delay")
+    func overloadAndRetryAfter() {
+        let schedule = RetrySchedule.standard
+        #expect(schedule.nextAttemptAt(after: 1, failedAt: 0, failure: .init(overloaded: true), jitter: 0) == 60_000)
+        #expect(schedule.nextAttemptAt(after: 2, failedAt: 0, failure: .init(retryAfterMs: 400_000), jitter: 0) == 400_000)
+        #expect(schedule.nextAttemptAt(after: 2, failedAt: 0, failure: .init(retryAfterMs: 9_000_000), jitter: 0) == 600_000)
+        #expect(schedule.nextAttemptAt(after: 2, failedAt: 0, failure: .init(retryAfterMs: 1_000), jitter: 0) == 300_000)
+        let fast = RetrySchedule(delaysMs: [0, 10, 20])!
+        #expect(fast.nextAttemptAt(after: 1, failedAt: 0, failure: .init(overloaded: true), jitter: 0) == 20, "floor bounded by the schedule")
+    }
+
+    @Test("Retry-After in seconds or as an HTTP date")
+    func retryAfterParsing() {
+        #expect(RetryAfter.milliseconds("120", now: 0) == 120_000)
+        let now = RFC3339.parseMilliseconds("1994-11-06T08:49:00Z")!
+        #expect(RetryAfter.milliseconds("Sun, 06 Nov 1994 08:49:37 GMT", now: now) == 37_000)
+        #expect(RetryAfter.milliseconds("soon", now: now) == nil)
+    }
+}
+
+@Suite("Outbox worker")
+struct OutboxWorkerTests {
+    static let fast = RetrySchedule(delaysMs: [0, 30, 30])!
+
+    @Test("a failed first attempt is retried by the worker until it succeeds, under the same delivery id")
+    func retryThenSuccess() async throws {
+        let receiver = try await WebhookReceiver.start(statuses: [503])
+        defer { Task { await receiver.stop() } }
+        try await withTestService(schedule: Self.fast) { service in
+            let acme = try await service.tenant("acme")
+            _ = try await service.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            let reply = try await service.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
+            #expect(reply.json["dispatched"] as? Bool == false)
+            let delivered = await service.events.first { $0.transition.status == .delivered }
+            #expect(delivered?.attempt.attemptNumber == 2)
+            #expect(receiver.received.count == 2)
+            #expect(Set(receiver.received.compactMap { $0.header("X-Cata-Delivery-ID") }).count == 1)
+            let order = try await service.call("GET", "/api/v1/orders/\(reply.json["orderId"] as? String ?? "")", key: acme.internalKey)
+            #expect(order.json["dispatchStatus"] as? String == "dispatched")
+        }
+    }
+
+    @Test("after the last attempt the delivery is dead with its last error; a manual retry re-delivers it")
+    func deadLetterAndReplay() async throws {
+        let receiver = try await WebhookReceiver.start(statuses: [500, 500, 500])
+        defer { Task { await receiver.stop() } }
+        try await withTestService(schedule: Self.fast) { service in
+            let acme = try await service.tenant("acme")
+            _ = try await service.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            let reply = try await service.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
+            let dead = try #require(await service.events.first { $0.transition.status == .dead })
+            #expect(dead.attempt.attemptNumber == 3)
+
+            let deliveryId = dead.attempt.deliveryId
+            let shown = try await service.call("GET", "/api/v1/deliveries/\(deliveryId)", key: acme.internalKey)
+            #expect(shown.status == 200)
+            #expect(shown.json["status"] as? String == "dead")
+            #expect(shown.json["lastStatusCode"] as? Int == 500)
+            #expect((shown.json["attempts"] as? [Any])?.count == 3)
+            let order = try await service.call("GET", "/api/v1/orders/\(reply.json["orderId"] as? String ?? "")", key: acme.internalKey)
+            #expect((order.json["dispatchReason"] as? String)?.hasPrefix("dead-lettered") == true)
+
+            let retry = try await service.call("POST", "/api/v1/deliveries/\(deliveryId)/retry", key: acme.internalKey)
+            #expect(retry.status == 202)
+            let redelivered = await service.events.first { $0.transition.status == .delivered }
+            #expect(redelivered?.attempt.attemptNumber == 4)
+            #expect(receiver.received.count == 4)
+            #expect(Set(receiver.received.compactMap { $0.header("webhook-id") }) == [deliveryId])
+
+            let otherTenant = try await service.tenant("globex")
+            let peek = try await service.call("GET", "/api/v1/deliveries/\(deliveryId)", key: otherTenant.internalKey)
+            #expect(peek.status == 404)
+        }
+    }
+
+    @Test("a delivery whose lease ran out (its process died mid-attempt) is picked up again")
+    func expiredLeaseIsPickedUp() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await withTestService(schedule: Self.fast) { service in
+            let acme = try await service.tenant("acme")
+            _ = try await service.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            // What a dispatch leaves behind when its process is killed right after the commit.
+            let now = SystemClock.now()
+            let order = NewOrder(
+                id: UUID().uuidString, tenantId: acme.tenant.id, outletId: "store-uuid-123", event: "order.paid", orderUUID: "o-crash",
+                orderRefNo: "R", builtInTransformer: nil, currency: "AED", totalPayMinor: 8500, payload: Array(Fixtures.seedOrder.utf8),
+                payloadSHA256: "x", receivedAt: now, firstAttemptLease: DeliveryLease(owner: "killed-process", expiresAt: now + 100))
+            let completion = DispatchCompletion(orderId: order.id, status: .noTarget, reason: nil, response: nil, at: now)
+            _ = try await service.stores.acceptOrder(order, completionWithoutTargets: completion, makeDeliveryId: { UUID().uuidString })
+            let delivered = await service.events.first { $0.transition.status == .delivered }
+            #expect(delivered?.attempt.attemptNumber == 1)
+            #expect(receiver.received.first?.body == Array(Fixtures.seedOrder.utf8))
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import PosStorage
+import Synchronization
+
+/// The attempts the outbox worker has recorded, and a way to wait for the next ones.
+final class AttemptEvents: Sendable {
+    private struct Waiter {
+        let matches: @Sendable (RecordedAttempt) -> Bool
+        let continuation: CheckedContinuation<RecordedAttempt?, Never>
+    }
+
+    private let state = Mutex<(seen: [RecordedAttempt], waiters: [Int: Waiter], nextId: Int)>(([], [:], 0))
+
+    func record(_ attempt: RecordedAttempt) {
+        let ready = state.withLock { state -> [CheckedContinuation<RecordedAttempt?, Never>] in
+            state.seen.append(attempt)
+            let matched = state.waiters.filter { $0.value.matches(attempt) }
+            for id in matched.keys { state.waiters.removeValue(forKey: id) }
+            return matched.values.map(\.continuation)
+        }
+        for continuation in ready { continuation.resume(returning: attempt) }
+    }
+
+    var seen: [RecordedAttempt] { state.withLock { $0.seen } }
+
+    /// The first recorded attempt (already seen or still to come) matching `matches`; nil after `timeoutSeconds`.
+    func first(timeoutSeconds: Double = 10, where matches: @escaping @Sendable (RecordedAttempt) -> Bool) async -> RecordedAttempt? {
+        await withCheckedContinuation { continuation in
+            let id: Int? = state.withLock { state in
+                if state.seen.contains(where: matches) { return nil }
+                state.nextId += 1
+                state.waiters[state.nextId] = Waiter(matches: matches, continuation: continuation)
+                return state.nextId
+            }
+            guard let id else {
+                continuation.resume(returning: seen.first(where: matches))
+                return
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(timeoutSeconds))
+                let expired = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+                expired?.continuation.resume(returning: nil)
+            }
+        }
+    }
+}
