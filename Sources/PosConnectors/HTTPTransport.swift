@@ -21,13 +21,18 @@ public final class HTTPTransport: Sendable {
         case timeout(String)
         case network(String)
         case invalidURL(String)
+        /// The outbound guard refused the target (SSRF protection).
+        case forbiddenTarget(String)
     }
 
     public let timeout: TimeAmount
     public let maxResponseBytes: Int
+    /// Checked before every request; nil only for callers that talk to fixed, trusted hosts.
+    public let outboundGuard: OutboundGuard?
     private let client: HTTPClient
 
-    public init(timeout: TimeAmount = .seconds(10), maxResponseBytes: Int = 64 * 1024, connectionsPerHost: Int = 64) {
+    public init(timeout: TimeAmount = .seconds(10), maxResponseBytes: Int = 64 * 1024, connectionsPerHost: Int = 64,
+                outboundGuard: OutboundGuard? = OutboundGuard()) {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: min(timeout, .seconds(5)), read: timeout)
@@ -41,6 +46,7 @@ public final class HTTPTransport: Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.timeout = timeout
         self.maxResponseBytes = maxResponseBytes
+        self.outboundGuard = outboundGuard
     }
 
     public func shutdown() async {
@@ -50,6 +56,13 @@ public final class HTTPTransport: Sendable {
     public func send(method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?) async throws(Failure) -> Response {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https", parsed.host != nil else {
             throw .invalidURL("invalid URL \(url)")
+        }
+        if let outboundGuard {
+            do {
+                try await outboundGuard.check(url)
+            } catch {
+                throw .forbiddenTarget(error.description)
+            }
         }
         var request = HTTPClientRequest(url: url)
         request.method = method

@@ -65,6 +65,7 @@ extension ConnectorOutcome {
         case .timeout(let message): ("timeout", message, true)
         case .network(let message): ("network", message, true)
         case .invalidURL(let message): ("invalid_target", message, false)
+        case .forbiddenTarget(let message): ("forbidden_target", message, false)
         }
         return ConnectorOutcome(statusCode: nil, errorClass: errorClass, error: message, responseExcerpt: nil,
                                 signedWith: signedWith, retryable: retryable, retryAfterMs: nil,

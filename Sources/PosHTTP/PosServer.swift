@@ -50,8 +50,8 @@ public struct ServiceGraph: Sendable {
     public let worker: OutboxWorker
     public let clock: ServiceClock
 
-    public init(stores: any Stores, connector: any Connector, secretBox: SecretBox, clock: @escaping ServiceClock,
-                delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, logger: Logger,
+    public init(stores: any Stores, connector: any Connector, secretBox: SecretBox, outboundGuard: OutboundGuard,
+                clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, logger: Logger,
                 onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
         self.stores = stores
         self.clock = clock
@@ -64,7 +64,7 @@ public struct ServiceGraph: Sendable {
             settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
             instanceId: delivery.instanceId, clock: clock, logger: logger, onAttemptRecorded: onAttemptRecorded)
         self.deliveries = DeliveryService(outbox: stores, worker: worker, clock: clock)
-        self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, clock: clock)
+        self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock)
     }
 }
 

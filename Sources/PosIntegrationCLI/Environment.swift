@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Logging
+import PosConnectors
 import PosDomain
 import PosStorage
 
@@ -43,6 +44,22 @@ enum Settings {
             throw ValidationError("POS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
         }
         return value
+    }
+
+    /// The SSRF guard from `POS_ALLOW_PRIVATE_TARGETS` and `POS_OUTBOUND_ALLOWLIST`.
+    static func outboundGuard() throws -> OutboundGuard {
+        let allowPrivate: Bool
+        switch environment["POS_ALLOW_PRIVATE_TARGETS"]?.lowercased() {
+        case nil, "", "false", "0", "no": allowPrivate = false
+        case "true", "1", "yes": allowPrivate = true
+        case let other?: throw ValidationError("POS_ALLOW_PRIVATE_TARGETS must be true or false, got \"\(other)\"")
+        }
+        switch OutboundGuard.parseAllowlist(environment["POS_OUTBOUND_ALLOWLIST"] ?? "") {
+        case .success(let allowlist):
+            return OutboundGuard(allowPrivateTargets: allowPrivate, allowlist: allowlist)
+        case .failure(let failure):
+            throw ValidationError("POS_OUTBOUND_ALLOWLIST has an entry that is neither a host nor a CIDR: \"\(failure.entry)\"")
+        }
     }
 
     static func duration(_ name: String, default fallback: Int64, allowZero: Bool = false) throws -> Int64 {

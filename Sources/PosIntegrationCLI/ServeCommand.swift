@@ -32,7 +32,13 @@ struct ServeCommand: AsyncParsableCommand {
         let location = try database.location()
         let secretBox = try Settings.secretBox(for: location, logger: logger)
         let stores = try await database.openStores(logger: logger)
-        let transport = HTTPTransport(timeout: .milliseconds(deliveryTimeoutMs))
+        let outboundGuard = try Settings.outboundGuard()
+        let maxResponseBytes = try environment["POS_MAX_RESPONSE_BYTES"].map { text in
+            guard let value = Int(text), value > 0 else { throw ValidationError("POS_MAX_RESPONSE_BYTES must be a positive integer") }
+            return value
+        } ?? 64 * 1024
+        let transport = HTTPTransport(timeout: .milliseconds(deliveryTimeoutMs), maxResponseBytes: maxResponseBytes,
+                                      outboundGuard: outboundGuard)
         let clock = SystemClock.now
         let schedule = try environment["POS_RETRY_SCHEDULE"].map { text in
             guard let schedule = RetrySchedule(parsing: text) else {
@@ -46,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
             instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
-            clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
+            outboundGuard: outboundGuard, clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
         let settings = ServerSettings(host: host, port: port, baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes)
         let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])

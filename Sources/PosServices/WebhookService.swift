@@ -1,4 +1,5 @@
 import Foundation
+import PosConnectors
 import PosDomain
 import PosStorage
 
@@ -6,11 +7,13 @@ import PosStorage
 public struct WebhookService: Sendable {
     private let webhooks: any WebhookStore
     private let secretBox: SecretBox
+    private let outboundGuard: OutboundGuard
     private let clock: ServiceClock
 
-    public init(webhooks: any WebhookStore, secretBox: SecretBox, clock: @escaping ServiceClock) {
+    public init(webhooks: any WebhookStore, secretBox: SecretBox, outboundGuard: OutboundGuard, clock: @escaping ServiceClock) {
         self.webhooks = webhooks
         self.secretBox = secretBox
+        self.outboundGuard = outboundGuard
         self.clock = clock
     }
 
@@ -46,10 +49,10 @@ public struct WebhookService: Sendable {
         } catch {
             throw ServiceError.invalid(error)
         }
-        guard let url = URL(string: callbackUrl), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host, !host.isEmpty
-        else {
-            throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl must be an absolute http or https URL")
+        do {
+            try await outboundGuard.check(callbackUrl)
+        } catch {
+            throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl is not allowed: \(error.description)")
         }
         let secret = WebhookSecret.generate().encoded
         let webhook = try await translatingStoreErrors {

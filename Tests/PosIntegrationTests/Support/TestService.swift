@@ -40,7 +40,9 @@ final class TestService: Sendable {
 
     static func start(
         baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, deliveryTimeout: TimeAmount = .seconds(5),
-        authCacheTTLMs: Int64 = 1_000, schedule: RetrySchedule = .standard
+        authCacheTTLMs: Int64 = 1_000, schedule: RetrySchedule = .standard,
+        // Test receivers listen on loopback.
+        outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true)
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -48,10 +50,10 @@ final class TestService: Sendable {
         let stores = try SQLiteStores(path: directory.appendingPathComponent("pos.sqlite").path)
         try await stores.migrate()
         let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
-        let transport = HTTPTransport(timeout: deliveryTimeout)
+        let transport = HTTPTransport(timeout: deliveryTimeout, outboundGuard: outboundGuard)
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: SystemClock.now), secretBox: secretBox,
-            clock: SystemClock.now,
+            outboundGuard: outboundGuard, clock: SystemClock.now,
             delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
                                        pollIntervalMs: 20, instanceId: "test-\(UUID().uuidString.prefix(8))"),
             authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
@@ -61,7 +63,8 @@ final class TestService: Sendable {
         return TestService(
             directory: directory, stores: stores, server: server, routes: routes,
             admin: TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now),
-            secretBox: secretBox, transport: transport, client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20),
+            secretBox: secretBox, transport: transport,
+            client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20, outboundGuard: nil),
             services: services, events: events)
     }
 
@@ -135,11 +138,11 @@ final class TestService: Sendable {
 /// Runs `body` against a fresh service and always stops it.
 func withTestService<T>(
     baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, schedule: RetrySchedule = .standard,
-    deliveryTimeout: TimeAmount = .seconds(5),
+    deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
-                                              schedule: schedule)
+                                              schedule: schedule, outboundGuard: outboundGuard)
     do {
         let result = try await body(service)
         await service.stop()
