@@ -74,3 +74,9 @@ public protocol Connector: Sendable {
     var name: String { get }
     func send(_ request: ConnectorRequest) async -> ConnectorOutcome
 }
+
+extension ConnectorOutcome {
+    /// No request was made.
+    public static let notSent = ConnectorOutcome(statusCode: nil, errorClass: nil, error: nil, responseExcerpt: nil, signedWith: nil,
+                                                 retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+}

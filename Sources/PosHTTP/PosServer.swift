@@ -29,7 +29,12 @@ public struct DeliverySettings: Sendable {
     /// Names this process on delivery leases.
     public var instanceId: String
 
-    public init(timeoutMs: Int64 = 10_000, schedule: RetrySchedule = .standard, pollIntervalMs: Int64 = 1_000, instanceId: String) {
+    /// How long a rotated-out webhook secret keeps signing (`POS_SECRET_ROTATION_OVERLAP`).
+    public var rotationOverlapMs: Int64
+
+    public init(timeoutMs: Int64 = 10_000, schedule: RetrySchedule = .standard, pollIntervalMs: Int64 = 1_000, instanceId: String,
+                rotationOverlapMs: Int64 = 86_400_000) {
+        self.rotationOverlapMs = rotationOverlapMs
         self.timeoutMs = timeoutMs
         self.schedule = schedule
         self.pollIntervalMs = pollIntervalMs
@@ -64,7 +69,8 @@ public struct ServiceGraph: Sendable {
             settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
             instanceId: delivery.instanceId, clock: clock, logger: logger, onAttemptRecorded: onAttemptRecorded)
         self.deliveries = DeliveryService(outbox: stores, worker: worker, clock: clock)
-        self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock)
+        self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, outboundGuard: outboundGuard, connector: connector,
+                                       rotationOverlapMs: delivery.rotationOverlapMs, clock: clock)
     }
 }
 

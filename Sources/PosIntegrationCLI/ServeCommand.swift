@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
         let delivery = DeliverySettings(
             timeoutMs: deliveryTimeoutMs, schedule: schedule,
             pollIntervalMs: try Settings.duration("POS_WORKER_POLL_INTERVAL", default: 1_000),
-            instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+            instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))",
+            rotationOverlapMs: try Settings.duration("POS_SECRET_ROTATION_OVERLAP", default: 86_400_000))
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
             outboundGuard: outboundGuard, clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)

@@ -20,6 +20,7 @@ public final class SignedWebhookReceiver: Sendable {
     struct State {
         var received = 0
         var rejected = 0
+        var pings = 0
         var seen = Set<String>()
     }
 
@@ -28,12 +29,15 @@ public final class SignedWebhookReceiver: Sendable {
         public var unique: Int
         public var duplicates: Int
         public var rejected: Int
+        /// Registration pings, counted apart from deliveries.
+        public var pings: Int
 
-        public init(received: Int, unique: Int, duplicates: Int, rejected: Int) {
+        public init(received: Int, unique: Int, duplicates: Int, rejected: Int, pings: Int) {
             self.received = received
             self.unique = unique
             self.duplicates = duplicates
             self.rejected = rejected
+            self.pings = pings
         }
     }
 
@@ -48,7 +52,9 @@ public final class SignedWebhookReceiver: Sendable {
     }
 
     public var counts: Counts {
-        state.withLock { Counts(received: $0.received, unique: $0.seen.count, duplicates: $0.received - $0.seen.count, rejected: $0.rejected) }
+        state.withLock {
+            Counts(received: $0.received, unique: $0.seen.count, duplicates: $0.received - $0.seen.count, rejected: $0.rejected, pings: $0.pings)
+        }
     }
 
     /// Why a delivery fails verification, or nil when it passes.
@@ -82,9 +88,14 @@ public final class SignedWebhookReceiver: Sendable {
                 return Self.json(.unauthorized, #"{"error":"\#(reason)"}"#)
             }
             let deliveryId = request.headers[HTTPField.Name("X-Cata-Delivery-ID")!] ?? UUID().uuidString
+            let isPing = request.headers[HTTPField.Name("X-Cata-Event")!] == "ping"
             self.state.withLock { state in
-                state.received += 1
-                state.seen.insert(deliveryId)
+                if isPing {
+                    state.pings += 1
+                } else {
+                    state.received += 1
+                    state.seen.insert(deliveryId)
+                }
             }
             return Self.json(.ok, #"{"received":true}"#)
         }

@@ -29,10 +29,12 @@ public struct DeliveryAttempter: Sendable {
     public func attempt(_ delivery: Delivery, target: WebhookTarget, orderBytes: [UInt8], order: CataOrder?) async -> Result {
         let attemptNumber = delivery.attemptCount + 1
         let outcome: ConnectorOutcome
-        if let secret = openSecret(target.sealedSecret) {
+        let sealed = target.signingSecrets(at: clock())
+        let secrets = sealed.compactMap(openSecret)
+        if secrets.count == sealed.count {
             outcome = await connector.send(ConnectorRequest(
                 deliveryId: delivery.id, event: delivery.event, attemptNumber: attemptNumber, orderBytes: orderBytes,
-                order: order, destination: .webhook(url: target.webhook.callbackUrl, secrets: [secret])))
+                order: order, destination: .webhook(url: target.webhook.callbackUrl, secrets: secrets)))
         } else {
             outcome = ConnectorOutcome(statusCode: nil, errorClass: "configuration",
                                        error: "webhook secret cannot be decrypted with this master key", responseExcerpt: nil,

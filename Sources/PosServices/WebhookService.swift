@@ -8,12 +8,17 @@ public struct WebhookService: Sendable {
     private let webhooks: any WebhookStore
     private let secretBox: SecretBox
     private let outboundGuard: OutboundGuard
+    private let connector: any Connector
+    private let rotationOverlapMs: Int64
     private let clock: ServiceClock
 
-    public init(webhooks: any WebhookStore, secretBox: SecretBox, outboundGuard: OutboundGuard, clock: @escaping ServiceClock) {
+    public init(webhooks: any WebhookStore, secretBox: SecretBox, outboundGuard: OutboundGuard, connector: any Connector,
+                rotationOverlapMs: Int64 = 86_400_000, clock: @escaping ServiceClock) {
         self.webhooks = webhooks
         self.secretBox = secretBox
         self.outboundGuard = outboundGuard
+        self.connector = connector
+        self.rotationOverlapMs = rotationOverlapMs
         self.clock = clock
     }
 
@@ -21,6 +26,8 @@ public struct WebhookService: Sendable {
         public let webhook: Webhook
         /// `whsec_…`, shown only in the registration response.
         public let secret: String
+        /// What the `ping` event sent on registration got.
+        public let ping: ConnectorOutcome
     }
 
     public func register(body: [UInt8], tenant: Tenant) async throws -> Registration {
@@ -30,22 +37,13 @@ public struct WebhookService: Sendable {
         } catch {
             throw ServiceError.invalid(field: "", message: "request body is not valid JSON", details: error.description)
         }
-        let outletId: String, provider: String, callbackUrl: String
-        var events: [String] = []
+        let outletId: String, provider: String, callbackUrl: String, events: [String]
         do throws(ValidationError) {
             let reader = try FieldReader.object(root, path: "")
             outletId = try reader.identifier("outletId")
             provider = try reader.identifier("provider")
             callbackUrl = try reader.string("callbackUrl", maxLength: 2048)
-            for element in try reader.array("events", minCount: 1) {
-                guard case .string(let name) = element.node.kind else {
-                    throw ValidationError(field: element.path, message: "must be a string, not \(element.node.typeName)")
-                }
-                guard EventCatalogue.contains(name) else {
-                    throw ValidationError(field: element.path, message: "must be one of: \(EventCatalogue.names.joined(separator: ", "))")
-                }
-                if !events.contains(name) { events.append(name) }
-            }
+            events = try Self.events(reader)
         } catch {
             throw ServiceError.invalid(error)
         }
@@ -54,12 +52,100 @@ public struct WebhookService: Sendable {
         } catch {
             throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl is not allowed: \(error.description)")
         }
-        let secret = WebhookSecret.generate().encoded
-        let webhook = try await translatingStoreErrors {
+        let secret = WebhookSecret.generate()
+        var webhook = try await translatingStoreErrors {
             try await webhooks.createWebhook(NewWebhook(
                 tenantId: tenant.id, outletId: outletId, provider: provider.lowercased(), callbackUrl: callbackUrl,
-                events: events, sealedSecret: try secretBox.seal(secret), createdAt: clock()))
+                events: events, sealedSecret: try secretBox.seal(secret.encoded), createdAt: clock()))
         }
-        return Registration(webhook: webhook, secret: secret)
+        let ping = await ping(webhook, secret: secret)
+        try await translatingStoreErrors { try await webhooks.recordPing(webhookId: webhook.id, status: ping.statusCode, error: ping.error) }
+        webhook.lastPingStatus = ping.statusCode
+        webhook.lastPingError = ping.error
+        return Registration(webhook: webhook, secret: secret.encoded, ping: ping)
+    }
+
+    /// A small signed `ping` event; registration succeeds whatever it gets.
+    private func ping(_ webhook: Webhook, secret: WebhookSecret) async -> ConnectorOutcome {
+        let body = #"{"type":"ping","webhookId":\#(webhook.id),"outletId":\#(JSONText.quoted(webhook.outletId)),"timestamp":"\#(RFC3339.format(milliseconds: clock()))"}"#
+        return await connector.send(ConnectorRequest(
+            deliveryId: "ping_" + UUID().uuidString.lowercased(), event: "ping", attemptNumber: 1, orderBytes: Array(body.utf8),
+            order: nil, destination: .webhook(url: webhook.callbackUrl, secrets: [secret])))
+    }
+
+    public func webhooks(tenant: Tenant) async throws -> [Webhook] {
+        try await translatingStoreErrors { try await webhooks.webhooks(tenantId: tenant.id) }
+    }
+
+    public func webhook(id: Int64, tenant: Tenant) async throws -> Webhook {
+        guard let webhook = try await translatingStoreErrors({ try await webhooks.webhook(id: id, tenantId: tenant.id) }) else {
+            throw ServiceError.notFound("no webhook with id \(id)")
+        }
+        return webhook
+    }
+
+    /// `PUT`: any of `callbackUrl`, `events`, `isActive`. Re-enabling resumes its waiting deliveries.
+    public func update(id: Int64, body: [UInt8], tenant: Tenant) async throws -> Webhook {
+        var change = WebhookChange()
+        do throws(ValidationError) {
+            let root: JSONNode
+            do { root = try JSONParser.parse(body) } catch {
+                throw ValidationError(field: "", message: "request body is not valid JSON (\(error.description))")
+            }
+            let reader = try FieldReader.object(root, path: "")
+            change.callbackUrl = try reader.optionalString("callbackUrl")
+            if root["events"] != nil { change.events = try Self.events(reader) }
+            if let active = root["isActive"], !Self.isNull(active) { change.isActive = try reader.bool("isActive") }
+            guard change != WebhookChange() else {
+                throw ValidationError(field: "", message: "nothing to change: send callbackUrl, events or isActive")
+            }
+        } catch {
+            throw ServiceError.invalid(error)
+        }
+        if let url = change.callbackUrl {
+            do { try await outboundGuard.check(url) } catch {
+                throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl is not allowed: \(error.description)")
+            }
+        }
+        guard let updated = try await translatingStoreErrors({ try await webhooks.updateWebhook(id: id, tenantId: tenant.id, change: change, at: clock()) })
+        else { throw ServiceError.notFound("no webhook with id \(id)") }
+        return updated
+    }
+
+    /// Soft delete; returns how many waiting deliveries were dead-lettered.
+    public func delete(id: Int64, tenant: Tenant) async throws -> Int {
+        guard let deadLettered = try await translatingStoreErrors({ try await webhooks.deleteWebhook(id: id, tenantId: tenant.id, at: clock()) })
+        else { throw ServiceError.notFound("no webhook with id \(id)") }
+        return deadLettered
+    }
+
+    /// A new secret, shown once; the old one keeps signing for the overlap.
+    public func rotateSecret(id: Int64, tenant: Tenant) async throws -> Registration {
+        let secret = WebhookSecret.generate()
+        let now = clock()
+        guard let webhook = try await translatingStoreErrors({
+            try await webhooks.rotateWebhookSecret(id: id, tenantId: tenant.id, sealedSecret: try secretBox.seal(secret.encoded),
+                                                   previousValidUntil: now + rotationOverlapMs, at: now)
+        }) else { throw ServiceError.notFound("no webhook with id \(id)") }
+        return Registration(webhook: webhook, secret: secret.encoded, ping: .notSent)
+    }
+
+    private static func isNull(_ node: JSONNode) -> Bool {
+        if case .null = node.kind { return true }
+        return false
+    }
+
+    static func events(_ reader: FieldReader) throws(ValidationError) -> [String] {
+        var events: [String] = []
+        for element in try reader.array("events", minCount: 1) {
+            guard case .string(let name) = element.node.kind else {
+                throw ValidationError(field: element.path, message: "must be a string, not \(element.node.typeName)")
+            }
+            guard EventCatalogue.contains(name) else {
+                throw ValidationError(field: element.path, message: "must be one of: \(EventCatalogue.names.joined(separator: ", "))")
+            }
+            if !events.contains(name) { events.append(name) }
+        }
+        return events
     }
 }

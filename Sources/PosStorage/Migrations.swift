@@ -111,6 +111,15 @@ enum Migrations {
             )
             """,
         ]),
+        Step(version: 2, name: "webhook secret rotation, ping and health", statements: [
+            "ALTER TABLE webhooks ADD COLUMN previous_secret_sealed TEXT",
+            "ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at BIGINT",
+            "ALTER TABLE webhooks ADD COLUMN last_ping_status BIGINT",
+            "ALTER TABLE webhooks ADD COLUMN last_ping_error TEXT",
+            "ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT",
+            "CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at)",
+            "CREATE INDEX deliveries_tenant_created ON deliveries (tenant_id, created_at, id)",
+        ]),
     ]
 
     static func render(_ statement: String, for flavor: SQLFlavor) -> String {

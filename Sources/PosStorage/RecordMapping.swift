@@ -42,8 +42,13 @@ enum RecordMapping {
             events: try row.string("events").split(separator: ",").map(String.init),
             isActive: try row.int64("is_active") != 0,
             createdAt: try row.int64("created_at"),
-            updatedAt: try row.int64("updated_at"))
-        return WebhookTarget(webhook: webhook, sealedSecret: try row.string("secret_sealed"))
+            updatedAt: try row.int64("updated_at"),
+            disabledReason: try row.optionalString("disabled_reason"),
+            lastPingStatus: try row.optionalInt("last_ping_status"),
+            lastPingError: try row.optionalString("last_ping_error"),
+            previousSecretExpiresAt: try row.optionalInt64("previous_secret_expires_at"))
+        return WebhookTarget(webhook: webhook, sealedSecret: try row.string("secret_sealed"),
+                             previousSealedSecret: try row.optionalString("previous_secret_sealed"))
     }
 
     static func order(_ row: some ColumnReader) throws -> OrderRecord {
@@ -103,7 +108,10 @@ enum RecordMapping {
 /// The SQL both engines share, where it needs no engine-specific syntax.
 enum SharedSQL {
     static let keyColumns = "k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at"
-    static let webhookColumns = "w.id, w.tenant_id, w.outlet_id, w.provider, w.callback_url, w.events, w.is_active, w.created_at, w.updated_at, w.secret_sealed"
+    static let webhookColumns = """
+        w.id, w.tenant_id, w.outlet_id, w.provider, w.callback_url, w.events, w.is_active, w.created_at, w.updated_at, w.secret_sealed,
+        w.previous_secret_sealed, w.previous_secret_expires_at, w.last_ping_status, w.last_ping_error, w.disabled_reason
+        """
     static let orderColumns = """
         o.id, o.tenant_id, o.outlet_id, o.event, o.order_uuid, o.order_ref_no, o.built_in_transformer, o.currency,
         o.total_pay_minor, o.payload_sha256, o.dispatch_status, o.dispatch_reason, o.first_response,

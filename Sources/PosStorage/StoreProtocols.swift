@@ -61,10 +61,34 @@ public struct NewWebhook: Sendable {
     }
 }
 
+/// What `PUT /webhooks/{id}` may change; nil leaves a field alone.
+public struct WebhookChange: Sendable, Equatable {
+    public var callbackUrl: String?
+    public var events: [String]?
+    public var isActive: Bool?
+
+    public init(callbackUrl: String? = nil, events: [String]? = nil, isActive: Bool? = nil) {
+        self.callbackUrl = callbackUrl
+        self.events = events
+        self.isActive = isActive
+    }
+}
+
 public protocol WebhookStore: Sendable {
     /// Throws ``StoreError/conflict(_:)`` when the outlet already has a live webhook for the provider.
     func createWebhook(_ webhook: NewWebhook) async throws -> Webhook
     func webhook(id: Int64, tenantId: String) async throws -> Webhook?
+    /// The tenant's live (not deleted) webhooks.
+    func webhooks(tenantId: String) async throws -> [Webhook]
+    /// Applies a change; activating clears a disabled reason. nil when there is no such live webhook.
+    func updateWebhook(id: Int64, tenantId: String, change: WebhookChange, at: Int64) async throws -> Webhook?
+    /// Soft-deletes it and dead-letters its waiting deliveries ("webhook deleted"); returns how many,
+    /// or nil when there is no such live webhook.
+    func deleteWebhook(id: Int64, tenantId: String, at: Int64) async throws -> Int?
+    /// Installs a new sealed secret; the current one keeps signing until `previousValidUntil`.
+    func rotateWebhookSecret(id: Int64, tenantId: String, sealedSecret: String, previousValidUntil: Int64, at: Int64) async throws -> Webhook?
+    /// Keeps what the registration ping got.
+    func recordPing(webhookId: Int64, status: Int?, error: String?) async throws
 }
 
 /// An order as dispatch accepts it, before the store gives it an outbox.

@@ -43,7 +43,7 @@ struct SandboxReceiverTests {
             receiver.trust(try #require(WebhookSecret(encoded: webhook.secret)))
             let reply = try await service.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
             #expect(reply.json["dispatched"] as? Bool == true, "\(reply.text)")
-            #expect(receiver.counts == .init(received: 1, unique: 1, duplicates: 0, rejected: 0))
+            #expect(receiver.counts == .init(received: 1, unique: 1, duplicates: 0, rejected: 0, pings: 1))
         }
     }
 }

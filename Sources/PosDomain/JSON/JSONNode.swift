@@ -1,3 +1,5 @@
+import Foundation
+
 /// A parsed JSON value that remembers where it sits in the source bytes.
 ///
 /// Dispatch must forward the `order` value byte-for-byte (HMAC parity with the sender), so the
@@ -37,5 +39,25 @@ public struct JSONNode: Sendable {
         case .bool: "boolean"
         case .null: "null"
         }
+    }
+}
+
+/// Writing small JSON by hand, safely.
+public enum JSONText {
+    /// `text` as a JSON string literal, escaped per RFC 8259.
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }

@@ -34,8 +34,16 @@ public struct Webhook: Sendable, Equatable {
     public var isActive: Bool
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// Why the service disabled it (endpoint health), if it did.
+    public var disabledReason: String?
+    /// The status code the registration ping got, nil when it got no HTTP answer.
+    public var lastPingStatus: Int?
+    public var lastPingError: String?
+    /// Until when the previous secret still signs too (rotation overlap).
+    public var previousSecretExpiresAt: Int64?
 
-    public init(id: Int64, tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], isActive: Bool, createdAt: Int64, updatedAt: Int64) {
+    public init(id: Int64, tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], isActive: Bool, createdAt: Int64, updatedAt: Int64,
+                disabledReason: String? = nil, lastPingStatus: Int? = nil, lastPingError: String? = nil, previousSecretExpiresAt: Int64? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.outletId = outletId
@@ -45,19 +53,32 @@ public struct Webhook: Sendable, Equatable {
         self.isActive = isActive
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.disabledReason = disabledReason
+        self.lastPingStatus = lastPingStatus
+        self.lastPingError = lastPingError
+        self.previousSecretExpiresAt = previousSecretExpiresAt
     }
 
     public func isSubscribed(to event: String) -> Bool { isActive && events.contains(event) }
 }
 
-/// A webhook together with its signing secret, still sealed by the master key.
+/// A webhook together with its signing secrets, still sealed by the master key.
 public struct WebhookTarget: Sendable, Equatable {
     public var webhook: Webhook
     public var sealedSecret: String
+    /// The secret replaced by the last rotation, signing too until `webhook.previousSecretExpiresAt`.
+    public var previousSealedSecret: String?
 
-    public init(webhook: Webhook, sealedSecret: String) {
+    public init(webhook: Webhook, sealedSecret: String, previousSealedSecret: String? = nil) {
         self.webhook = webhook
         self.sealedSecret = sealedSecret
+        self.previousSealedSecret = previousSealedSecret
+    }
+
+    /// The sealed secrets that sign an attempt at `now`, newest first.
+    public func signingSecrets(at now: Int64) -> [String] {
+        guard let previous = previousSealedSecret, let until = webhook.previousSecretExpiresAt, until > now else { return [sealedSecret] }
+        return [sealedSecret, previous]
     }
 }
 

@@ -127,6 +127,66 @@ public final class SQLStores: StoreEngine {
     }
 
 
+    public func webhooks(tenantId: String) async throws -> [Webhook] {
+        try await engine.withReader { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w WHERE w.tenant_id = \(bind: tenantId) AND w.deleted_at IS NULL
+                ORDER BY w.id
+                """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)).webhook }
+        }
+    }
+
+    public func updateWebhook(id: Int64, tenantId: String, change: WebhookChange, at: Int64) async throws -> Webhook? {
+        try await engine.withTransaction { db -> Webhook? in
+            let activate: Int64 = change.isActive == true ? 1 : 0
+            guard try await db.raw("""
+                UPDATE webhooks SET callback_url = COALESCE(\(bind: change.callbackUrl), callback_url),
+                    events = COALESCE(\(bind: change.events?.joined(separator: ",")), events),
+                    is_active = COALESCE(\(bind: change.isActive.map { $0 ? Int64(1) : Int64(0) }), is_active),
+                    disabled_reason = CASE WHEN \(bind: activate) = 1 THEN NULL ELSE disabled_reason END, updated_at = \(bind: at)
+                WHERE id = \(bind: id) AND tenant_id = \(bind: tenantId) AND deleted_at IS NULL RETURNING id
+                """).first() != nil
+            else { return nil }
+            return try await db.raw("SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = \(bind: id)").first()
+                .map { try RecordMapping.webhookTarget(SQLKitRow($0)).webhook }
+        }
+    }
+
+    public func deleteWebhook(id: Int64, tenantId: String, at: Int64) async throws -> Int? {
+        try await engine.withTransaction { db -> Int? in
+            guard try await db.raw("""
+                UPDATE webhooks SET deleted_at = \(bind: at), is_active = 0, updated_at = \(bind: at)
+                WHERE id = \(bind: id) AND tenant_id = \(bind: tenantId) AND deleted_at IS NULL RETURNING id
+                """).first() != nil
+            else { return nil }
+            return try await db.raw("""
+                UPDATE deliveries SET status = 'dead', last_error = 'webhook deleted', next_attempt_at = NULL, updated_at = \(bind: at)
+                WHERE webhook_id = \(bind: id) AND status IN ('pending', 'failed') RETURNING id
+                """).all().count
+        }
+    }
+
+    public func rotateWebhookSecret(id: Int64, tenantId: String, sealedSecret: String, previousValidUntil: Int64, at: Int64) async throws -> Webhook? {
+        try await engine.withTransaction { db -> Webhook? in
+            guard try await db.raw("""
+                UPDATE webhooks SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = \(bind: previousValidUntil),
+                    secret_sealed = \(bind: sealedSecret), updated_at = \(bind: at)
+                WHERE id = \(bind: id) AND tenant_id = \(bind: tenantId) AND deleted_at IS NULL RETURNING id
+                """).first() != nil
+            else { return nil }
+            return try await db.raw("SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = \(bind: id)").first()
+                .map { try RecordMapping.webhookTarget(SQLKitRow($0)).webhook }
+        }
+    }
+
+    public func recordPing(webhookId: Int64, status: Int?, error: String?) async throws {
+        try await engine.withTransaction { db in
+            try await db.raw("""
+                UPDATE webhooks SET last_ping_status = \(bind: status), last_ping_error = \(bind: error) WHERE id = \(bind: webhookId)
+                """).run()
+        }
+    }
+
     // MARK: OrderStore
 
     public func acceptOrder(_ order: NewOrder, completionWithoutTargets completion: DispatchCompletion,

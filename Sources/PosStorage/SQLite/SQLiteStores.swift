@@ -181,6 +181,59 @@ public final class SQLiteStores: StoreEngine {
         }
     }
 
+    public func webhooks(tenantId: String) async throws -> [Webhook] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.tenant_id = ? AND w.deleted_at IS NULL ORDER BY w.id",
+                             arguments: [tenantId]).map { try RecordMapping.webhookTarget(GRDBRow($0)).webhook }
+        }
+    }
+
+    public func updateWebhook(id: Int64, tenantId: String, change: WebhookChange, at: Int64) async throws -> Webhook? {
+        try await write { db -> Webhook? in
+            try db.execute(sql: """
+                UPDATE webhooks SET callback_url = COALESCE(?, callback_url), events = COALESCE(?, events),
+                    is_active = COALESCE(?, is_active),
+                    disabled_reason = CASE WHEN ? = 1 THEN NULL ELSE disabled_reason END, updated_at = ?
+                WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL
+                """, arguments: [change.callbackUrl, change.events?.joined(separator: ","), change.isActive.map { $0 ? 1 : 0 },
+                                 change.isActive == true ? 1 : 0, at, id, tenantId])
+            guard db.changesCount == 1 else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ?", arguments: [id])
+                .map { try RecordMapping.webhookTarget(GRDBRow($0)).webhook }
+        }
+    }
+
+    public func deleteWebhook(id: Int64, tenantId: String, at: Int64) async throws -> Int? {
+        try await write { db -> Int? in
+            try db.execute(sql: "UPDATE webhooks SET deleted_at = ?, is_active = 0, updated_at = ? WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL",
+                           arguments: [at, at, id, tenantId])
+            guard db.changesCount == 1 else { return nil }
+            try db.execute(sql: """
+                UPDATE deliveries SET status = 'dead', last_error = 'webhook deleted', next_attempt_at = NULL, updated_at = ?
+                WHERE webhook_id = ? AND status IN ('pending', 'failed')
+                """, arguments: [at, id])
+            return db.changesCount
+        }
+    }
+
+    public func rotateWebhookSecret(id: Int64, tenantId: String, sealedSecret: String, previousValidUntil: Int64, at: Int64) async throws -> Webhook? {
+        try await write { db -> Webhook? in
+            try db.execute(sql: """
+                UPDATE webhooks SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = ?, secret_sealed = ?, updated_at = ?
+                WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL
+                """, arguments: [previousValidUntil, sealedSecret, at, id, tenantId])
+            guard db.changesCount == 1 else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ?", arguments: [id])
+                .map { try RecordMapping.webhookTarget(GRDBRow($0)).webhook }
+        }
+    }
+
+    public func recordPing(webhookId: Int64, status: Int?, error: String?) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE webhooks SET last_ping_status = ?, last_ping_error = ? WHERE id = ?", arguments: [status, error, webhookId])
+        }
+    }
+
     // MARK: OrderStore
 
     public func acceptOrder(_ order: NewOrder, completionWithoutTargets completion: DispatchCompletion,

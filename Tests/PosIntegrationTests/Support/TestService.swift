@@ -42,7 +42,8 @@ final class TestService: Sendable {
         baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, deliveryTimeout: TimeAmount = .seconds(5),
         authCacheTTLMs: Int64 = 1_000, schedule: RetrySchedule = .standard,
         // Test receivers listen on loopback.
-        outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true)
+        outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
+        clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -52,10 +53,11 @@ final class TestService: Sendable {
         let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
         let transport = HTTPTransport(timeout: deliveryTimeout, outboundGuard: outboundGuard)
         let services = ServiceGraph(
-            stores: stores, connector: WebhookConnector(transport: transport, clock: SystemClock.now), secretBox: secretBox,
-            outboundGuard: outboundGuard, clock: SystemClock.now,
+            stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
+            outboundGuard: outboundGuard, clock: clock,
             delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
-                                       pollIntervalMs: 20, instanceId: "test-\(UUID().uuidString.prefix(8))"),
+                                       pollIntervalMs: 20, instanceId: "test-\(UUID().uuidString.prefix(8))",
+                                       rotationOverlapMs: rotationOverlapMs),
             authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
         let (router, routes) = PosServer.buildRouter(
             services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
@@ -139,10 +141,12 @@ final class TestService: Sendable {
 func withTestService<T>(
     baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, schedule: RetrySchedule = .standard,
     deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
+    clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
-                                              schedule: schedule, outboundGuard: outboundGuard)
+                                              schedule: schedule, outboundGuard: outboundGuard, clock: clock,
+                                              rotationOverlapMs: rotationOverlapMs)
     do {
         let result = try await body(service)
         await service.stop()

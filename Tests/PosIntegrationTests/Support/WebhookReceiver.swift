@@ -4,7 +4,8 @@ import NIOCore
 import Synchronization
 
 /// A partner's webhook endpoint on loopback: records every request byte-for-byte and answers
-/// with scripted statuses (200 once the script runs out).
+/// with scripted statuses (200 once the script runs out). Registration pings are kept apart
+/// (`pings`) and always get 200, so `received` holds only order deliveries.
 final class WebhookReceiver: Sendable {
     struct Received: Sendable {
         let headers: [String: String]
@@ -18,6 +19,7 @@ final class WebhookReceiver: Sendable {
 
     var url: String { "http://127.0.0.1:\(server.port)/hook" }
     var received: [Received] { log.received }
+    var pings: [Received] { log.pings }
 
     private init(server: LiveServer, log: RequestLog) {
         self.server = server
@@ -31,7 +33,8 @@ final class WebhookReceiver: Sendable {
             let body = try await request.body.collect(upTo: 4 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            let status = log.record(Received(headers: headers, body: Array(body.readableBytesView)))
+            let request = Received(headers: headers, body: Array(body.readableBytesView))
+            let status = request.header("X-Cata-Event") == "ping" ? log.recordPing(request) : log.record(request)
             return Response(status: .init(code: status), body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"externalOrderId":"POS-1"}"#)))
         }
         return WebhookReceiver(server: try await LiveServer.start(router: router), log: log)
@@ -41,9 +44,16 @@ final class WebhookReceiver: Sendable {
 
     /// What the receiver saw, and the statuses it still has to answer with.
     final class RequestLog: Sendable {
-        private let state: Mutex<(received: [Received], statuses: [Int])>
+        private let state: Mutex<(received: [Received], statuses: [Int], pings: [Received])>
 
-        init(statuses: [Int]) { state = Mutex(([], statuses)) }
+        init(statuses: [Int]) { state = Mutex(([], statuses, [])) }
+
+        func recordPing(_ request: Received) -> Int {
+            state.withLock { $0.pings.append(request) }
+            return 200
+        }
+
+        var pings: [Received] { state.withLock { $0.pings } }
 
         func record(_ request: Received) -> Int {
             state.withLock { state in
