@@ -1,3 +1,4 @@
+import Foundation
 import PosDomain
 import PosStorage
 
@@ -20,6 +21,84 @@ public struct DeliveryService: Sendable {
         return detail
     }
 
+    public struct Page: Sendable {
+        public let deliveries: [Delivery]
+        /// Pass as `cursor` for the next page; nil on the last.
+        public let nextCursor: String?
+    }
+
+    /// A page of the tenant's deliveries, newest first. Query values arrive as text and are validated here.
+    public func list(tenant: Tenant, status: String?, outletId: String?, webhookId: String?, since: String?,
+                     limit: String?, cursor: String?) async throws -> Page {
+        var filter = DeliveryFilter()
+        if let status {
+            guard let value = DeliveryStatus(rawValue: status) else {
+                throw ServiceError.invalid(field: "status", message: "status must be one of pending, delivering, delivered, failed, dead")
+            }
+            filter.status = value
+        }
+        filter.outletId = outletId
+        if let webhookId {
+            guard let id = Int64(webhookId) else { throw ServiceError.invalid(field: "webhookId", message: "webhookId must be an integer") }
+            filter.webhookId = id
+        }
+        if let since { filter.since = try Self.time(since, field: "since") }
+        if let limit {
+            guard let value = Int(limit), (1...200).contains(value) else {
+                throw ServiceError.invalid(field: "limit", message: "limit must be an integer from 1 to 200")
+            }
+            filter.limit = value
+        }
+        if let cursor {
+            guard let position = DeliveryCursorText.decode(cursor) else {
+                throw ServiceError.invalid(field: "cursor", message: "cursor is not one this service issued")
+            }
+            filter.after = position
+        }
+        let deliveries = try await translatingStoreErrors { try await outbox.deliveries(tenantId: tenant.id, filter: filter) }
+        let next = deliveries.count == filter.limit ? deliveries.last.map { DeliveryCursorText.encode(DeliveryCursor(createdAt: $0.createdAt, id: $0.id)) } : nil
+        return Page(deliveries: deliveries, nextCursor: next)
+    }
+
+    /// Re-queues every dead or failed delivery in the window; returns how many.
+    public func recover(body: [UInt8], tenant: Tenant) async throws -> Int {
+        let since: Int64, webhookId: Int64?, outletId: String?
+        do throws(ValidationError) {
+            let root: JSONNode
+            do { root = try JSONParser.parse(body) } catch {
+                throw ValidationError(field: "", message: "request body is not valid JSON (\(error.description))")
+            }
+            let reader = try FieldReader.object(root, path: "")
+            guard let parsed = RFC3339.parseMilliseconds(try reader.string("since")) else {
+                throw ValidationError(field: "since", message: "must be an RFC 3339 date-time")
+            }
+            since = parsed
+            outletId = try reader.optionalString("outletId")
+            switch root["webhookId"]?.kind {
+            case nil, .null?:
+                webhookId = nil
+            case .number(let text)? where Int64(text) != nil:
+                webhookId = Int64(text)
+            default:
+                throw ValidationError(field: "webhookId", message: "must be an integer")
+            }
+        } catch {
+            throw ServiceError.invalid(error)
+        }
+        let count = try await translatingStoreErrors {
+            try await outbox.recoverDeliveries(tenantId: tenant.id, since: since, webhookId: webhookId, outletId: outletId, now: clock())
+        }
+        if count > 0 { worker.wake() }
+        return count
+    }
+
+    private static func time(_ text: String, field: String) throws -> Int64 {
+        guard let value = RFC3339.parseMilliseconds(text) else {
+            throw ServiceError.invalid(field: field, message: "\(field) must be an RFC 3339 date-time such as 2026-03-16T15:05:33Z")
+        }
+        return value
+    }
+
     /// Makes the delivery due now (also from `dead`) and wakes the worker. The retry keeps the
     /// delivery's id (`X-Cata-Delivery-ID`, `webhook-id`) with a new timestamp and signature.
     public func retry(id: String, tenant: Tenant) async throws -> DeliveryDetail {
@@ -28,5 +107,22 @@ public struct DeliveryService: Sendable {
         }
         worker.wake()
         return try await delivery(id: id, tenant: tenant)
+    }
+}
+
+/// Cursors are opaque to callers: base64url of `createdAt:id`.
+enum DeliveryCursorText {
+    static func encode(_ cursor: DeliveryCursor) -> String {
+        Data("\(cursor.createdAt):\(cursor.id)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: String) -> DeliveryCursor? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
+              let colon = decoded.firstIndex(of: ":"), let createdAt = Int64(decoded[..<colon])
+        else { return nil }
+        return DeliveryCursor(createdAt: createdAt, id: String(decoded[decoded.index(after: colon)...]))
     }
 }

@@ -117,10 +117,14 @@ enum SharedSQL {
         o.total_pay_minor, o.payload_sha256, o.dispatch_status, o.dispatch_reason, o.first_response,
         o.external_order_id, o.received_at, o.updated_at
         """
-    static let deliveryColumns = """
-        id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count, next_attempt_at,
-        last_status_code, last_error, created_at, updated_at, delivered_at
-        """
+    static let deliveryColumns = deliveryColumns(nil)
+
+    /// The delivery columns, qualified by `table` when the query joins others.
+    static func deliveryColumns(_ table: String?) -> String {
+        let prefix = table.map { "\($0)." } ?? ""
+        return ["id", "tenant_id", "order_id", "webhook_id", "connector", "event", "status", "attempt_count", "next_attempt_at",
+                "last_status_code", "last_error", "created_at", "updated_at", "delivered_at"].map { prefix + $0 }.joined(separator: ", ")
+    }
     static let attemptColumns = """
         a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
         a.response_excerpt, a.signed_with

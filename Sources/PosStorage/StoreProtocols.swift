@@ -160,6 +160,44 @@ public protocol OutboxStore: Sendable {
     /// delivery; throws ``StoreError/conflict(_:)`` while it is being attempted.
     func requeueDelivery(id: String, tenantId: String, now: Int64) async throws -> Delivery?
     func delivery(id: String, tenantId: String) async throws -> DeliveryDetail?
+    /// Newest first, at most `filter.limit`.
+    func deliveries(tenantId: String, filter: DeliveryFilter) async throws -> [Delivery]
+    /// Makes every dead or failed delivery created since `since` (optionally of one webhook or
+    /// outlet) due now; returns how many.
+    func recoverDeliveries(tenantId: String, since: Int64, webhookId: Int64?, outletId: String?, now: Int64) async throws -> Int
+}
+
+/// Which deliveries `GET /deliveries` lists, newest first.
+public struct DeliveryFilter: Sendable, Equatable {
+    public var status: DeliveryStatus?
+    public var outletId: String?
+    public var webhookId: Int64?
+    /// Created at or after this time.
+    public var since: Int64?
+    public var limit: Int
+    /// Continue after this (createdAt, id), from the previous page.
+    public var after: DeliveryCursor?
+
+    public init(status: DeliveryStatus? = nil, outletId: String? = nil, webhookId: Int64? = nil, since: Int64? = nil,
+                limit: Int = 50, after: DeliveryCursor? = nil) {
+        self.status = status
+        self.outletId = outletId
+        self.webhookId = webhookId
+        self.since = since
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// A position in the newest-first delivery list.
+public struct DeliveryCursor: Sendable, Equatable {
+    public var createdAt: Int64
+    public var id: String
+
+    public init(createdAt: Int64, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
 }
 
 public struct DeliveryDetail: Sendable, Equatable {

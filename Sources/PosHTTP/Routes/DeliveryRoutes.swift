@@ -15,7 +15,34 @@ struct DeliveryRoutes {
         let delivery: DeliveryView
     }
 
+    struct Page: Encodable {
+        let deliveries: [DeliveryView]
+        let nextCursor: String?
+    }
+
+    struct Recovered: Encodable {
+        let code: Int
+        let isSuccess: Bool
+        let message: String
+        let requeued: Int
+    }
+
     func register(on router: Router<PosRequestContext>, table: RouteTable) {
+        router.get(table.record(.get, "/api/v1/deliveries")) { request, _ in
+            let principal = try await reader.principal(request, anyOf: [.internal, .admin])
+            let query = request.uri.queryParameters
+            let page = try await deliveries.list(
+                tenant: principal.tenant, status: query["status"].map(String.init), outletId: query["outletId"].map(String.init),
+                webhookId: query["webhookId"].map(String.init), since: query["since"].map(String.init),
+                limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init))
+            return JSONResponse(Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
+        }
+        router.post(table.record(.post, "/api/v1/deliveries/recover")) { request, _ in
+            let principal = try await reader.principal(request, anyOf: [.internal, .admin])
+            let count = try await deliveries.recover(body: try await reader.jsonBody(request), tenant: principal.tenant)
+            return JSONResponse(Recovered(code: 202, isSuccess: true, message: "deliveries queued for an attempt now", requeued: count),
+                                status: .accepted)
+        }
         router.get(table.record(.get, "/api/v1/deliveries/{deliveryId}")) { request, context in
             let principal = try await reader.principal(request, anyOf: [.internal, .admin])
             let id = try context.parameters.require("deliveryId")
@@ -67,9 +94,10 @@ struct DeliveryView: Encodable {
     let lastError: String?
     let createdAt: String
     let deliveredAt: String?
-    let attempts: [AttemptView]
+    /// Omitted in lists.
+    let attempts: [AttemptView]?
 
-    init(_ delivery: Delivery, attempts: [DeliveryAttempt]) {
+    init(_ delivery: Delivery, attempts: [DeliveryAttempt]?) {
         id = delivery.id
         orderId = delivery.orderId
         webhookId = delivery.webhookId
@@ -82,7 +110,7 @@ struct DeliveryView: Encodable {
         lastError = delivery.lastError
         createdAt = delivery.createdAt.rfc3339
         deliveredAt = delivery.deliveredAt?.rfc3339
-        self.attempts = attempts.map(AttemptView.init)
+        self.attempts = attempts?.map(AttemptView.init)
     }
 
     init(_ detail: DeliveryDetail) {

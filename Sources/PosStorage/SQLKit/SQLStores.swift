@@ -331,6 +331,41 @@ public final class SQLStores: StoreEngine {
         }
     }
 
+    public func deliveries(tenantId: String, filter: DeliveryFilter) async throws -> [Delivery] {
+        try await engine.withReader { db in
+            var query: SQLQueryString = """
+                SELECT \(unsafeRaw: SharedSQL.deliveryColumns("d")) FROM deliveries d JOIN orders o ON o.id = d.order_id
+                WHERE d.tenant_id = \(bind: tenantId)
+                """
+            if let status = filter.status { query += " AND d.status = \(bind: status.rawValue)" }
+            if let outletId = filter.outletId { query += " AND o.outlet_id = \(bind: outletId)" }
+            if let webhookId = filter.webhookId { query += " AND d.webhook_id = \(bind: webhookId)" }
+            if let since = filter.since { query += " AND d.created_at >= \(bind: since)" }
+            if let after = filter.after {
+                query += " AND (d.created_at < \(bind: after.createdAt) OR (d.created_at = \(bind: after.createdAt) AND d.id < \(bind: after.id)))"
+            }
+            query += " ORDER BY d.created_at DESC, d.id DESC LIMIT \(bind: filter.limit)"
+            return try await db.raw(query).all().map { try RecordMapping.delivery(SQLKitRow($0)) }
+        }
+    }
+
+    public func recoverDeliveries(tenantId: String, since: Int64, webhookId: Int64?, outletId: String?, now: Int64) async throws -> Int {
+        try await engine.withTransaction { db in
+            var query: SQLQueryString = """
+                UPDATE deliveries SET status = 'pending', next_attempt_at = \(bind: now), lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = \(bind: now)
+                WHERE tenant_id = \(bind: tenantId) AND status IN ('dead', 'failed') AND created_at >= \(bind: since)
+                  AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)
+                """
+            if let webhookId { query += " AND webhook_id = \(bind: webhookId)" }
+            if let outletId {
+                query += " AND order_id IN (SELECT id FROM orders WHERE tenant_id = \(bind: tenantId) AND outlet_id = \(bind: outletId))"
+            }
+            query += " RETURNING id"
+            return try await db.raw(query).all().count
+        }
+    }
+
     public func order(id: String, tenantId: String) async throws -> OrderDetail? {
         try await engine.withReader { db -> OrderDetail? in
             guard let row = try await db.raw("""

@@ -378,6 +378,39 @@ public final class SQLiteStores: StoreEngine {
         }
     }
 
+    public func deliveries(tenantId: String, filter: DeliveryFilter) async throws -> [Delivery] {
+        try await read { db in
+            var sql = "SELECT \(SharedSQL.deliveryColumns("d")) FROM deliveries d JOIN orders o ON o.id = d.order_id WHERE d.tenant_id = ?"
+            var arguments: StatementArguments = [tenantId]
+            if let status = filter.status { sql += " AND d.status = ?"; arguments += [status.rawValue] }
+            if let outletId = filter.outletId { sql += " AND o.outlet_id = ?"; arguments += [outletId] }
+            if let webhookId = filter.webhookId { sql += " AND d.webhook_id = ?"; arguments += [webhookId] }
+            if let since = filter.since { sql += " AND d.created_at >= ?"; arguments += [since] }
+            if let after = filter.after {
+                sql += " AND (d.created_at < ? OR (d.created_at = ? AND d.id < ?))"
+                arguments += [after.createdAt, after.createdAt, after.id]
+            }
+            sql += " ORDER BY d.created_at DESC, d.id DESC LIMIT ?"
+            arguments += [filter.limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { try RecordMapping.delivery(GRDBRow($0)) }
+        }
+    }
+
+    public func recoverDeliveries(tenantId: String, since: Int64, webhookId: Int64?, outletId: String?, now: Int64) async throws -> Int {
+        try await write { db in
+            var sql = """
+                UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE tenant_id = ? AND status IN ('dead', 'failed') AND created_at >= ?
+                  AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)
+                """
+            var arguments: StatementArguments = [now, now, tenantId, since]
+            if let webhookId { sql += " AND webhook_id = ?"; arguments += [webhookId] }
+            if let outletId { sql += " AND order_id IN (SELECT id FROM orders WHERE tenant_id = ? AND outlet_id = ?)"; arguments += [tenantId, outletId] }
+            try db.execute(sql: sql, arguments: arguments)
+            return db.changesCount
+        }
+    }
+
     public func order(id: String, tenantId: String) async throws -> OrderDetail? {
         try await read { db -> OrderDetail? in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.id = ? AND o.tenant_id = ?",
