@@ -31,10 +31,13 @@ public struct DeliverySettings: Sendable {
 
     /// How long a rotated-out webhook secret keeps signing (`POS_SECRET_ROTATION_OVERLAP`).
     public var rotationOverlapMs: Int64
+    /// Circuit breaker and auto-disable.
+    public var health: EndpointHealthPolicy
 
     public init(timeoutMs: Int64 = 10_000, schedule: RetrySchedule = .standard, pollIntervalMs: Int64 = 1_000, instanceId: String,
-                rotationOverlapMs: Int64 = 86_400_000) {
+                rotationOverlapMs: Int64 = 86_400_000, health: EndpointHealthPolicy = EndpointHealthPolicy()) {
         self.rotationOverlapMs = rotationOverlapMs
+        self.health = health
         self.timeoutMs = timeoutMs
         self.schedule = schedule
         self.pollIntervalMs = pollIntervalMs
@@ -61,7 +64,8 @@ public struct ServiceGraph: Sendable {
         self.stores = stores
         self.clock = clock
         self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
-        let attempter = DeliveryAttempter(connector: connector, secretBox: secretBox, schedule: delivery.schedule, clock: clock)
+        let attempter = DeliveryAttempter(connector: connector, secretBox: secretBox, schedule: delivery.schedule, health: delivery.health,
+                                          clock: clock)
         self.dispatch = DispatchService(orders: stores, attempter: attempter, clock: clock, instanceId: delivery.instanceId,
                                         leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs)
         self.worker = OutboxWorker(

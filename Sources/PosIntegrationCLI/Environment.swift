@@ -62,6 +62,12 @@ enum Settings {
         }
     }
 
+    static func count(_ name: String, default fallback: Int) throws -> Int {
+        guard let text = environment[name] else { return fallback }
+        guard let value = Int(text), value > 0 else { throw ValidationError("\(name) must be a positive integer, got \"\(text)\"") }
+        return value
+    }
+
     static func duration(_ name: String, default fallback: Int64, allowZero: Bool = false) throws -> Int64 {
         guard let text = environment[name] else { return fallback }
         guard let value = DurationText.milliseconds(text), value > 0 || (allowZero && value == 0) else {

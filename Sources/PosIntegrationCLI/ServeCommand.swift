@@ -50,7 +50,11 @@ struct ServeCommand: AsyncParsableCommand {
             timeoutMs: deliveryTimeoutMs, schedule: schedule,
             pollIntervalMs: try Settings.duration("POS_WORKER_POLL_INTERVAL", default: 1_000),
             instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))",
-            rotationOverlapMs: try Settings.duration("POS_SECRET_ROTATION_OVERLAP", default: 86_400_000))
+            rotationOverlapMs: try Settings.duration("POS_SECRET_ROTATION_OVERLAP", default: 86_400_000),
+            health: EndpointHealthPolicy(
+                failureThreshold: try Settings.count("POS_CIRCUIT_FAILURES", default: 5),
+                cooldownMs: try Settings.duration("POS_CIRCUIT_COOLDOWN", default: 60_000),
+                disableAfterMs: try Settings.duration("POS_DISABLE_AFTER", default: 5 * 86_400_000)))
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
             outboundGuard: outboundGuard, clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)

@@ -8,15 +8,17 @@ public struct DeliveryAttempter: Sendable {
     private let connector: any Connector
     private let secretBox: SecretBox
     private let schedule: RetrySchedule
+    private let health: EndpointHealthPolicy
     private let clock: ServiceClock
     /// A draw from -1…1 for the schedule's jitter; fixed in tests.
     private let jitter: @Sendable () -> Double
 
-    public init(connector: any Connector, secretBox: SecretBox, schedule: RetrySchedule, clock: @escaping ServiceClock,
-                jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
+    public init(connector: any Connector, secretBox: SecretBox, schedule: RetrySchedule, health: EndpointHealthPolicy = EndpointHealthPolicy(),
+                clock: @escaping ServiceClock, jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
         self.connector = connector
         self.secretBox = secretBox
         self.schedule = schedule
+        self.health = health
         self.clock = clock
         self.jitter = jitter
     }
@@ -24,6 +26,8 @@ public struct DeliveryAttempter: Sendable {
     public struct Result: Sendable {
         public let outcome: ConnectorOutcome
         public let recorded: RecordedAttempt
+        /// The endpoint's health after this attempt (circuit breaker, auto-disable).
+        public let health: EndpointHealthUpdate
     }
 
     public func attempt(_ delivery: Delivery, target: WebhookTarget, orderBytes: [UInt8], order: CataOrder?) async -> Result {
@@ -55,7 +59,12 @@ public struct DeliveryAttempter: Sendable {
             deliveryId: delivery.id, attemptNumber: attemptNumber, startedAt: finishedAt - outcome.durationMs,
             durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
             error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
-        return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt))
+        // Only the endpoint's own answers count against it, not our configuration.
+        let verdict = outcome.errorClass == "configuration"
+            ? EndpointHealthPolicy.Verdict(health: target.webhook.health, disabledReason: nil)
+            : health.after(target.webhook.health, succeeded: outcome.succeeded, at: finishedAt)
+        return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt),
+                      health: EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt))
     }
 
     private func openSecret(_ sealed: String) -> WebhookSecret? {

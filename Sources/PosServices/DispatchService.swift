@@ -139,7 +139,7 @@ public struct DispatchService: Sendable {
     /// in one transaction. Failed deliveries stay in the outbox for the retry schedule.
     private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest, logger: Logger) async throws -> DispatchResponse {
         let results = await withTaskGroup(of: (PlannedDelivery, DeliveryAttempter.Result).self) { group in
-            for planned in deliveries {
+            for planned in deliveries where !planned.isDeferred {
                 group.addTask {
                     (planned, await attempter.attempt(planned.delivery, target: planned.target, orderBytes: request.orderBytes,
                                                       order: request.order))
@@ -147,7 +147,10 @@ public struct DispatchService: Sendable {
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        var failures: [String] = []
+        var failures: [String] = deliveries.filter(\.isDeferred).map { planned in
+            "webhook \(planned.target.webhook.id): endpoint failing, circuit open; queued until "
+                + RFC3339.format(milliseconds: planned.delivery.nextAttemptAt ?? 0)
+        }
         var successes: [String] = []
         var externalOrderId: String?
         for (planned, result) in results {
@@ -172,7 +175,9 @@ public struct DispatchService: Sendable {
             response: DispatchResponse(code: 200, isSuccess: true,
                                        message: dispatched ? "order dispatched" : "order persisted; delivery failed",
                                        orderId: order.id, dispatched: dispatched, reason: reason))
-        try await translatingStoreErrors { try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion) }
+        try await translatingStoreErrors {
+            try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.map(\.1.health))
+        }
         return done.response
     }
 

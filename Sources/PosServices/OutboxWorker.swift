@@ -93,7 +93,7 @@ public final class OutboxWorker: Service, Sendable {
                                reason: "attempt \(number) failed: \(result.outcome.reason)", response: nil, at: recorded.at)
         }
         do {
-            try await outbox.recordAttempts([recorded], completion: completion)
+            try await outbox.recordAttempts([recorded], completion: completion, health: [result.health])
         } catch {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.error("could not record a delivery attempt", metadata: [

@@ -120,6 +120,11 @@ enum Migrations {
             "CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at)",
             "CREATE INDEX deliveries_tenant_created ON deliveries (tenant_id, created_at, id)",
         ]),
+        Step(version: 3, name: "webhook circuit breaker", statements: [
+            "ALTER TABLE webhooks ADD COLUMN consecutive_failures BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE webhooks ADD COLUMN failing_since BIGINT",
+            "ALTER TABLE webhooks ADD COLUMN circuit_open_until BIGINT",
+        ]),
     ]
 
     static func render(_ statement: String, for flavor: SQLFlavor) -> String {

@@ -46,7 +46,9 @@ enum RecordMapping {
             disabledReason: try row.optionalString("disabled_reason"),
             lastPingStatus: try row.optionalInt("last_ping_status"),
             lastPingError: try row.optionalString("last_ping_error"),
-            previousSecretExpiresAt: try row.optionalInt64("previous_secret_expires_at"))
+            previousSecretExpiresAt: try row.optionalInt64("previous_secret_expires_at"),
+            health: EndpointHealth(consecutiveFailures: try row.int("consecutive_failures"), failingSince: try row.optionalInt64("failing_since"),
+                                   circuitOpenUntil: try row.optionalInt64("circuit_open_until")))
         return WebhookTarget(webhook: webhook, sealedSecret: try row.string("secret_sealed"),
                              previousSealedSecret: try row.optionalString("previous_secret_sealed"))
     }
@@ -110,7 +112,8 @@ enum SharedSQL {
     static let keyColumns = "k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at"
     static let webhookColumns = """
         w.id, w.tenant_id, w.outlet_id, w.provider, w.callback_url, w.events, w.is_active, w.created_at, w.updated_at, w.secret_sealed,
-        w.previous_secret_sealed, w.previous_secret_expires_at, w.last_ping_status, w.last_ping_error, w.disabled_reason
+        w.previous_secret_sealed, w.previous_secret_expires_at, w.last_ping_status, w.last_ping_error, w.disabled_reason,
+        w.consecutive_failures, w.failing_since, w.circuit_open_until
         """
     static let orderColumns = """
         o.id, o.tenant_id, o.outlet_id, o.event, o.order_uuid, o.order_ref_no, o.built_in_transformer, o.currency,
@@ -132,10 +135,13 @@ enum SharedSQL {
 }
 
 extension Delivery {
-    /// The outbox row written with a new order: leased to the dispatch request for its first attempt.
-    static func firstFor(order: NewOrder, webhookId: Int64, id: String) -> Delivery {
-        Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: webhookId, connector: "webhook",
-                 event: order.event, status: .delivering, attemptCount: 0, nextAttemptAt: order.receivedAt,
+    /// The outbox row written with a new order: leased to the dispatch request for its first
+    /// attempt — or, when the endpoint's circuit is open, pending until it closes.
+    static func firstFor(order: NewOrder, target: WebhookTarget, id: String) -> Delivery {
+        let circuitOpen = target.webhook.health.isOpen(at: order.receivedAt)
+        return Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: target.webhook.id, connector: "webhook",
+                 event: order.event, status: circuitOpen ? .pending : .delivering, attemptCount: 0,
+                 nextAttemptAt: circuitOpen ? target.webhook.health.circuitOpenUntil : order.receivedAt,
                  lastStatusCode: nil, lastError: nil, createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
     }
 }
@@ -202,5 +208,24 @@ extension ClaimedDelivery {
             leased.status = .delivering
             return ClaimedDelivery(delivery: leased, target: target, orderBytes: bytes)
         }
+    }
+}
+
+extension ClaimedDelivery {
+    /// Of the due candidates, those a worker may take: all of a closed circuit's, one probe for a
+    /// half-open circuit; returns them and the half-open webhooks probed.
+    static func admissible(_ candidates: [(id: String, webhookId: Int64, circuitOpenUntil: Int64?)], now: Int64) -> (ids: [String], probed: [Int64]) {
+        var ids: [String] = []
+        var probed: [Int64] = []
+        for candidate in candidates {
+            guard let openUntil = candidate.circuitOpenUntil, openUntil <= now else {
+                ids.append(candidate.id)
+                continue
+            }
+            guard !probed.contains(candidate.webhookId) else { continue }
+            probed.append(candidate.webhookId)
+            ids.append(candidate.id)
+        }
+        return (ids, probed)
     }
 }

@@ -219,6 +219,9 @@ public struct PlannedDelivery: Sendable, Equatable {
         self.delivery = delivery
         self.target = target
     }
+
+    /// The endpoint's circuit is open: no first attempt now; the outbox waits (`delivery.nextAttemptAt`).
+    public var isDeferred: Bool { delivery.status == .pending }
 }
 
 public enum AcceptedOrder: Sendable, Equatable {
@@ -272,6 +275,19 @@ public struct DispatchCompletion: Sendable, Equatable {
     }
 }
 
+/// A webhook's health after an attempt, and whether it is disabled now.
+public struct EndpointHealthUpdate: Sendable, Equatable {
+    public var webhookId: Int64
+    public var verdict: EndpointHealthPolicy.Verdict
+    public var at: Int64
+
+    public init(webhookId: Int64, verdict: EndpointHealthPolicy.Verdict, at: Int64) {
+        self.webhookId = webhookId
+        self.verdict = verdict
+        self.at = at
+    }
+}
+
 /// One finished attempt and where it leaves its delivery.
 public struct RecordedAttempt: Sendable, Equatable {
     public var attempt: DeliveryAttempt
@@ -292,8 +308,8 @@ public protocol OrderStore: Sendable {
     func acceptOrder(_ order: NewOrder, completionWithoutTargets: DispatchCompletion,
                      makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder
     /// Records attempts and moves their deliveries — and, when given, completes the order's
-    /// dispatch — in one transaction.
-    func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?) async throws
+    /// dispatch and updates the endpoints' health — in one transaction.
+    func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?, health: [EndpointHealthUpdate]) async throws
     func order(id: String, tenantId: String) async throws -> OrderDetail?
     func orderCount(tenantId: String) async throws -> Int
 }

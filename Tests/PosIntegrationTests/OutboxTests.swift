@@ -159,3 +159,60 @@ struct DeliveryListingTests {
         }
     }
 }
+
+@Suite("Endpoint health")
+struct EndpointHealthTests {
+    static let fast = RetrySchedule(delaysMs: [0, 10, 10, 10, 10, 10])!
+
+    @Test("the circuit opens after repeated failures, holds deliveries without burning attempts, and one probe closes it")
+    func circuitBreaker() async throws {
+        let receiver = try await WebhookReceiver.start(statuses: [500, 500])
+        defer { Task { await receiver.stop() } }
+        let policy = EndpointHealthPolicy(failureThreshold: 2, cooldownMs: 400, disableAfterMs: 86_400_000)
+        try await withTestService(schedule: Self.fast, health: policy) { service in
+            let acme = try await service.tenant("acme")
+            let webhook = try await service.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            _ = try await service.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
+            let secondFailure = try #require(await service.events.first { $0.attempt.attemptNumber == 2 })
+            let open = try await service.call("GET", "/api/v1/webhooks/\(webhook.id)", key: acme.partnerKey)
+            #expect((open.json["health"] as? [String: Any])?["circuitOpenUntil"] as? String != nil)
+
+            // A new order meanwhile waits for the circuit; it is not attempted and not charged an attempt.
+            let held = try await service.dispatch(Fixtures.dispatchBody(order: Fixtures.order(uuid: "held")), key: acme.internalKey)
+            #expect(held.json["dispatched"] as? Bool == false)
+            #expect((held.json["reason"] as? String)?.contains("circuit open") == true, "\(held.text)")
+
+            let probe = try #require(await service.events.first { $0.transition.status == .delivered })
+            #expect(probe.attempt.startedAt - secondFailure.at >= 390, "no attempt during the cool-down")
+            let heldDelivered = await service.events.first {
+                $0.transition.status == .delivered && $0.attempt.deliveryId != probe.attempt.deliveryId
+            }
+            #expect(heldDelivered?.attempt.attemptNumber == 1, "the held delivery kept all its attempts")
+            #expect(receiver.received.count == 4)
+            let closed = try await service.call("GET", "/api/v1/webhooks/\(webhook.id)", key: acme.partnerKey)
+            #expect((closed.json["health"] as? [String: Any])?["consecutiveFailures"] as? Int == 0)
+        }
+    }
+
+    @Test("a webhook that only fails for POS_DISABLE_AFTER is disabled with a reason; re-enabling resumes its deliveries")
+    func autoDisable() async throws {
+        let receiver = try await WebhookReceiver.start(statuses: [500, 500])
+        defer { Task { await receiver.stop() } }
+        let policy = EndpointHealthPolicy(failureThreshold: 100, cooldownMs: 1_000, disableAfterMs: 1)
+        try await withTestService(schedule: Self.fast, health: policy) { service in
+            let acme = try await service.tenant("acme")
+            let webhook = try await service.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            _ = try await service.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
+            _ = try #require(await service.events.first { $0.attempt.attemptNumber == 2 })
+            let disabled = try await service.call("GET", "/api/v1/webhooks/\(webhook.id)", key: acme.partnerKey)
+            #expect(disabled.json["isActive"] as? Bool == false)
+            #expect((disabled.json["disabledReason"] as? String)?.contains("re-enable") == true)
+
+            let enabled = try await service.call("PUT", "/api/v1/webhooks/\(webhook.id)", key: acme.partnerKey, json: Array(#"{"isActive":true}"#.utf8))
+            #expect(enabled.json["isActive"] as? Bool == true)
+            #expect(enabled.json["disabledReason"] == nil)
+            let delivered = await service.events.first { $0.transition.status == .delivered }
+            #expect(delivered?.attempt.attemptNumber == 3)
+        }
+    }
+}

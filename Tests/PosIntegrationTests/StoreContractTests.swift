@@ -154,9 +154,10 @@ struct StoreContractTests {
             try await stores.recordAttempts(
                 [RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .delivered, nextAttemptAt: nil), at: 1_005)],
                 completion: DispatchCompletion(orderId: record.id, status: .dispatched, reason: "ok", externalOrderId: "POS-9",
-                                               response: "{\"first\":1}", at: 1_006))
+                                               response: "{\"first\":1}", at: 1_006), health: [])
             try await stores.recordAttempts(
-                [], completion: DispatchCompletion(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"second\":2}", at: 1_007))
+                [], completion: DispatchCompletion(orderId: record.id, status: .dispatched, reason: "ok", response: "{\"second\":2}", at: 1_007),
+                health: [])
 
             let detail = try #require(try await stores.order(id: record.id, tenantId: Self.tenant.id))
             #expect(detail.order.dispatchStatus == .dispatched)
@@ -242,10 +243,10 @@ extension StoreContractTests {
                                                          responseExcerpt: nil, signedWith: "current"),
                                 transition: DeliveryTransition(status: status, nextAttemptAt: next), at: 1_603)
             }
-            try await stores.recordAttempts([attempt(1, .failed, next: 2_000)], completion: nil)
+            try await stores.recordAttempts([attempt(1, .failed, next: 2_000)], completion: nil, health: [])
             #expect(try await stores.claimDueDeliveries(lease: worker, now: 1_999, limit: 10).isEmpty, "not due yet")
             #expect(try await stores.claimDueDeliveries(lease: worker, now: 2_000, limit: 10).count == 1, "due")
-            try await stores.recordAttempts([attempt(2, .dead, next: nil)], completion: nil)
+            try await stores.recordAttempts([attempt(2, .dead, next: nil)], completion: nil, health: [])
             #expect(try await stores.claimDueDeliveries(lease: DeliveryLease(owner: "w", expiresAt: .max), now: .max - 1, limit: 10).isEmpty,
                     "dead is never taken")
 

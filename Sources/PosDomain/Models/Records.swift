@@ -41,9 +41,12 @@ public struct Webhook: Sendable, Equatable {
     public var lastPingError: String?
     /// Until when the previous secret still signs too (rotation overlap).
     public var previousSecretExpiresAt: Int64?
+    /// Endpoint health: failures in a row, since when it has only failed, and until when its circuit is open.
+    public var health: EndpointHealth = EndpointHealth()
 
     public init(id: Int64, tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], isActive: Bool, createdAt: Int64, updatedAt: Int64,
-                disabledReason: String? = nil, lastPingStatus: Int? = nil, lastPingError: String? = nil, previousSecretExpiresAt: Int64? = nil) {
+                disabledReason: String? = nil, lastPingStatus: Int? = nil, lastPingError: String? = nil, previousSecretExpiresAt: Int64? = nil,
+                health: EndpointHealth = EndpointHealth()) {
         self.id = id
         self.tenantId = tenantId
         self.outletId = outletId
@@ -57,6 +60,7 @@ public struct Webhook: Sendable, Equatable {
         self.lastPingStatus = lastPingStatus
         self.lastPingError = lastPingError
         self.previousSecretExpiresAt = previousSecretExpiresAt
+        self.health = health
     }
 
     public func isSubscribed(to event: String) -> Bool { isActive && events.contains(event) }

@@ -119,6 +119,12 @@ struct WebhookView: Encodable {
         let error: String?
     }
 
+    struct Health: Encodable {
+        let consecutiveFailures: Int
+        let failingSince: String?
+        let circuitOpenUntil: String?
+    }
+
     let id: Int64
     let outletId: String
     let provider: String
@@ -127,6 +133,7 @@ struct WebhookView: Encodable {
     let isActive: Bool
     let disabledReason: String?
     let lastPing: Ping
+    let health: Health
     let previousSecretValidUntil: String?
     let createdAt: String
     let updatedAt: String
@@ -140,6 +147,8 @@ struct WebhookView: Encodable {
         isActive = webhook.isActive
         disabledReason = webhook.disabledReason
         lastPing = Ping(statusCode: webhook.lastPingStatus, error: webhook.lastPingError)
+        health = Health(consecutiveFailures: webhook.health.consecutiveFailures, failingSince: webhook.health.failingSince?.rfc3339,
+                        circuitOpenUntil: webhook.health.circuitOpenUntil?.rfc3339)
         previousSecretValidUntil = webhook.previousSecretExpiresAt?.rfc3339
         createdAt = webhook.createdAt.rfc3339
         updatedAt = webhook.updatedAt.rfc3339

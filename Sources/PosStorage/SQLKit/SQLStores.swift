@@ -143,7 +143,10 @@ public final class SQLStores: StoreEngine {
                 UPDATE webhooks SET callback_url = COALESCE(\(bind: change.callbackUrl), callback_url),
                     events = COALESCE(\(bind: change.events?.joined(separator: ",")), events),
                     is_active = COALESCE(\(bind: change.isActive.map { $0 ? Int64(1) : Int64(0) }), is_active),
-                    disabled_reason = CASE WHEN \(bind: activate) = 1 THEN NULL ELSE disabled_reason END, updated_at = \(bind: at)
+                    disabled_reason = CASE WHEN \(bind: activate) = 1 THEN NULL ELSE disabled_reason END,
+                    consecutive_failures = CASE WHEN \(bind: activate) = 1 THEN 0 ELSE consecutive_failures END,
+                    failing_since = CASE WHEN \(bind: activate) = 1 THEN NULL ELSE failing_since END,
+                    circuit_open_until = CASE WHEN \(bind: activate) = 1 THEN NULL ELSE circuit_open_until END, updated_at = \(bind: at)
                 WHERE id = \(bind: id) AND tenant_id = \(bind: tenantId) AND deleted_at IS NULL RETURNING id
                 """).first() != nil
             else { return nil }
@@ -220,14 +223,15 @@ public final class SQLStores: StoreEngine {
             }
             var planned: [PlannedDelivery] = []
             for target in targets {
-                let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
+                let delivery = Delivery.firstFor(order: order, target: target, id: makeDeliveryId())
+                let lease: DeliveryLease? = delivery.status == .delivering ? order.firstAttemptLease : nil
                 try await db.raw("""
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
                                             next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
                     VALUES (\(bind: delivery.id), \(bind: delivery.tenantId), \(bind: delivery.orderId), \(bind: delivery.webhookId),
                             \(bind: delivery.connector), \(bind: delivery.event), \(bind: delivery.status.rawValue), 0,
-                            \(bind: delivery.nextAttemptAt), \(bind: order.firstAttemptLease.owner),
-                            \(bind: order.firstAttemptLease.expiresAt), \(bind: delivery.createdAt), \(bind: delivery.updatedAt))
+                            \(bind: delivery.nextAttemptAt), \(bind: lease?.owner),
+                            \(bind: lease?.expiresAt), \(bind: delivery.createdAt), \(bind: delivery.updatedAt))
                     """).run()
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
@@ -235,8 +239,21 @@ public final class SQLStores: StoreEngine {
         }
     }
 
-    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?) async throws {
+    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?, health: [EndpointHealthUpdate]) async throws {
         try await engine.withTransaction { db in
+            for update in health {
+                let state = update.verdict.health
+                try await db.raw("""
+                    UPDATE webhooks SET consecutive_failures = \(bind: state.consecutiveFailures), failing_since = \(bind: state.failingSince),
+                        circuit_open_until = \(bind: state.circuitOpenUntil) WHERE id = \(bind: update.webhookId)
+                    """).run()
+                if let reason = update.verdict.disabledReason {
+                    try await db.raw("""
+                        UPDATE webhooks SET is_active = 0, disabled_reason = \(bind: reason), updated_at = \(bind: update.at)
+                        WHERE id = \(bind: update.webhookId)
+                        """).run()
+                }
+            }
             for recorded in attempts {
                 let attempt = recorded.attempt
                 try await db.raw("""
@@ -271,14 +288,21 @@ public final class SQLStores: StoreEngine {
 
     public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
         try await engine.withTransaction { db in
-            let ids = try await db.raw("""
-                SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+            let candidates = try await db.raw("""
+                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
                 WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= \(bind: now))
                        OR (d.status = 'delivering' AND d.lease_expires_at <= \(bind: now)))
-                  AND w.is_active = 1 AND w.deleted_at IS NULL
+                  AND w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= \(bind: now))
                 ORDER BY d.next_attempt_at LIMIT \(bind: limit)
-                """).all().map { try $0.decode(column: "id", as: String.self) }
+                """).all().map {
+                (id: try $0.decode(column: "id", as: String.self), webhookId: try $0.decode(column: "webhook_id", as: Int64.self),
+                 circuitOpenUntil: try $0.decode(column: "circuit_open_until", as: Int64?.self))
+            }
+            let (ids, probed) = ClaimedDelivery.admissible(candidates, now: now)
             guard !ids.isEmpty else { return [] }
+            for webhookId in probed {
+                try await db.raw("UPDATE webhooks SET circuit_open_until = \(bind: lease.expiresAt) WHERE id = \(bind: webhookId)").run()
+            }
             try await db.raw("""
                 UPDATE deliveries SET status = 'delivering', lease_owner = \(bind: lease.owner), lease_expires_at = \(bind: lease.expiresAt),
                     updated_at = \(bind: now)

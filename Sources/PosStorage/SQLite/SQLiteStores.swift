@@ -193,9 +193,13 @@ public final class SQLiteStores: StoreEngine {
             try db.execute(sql: """
                 UPDATE webhooks SET callback_url = COALESCE(?, callback_url), events = COALESCE(?, events),
                     is_active = COALESCE(?, is_active),
-                    disabled_reason = CASE WHEN ? = 1 THEN NULL ELSE disabled_reason END, updated_at = ?
+                    disabled_reason = CASE WHEN ? = 1 THEN NULL ELSE disabled_reason END,
+                    consecutive_failures = CASE WHEN ? = 1 THEN 0 ELSE consecutive_failures END,
+                    failing_since = CASE WHEN ? = 1 THEN NULL ELSE failing_since END,
+                    circuit_open_until = CASE WHEN ? = 1 THEN NULL ELSE circuit_open_until END, updated_at = ?
                 WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL
                 """, arguments: [change.callbackUrl, change.events?.joined(separator: ","), change.isActive.map { $0 ? 1 : 0 },
+                                 change.isActive == true ? 1 : 0, change.isActive == true ? 1 : 0, change.isActive == true ? 1 : 0,
                                  change.isActive == true ? 1 : 0, at, id, tenantId])
             guard db.changesCount == 1 else { return nil }
             return try Row.fetchOne(db, sql: "SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ?", arguments: [id])
@@ -266,15 +270,15 @@ public final class SQLiteStores: StoreEngine {
             }
             var planned: [PlannedDelivery] = []
             for target in targets {
-                let delivery = Delivery.firstFor(order: order, webhookId: target.webhook.id, id: makeDeliveryId())
+                let delivery = Delivery.firstFor(order: order, target: target, id: makeDeliveryId())
+                let lease: DeliveryLease? = delivery.status == .delivering ? order.firstAttemptLease : nil
                 try db.cachedStatement(sql: """
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
                                             next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
                     """).execute(arguments: [
                         delivery.id, delivery.tenantId, delivery.orderId, delivery.webhookId, delivery.connector, delivery.event,
-                        delivery.status.rawValue, delivery.nextAttemptAt, order.firstAttemptLease.owner,
-                        order.firstAttemptLease.expiresAt, delivery.createdAt, delivery.updatedAt,
+                        delivery.status.rawValue, delivery.nextAttemptAt, lease?.owner, lease?.expiresAt, delivery.createdAt, delivery.updatedAt,
                     ])
                 planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
@@ -282,8 +286,18 @@ public final class SQLiteStores: StoreEngine {
         }
     }
 
-    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?) async throws {
+    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?, health: [EndpointHealthUpdate]) async throws {
         try await write { db in
+            for update in health {
+                let state = update.verdict.health
+                try db.cachedStatement(sql: """
+                    UPDATE webhooks SET consecutive_failures = ?, failing_since = ?, circuit_open_until = ? WHERE id = ?
+                    """).execute(arguments: [state.consecutiveFailures, state.failingSince, state.circuitOpenUntil, update.webhookId])
+                if let reason = update.verdict.disabledReason {
+                    try db.execute(sql: "UPDATE webhooks SET is_active = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
+                                   arguments: [reason, update.at, update.webhookId])
+                }
+            }
             for recorded in attempts {
                 let attempt = recorded.attempt
                 try db.cachedStatement(sql: """
@@ -320,13 +334,21 @@ public final class SQLiteStores: StoreEngine {
 
     public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
         try await write { db in
-            let ids = try String.fetchAll(db.cachedStatement(sql: """
-                SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+            let candidates = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
                 WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?) OR (d.status = 'delivering' AND d.lease_expires_at <= ?))
-                  AND w.is_active = 1 AND w.deleted_at IS NULL
+                  AND w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= ?)
                 ORDER BY d.next_attempt_at LIMIT ?
-                """), arguments: [now, now, limit])
+                """), arguments: [now, now, now, limit]).map {
+                (id: try $0.decode(String.self, forColumn: "id"), webhookId: try $0.decode(Int64.self, forColumn: "webhook_id"),
+                 circuitOpenUntil: try $0.decode(Int64?.self, forColumn: "circuit_open_until"))
+            }
+            let (ids, probed) = ClaimedDelivery.admissible(candidates, now: now)
             guard !ids.isEmpty else { return [] }
+            // While a probe is out, the circuit stays shut to everyone else.
+            for webhookId in probed {
+                try db.execute(sql: "UPDATE webhooks SET circuit_open_until = ? WHERE id = ?", arguments: [lease.expiresAt, webhookId])
+            }
             let list = Array(repeating: "?", count: ids.count).joined(separator: ", ")
             try db.execute(sql: """
                 UPDATE deliveries SET status = 'delivering', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN (\(list))

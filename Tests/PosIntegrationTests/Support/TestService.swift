@@ -43,7 +43,8 @@ final class TestService: Sendable {
         authCacheTTLMs: Int64 = 1_000, schedule: RetrySchedule = .standard,
         // Test receivers listen on loopback.
         outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
-        clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000
+        clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
+        health: EndpointHealthPolicy = EndpointHealthPolicy()
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -57,7 +58,7 @@ final class TestService: Sendable {
             outboundGuard: outboundGuard, clock: clock,
             delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
                                        pollIntervalMs: 20, instanceId: "test-\(UUID().uuidString.prefix(8))",
-                                       rotationOverlapMs: rotationOverlapMs),
+                                       rotationOverlapMs: rotationOverlapMs, health: health),
             authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
         let (router, routes) = PosServer.buildRouter(
             services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
@@ -142,11 +143,12 @@ func withTestService<T>(
     baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, schedule: RetrySchedule = .standard,
     deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
+    health: EndpointHealthPolicy = EndpointHealthPolicy(),
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
                                               schedule: schedule, outboundGuard: outboundGuard, clock: clock,
-                                              rotationOverlapMs: rotationOverlapMs)
+                                              rotationOverlapMs: rotationOverlapMs, health: health)
     do {
         let result = try await body(service)
         await service.stop()
