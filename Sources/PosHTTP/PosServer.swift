@@ -44,8 +44,11 @@ public struct DeliverySettings: Sendable {
         self.instanceId = instanceId
     }
 
-    /// A lease outlives the attempt it covers by a margin, so a slow but live attempt keeps it.
-    public var leaseMs: Int64 { timeoutMs + 30_000 }
+    /// How much longer than an attempt's timeout its lease lasts (`POS_LEASE_MARGIN`, at least 1 s).
+    public var leaseMarginMs: Int64 = 30_000
+    /// A lease outlives the attempt it covers by the margin, so a slow but live attempt keeps it;
+    /// after a crash, its deliveries wait this long before another worker takes them.
+    public var leaseMs: Int64 { timeoutMs + max(1_000, leaseMarginMs) }
 }
 
 /// Everything the routes call, built once at start.
@@ -89,7 +92,7 @@ public enum PosServer {
         SystemRoutes(health: services.stores).register(on: router, table: table)
         AuthRoutes(reader: reader, clock: services.clock).register(on: router, table: table)
         OrderRoutes(reader: reader, dispatch: services.dispatch).register(on: router, table: table)
-        WebhookRoutes(reader: reader, webhooks: services.webhooks).register(on: router, table: table)
+        WebhookRoutes(reader: reader, webhooks: services.webhooks, deliveries: services.deliveries).register(on: router, table: table)
         DeliveryRoutes(reader: reader, deliveries: services.deliveries).register(on: router, table: table)
         return (router, table)
     }

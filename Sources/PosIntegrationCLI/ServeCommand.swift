@@ -46,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             return schedule
         } ?? .standard
-        let delivery = DeliverySettings(
+        var delivery = DeliverySettings(
             timeoutMs: deliveryTimeoutMs, schedule: schedule,
             pollIntervalMs: try Settings.duration("POS_WORKER_POLL_INTERVAL", default: 1_000),
             instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))",
@@ -55,6 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
                 failureThreshold: try Settings.count("POS_CIRCUIT_FAILURES", default: 5),
                 cooldownMs: try Settings.duration("POS_CIRCUIT_COOLDOWN", default: 60_000),
                 disableAfterMs: try Settings.duration("POS_DISABLE_AFTER", default: 5 * 86_400_000)))
+        delivery.leaseMarginMs = try Settings.duration("POS_LEASE_MARGIN", default: 30_000)
+        guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
             outboundGuard: outboundGuard, clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)

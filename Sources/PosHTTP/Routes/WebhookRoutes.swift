@@ -6,6 +6,7 @@ import PosServices
 struct WebhookRoutes {
     let reader: RequestReader
     let webhooks: WebhookService
+    let deliveries: DeliveryService
 
     struct Registered: Encodable {
         struct Body: Encodable {
@@ -90,6 +91,15 @@ struct WebhookRoutes {
             let principal = try await reader.principal(request, anyOf: [.partner, .admin])
             let count = try await webhooks.delete(id: try Self.webhookId(context), tenant: principal.tenant)
             return JSONResponse(Deleted(code: 200, isSuccess: true, message: "webhook deleted", deliveriesDeadLettered: count))
+        }
+        router.get(table.record(.get, "/api/v1/webhooks/{webhookId}/deliveries")) { request, context in
+            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
+            let webhook = try await webhooks.webhook(id: try Self.webhookId(context), tenant: principal.tenant)
+            let query = request.uri.queryParameters
+            let page = try await deliveries.list(
+                tenant: principal.tenant, status: query["status"].map(String.init), outletId: nil, webhookId: String(webhook.id),
+                since: query["since"].map(String.init), limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init))
+            return JSONResponse(DeliveryRoutes.Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
         }
         router.post(table.record(.post, "/api/v1/webhooks/{webhookId}/rotate-secret")) { request, context in
             let principal = try await reader.principal(request, anyOf: [.partner, .admin])
