@@ -25,30 +25,8 @@ struct OrderRoutes {
     }
 }
 
-/// `GET /api/v1/orders/{orderId}`: identifiers, dispatch status and every delivery attempt.
+/// `GET /api/v1/orders/{orderId}`: identifiers, dispatch status and every delivery with its attempts.
 struct OrderView: Encodable {
-    struct DeliveryView: Encodable {
-        let id: String
-        let webhookId: Int64?
-        let connector: String
-        let status: String
-        let attemptCount: Int
-        let nextAttemptAt: String?
-        let lastStatusCode: Int?
-        let lastError: String?
-        let deliveredAt: String?
-        let attempts: [AttemptView]
-    }
-
-    struct AttemptView: Encodable {
-        let attemptNumber: Int
-        let attemptedAt: String
-        let durationMs: Int64
-        let statusCode: Int?
-        let errorClass: String?
-        let error: String?
-    }
-
     let orderId: String
     let orderUuid: String
     let orderRefNo: String
@@ -80,15 +58,7 @@ struct OrderView: Encodable {
         receivedAt = order.receivedAt.rfc3339
         updatedAt = order.updatedAt.rfc3339
         deliveries = detail.deliveries.map { delivery in
-            DeliveryView(
-                id: delivery.id, webhookId: delivery.webhookId, connector: delivery.connector, status: delivery.status.rawValue,
-                attemptCount: delivery.attemptCount, nextAttemptAt: delivery.nextAttemptAt?.rfc3339,
-                lastStatusCode: delivery.lastStatusCode, lastError: delivery.lastError, deliveredAt: delivery.deliveredAt?.rfc3339,
-                attempts: detail.attempts.filter { $0.deliveryId == delivery.id }.map { attempt in
-                    AttemptView(attemptNumber: attempt.attemptNumber, attemptedAt: attempt.startedAt.rfc3339,
-                                durationMs: attempt.durationMs, statusCode: attempt.statusCode,
-                                errorClass: attempt.errorClass, error: attempt.error)
-                })
+            DeliveryView(delivery, attempts: detail.attempts.filter { $0.deliveryId == delivery.id })
         }
     }
 }
