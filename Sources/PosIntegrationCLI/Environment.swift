@@ -31,6 +31,16 @@ struct DatabaseOptions: ParsableArguments {
                 throw error
             }
             return stores
+        case .postgres(let url):
+            let poolSize = try Settings.count("POS_DB_POOL_SIZE", default: 8)
+            let stores = SQLStores(engine: try PostgresEngine(url: url, poolSize: poolSize, logger: logger))
+            do {
+                try await stores.migrate()
+            } catch {
+                await stores.shutdown()
+                throw error
+            }
+            return stores
         }
     }
 }

@@ -127,6 +127,9 @@ enum Migrations {
         ]),
     ]
 
+    /// An arbitrary constant naming the migration lock.
+    static let advisoryLockKey: Int64 = 0x706F_735F_6D69_67
+
     static func render(_ statement: String, for flavor: SQLFlavor) -> String {
         switch flavor {
         case .sqlite:
@@ -144,6 +147,10 @@ enum Migrations {
     /// several processes at once: the write transaction serialises them.
     static func run(on engine: any SQLEngine, now: Int64) async throws -> [Int] {
         try await engine.withTransaction { db in
+            if engine.flavor == .postgres {
+                // Replicas starting together queue here instead of racing through the same steps.
+                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: advisoryLockKey))").run()
+            }
             try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").run()
             let rows = try await db.raw("SELECT version FROM schema_migrations").all()
             let applied = Set(try rows.map { try $0.decode(column: "version", as: Int.self) })

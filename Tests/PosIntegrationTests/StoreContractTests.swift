@@ -38,7 +38,28 @@ enum StoreEngines {
         })
     }
 
-    static let all: [Factory] = [sqlite, sqlKitOnSQLite]
+    /// PostgreSQL, when `POS_TEST_POSTGRES_URL` names a server (scripts/test starts one): each test
+    /// gets a database of its own. Under CI it must be there: the tests fail rather than skip.
+    static let postgres = Factory(name: "PostgreSQL") {
+        guard let adminURL = ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] else {
+            throw TestFailure("POS_TEST_POSTGRES_URL is not set: run the tests through scripts/test, which starts PostgreSQL")
+        }
+        let name = "pos_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let admin = try PostgresEngine(url: adminURL, poolSize: 1, logger: quietLogger)
+        try await admin.withReader { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        let stores = SQLStores(engine: try PostgresEngine(url: PostgresTestDatabase.url(adminURL, database: name), poolSize: 4, logger: quietLogger))
+        return (stores, {
+            await stores.shutdown()
+            try? await admin.withReader { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name)").run() }
+            await admin.shutdown()
+        })
+    }
+
+    static var all: [Factory] {
+        let postgresWanted = ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] != nil
+            || ProcessInfo.processInfo.environment["CI"] == "true"
+        return postgresWanted ? [sqlite, sqlKitOnSQLite, postgres] : [sqlite, sqlKitOnSQLite]
+    }
 }
 
 @Suite("Store contract")
@@ -266,5 +287,14 @@ extension StoreContractTests {
             }
             #expect(try await stores.requeueDelivery(id: "missing", tenantId: Self.tenant.id, now: 5_001) == nil)
         }
+    }
+}
+
+enum PostgresTestDatabase {
+    /// `adminURL` with its database replaced by `database`.
+    static func url(_ adminURL: String, database: String) -> String {
+        guard var components = URLComponents(string: adminURL) else { return adminURL }
+        components.path = "/" + database
+        return components.string ?? adminURL
     }
 }

@@ -294,6 +294,7 @@ public final class SQLStores: StoreEngine {
                        OR (d.status = 'delivering' AND d.lease_expires_at <= \(bind: now)))
                   AND w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= \(bind: now))
                 ORDER BY d.next_attempt_at LIMIT \(bind: limit)
+                \(unsafeRaw: self.engine.flavor == .postgres ? "FOR UPDATE OF d SKIP LOCKED" : "")
                 """).all().map {
                 (id: try $0.decode(column: "id", as: String.self), webhookId: try $0.decode(column: "webhook_id", as: Int64.self),
                  circuitOpenUntil: try $0.decode(column: "circuit_open_until", as: Int64?.self))
