@@ -298,3 +298,39 @@ enum PostgresTestDatabase {
         return components.string ?? adminURL
     }
 }
+
+@Suite("Replicas on PostgreSQL", .enabled(if: ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] != nil
+                                           || ProcessInfo.processInfo.environment["CI"] == "true"))
+struct ReplicaTests {
+    @Test("the same order sent to two replicas at the same moment makes one order and one delivery")
+    func crossReplicaIdempotency() async throws {
+        let (stores, cleanup) = try await StoreEngines.postgres.make()
+        try await stores.migrate()
+        let receiver = try await WebhookReceiver.start()
+        let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
+        let first = try await TestService.start(sharedStores: stores, sharedSecretBox: secretBox)
+        let second = try await TestService.start(sharedStores: stores, sharedSecretBox: secretBox)
+        do {
+            let acme = try await first.tenant("acme")
+            _ = try await first.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            let replies = try await withThrowingTaskGroup(of: TestService.Reply.self) { group in
+                for index in 0..<16 {
+                    let replica = index.isMultiple(of: 2) ? first : second
+                    group.addTask { try await replica.dispatch(Fixtures.dispatchBody(), key: acme.internalKey) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let orderIds = Set(replies.compactMap { $0.json["orderId"] as? String })
+            #expect(orderIds.count == 1, "\(replies.map(\.text))")
+            #expect(replies.allSatisfy { $0.status == 200 || $0.status == 409 }, "a duplicate still in flight on the other replica is 409")
+            #expect(try await stores.orderCount(tenantId: acme.tenant.id) == 1)
+            #expect(receiver.received.count == 1)
+        } catch {
+            Issue.record(error)
+        }
+        await first.stop()
+        await second.stop()
+        await receiver.stop()
+        await cleanup()
+    }
+}

@@ -10,7 +10,9 @@ import PosStorage
 /// The whole service on a real SQLite file and a real loopback port, with helpers to call it.
 final class TestService: Sendable {
     let directory: URL
-    let stores: SQLiteStores
+    let stores: any StoreEngine
+    /// Whether `stop()` closes the stores (false when replicas share them).
+    private let ownsStores: Bool
     let server: LiveServer
     let routes: RouteTable
     let admin: TenantAdministration
@@ -24,10 +26,11 @@ final class TestService: Sendable {
     var baseURL: String { "http://127.0.0.1:\(server.port)" }
     var databasePath: String { directory.appendingPathComponent("pos.sqlite").path }
 
-    private init(directory: URL, stores: SQLiteStores, server: LiveServer, routes: RouteTable, admin: TenantAdministration,
+    private init(directory: URL, stores: any StoreEngine, ownsStores: Bool, server: LiveServer, routes: RouteTable, admin: TenantAdministration,
                  secretBox: SecretBox, transport: HTTPTransport, client: HTTPTransport, services: ServiceGraph, events: AttemptEvents) {
         self.directory = directory
         self.stores = stores
+        self.ownsStores = ownsStores
         self.server = server
         self.routes = routes
         self.admin = admin
@@ -44,14 +47,21 @@ final class TestService: Sendable {
         // Test receivers listen on loopback.
         outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
         clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
-        health: EndpointHealthPolicy = EndpointHealthPolicy()
+        health: EndpointHealthPolicy = EndpointHealthPolicy(),
+        // Replicas: several services on the same stores, with the same master key.
+        sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let stores = try SQLiteStores(path: directory.appendingPathComponent("pos.sqlite").path)
-        try await stores.migrate()
-        let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
+        let stores: any StoreEngine
+        if let sharedStores {
+            stores = sharedStores
+        } else {
+            stores = try SQLiteStores(path: directory.appendingPathComponent("pos.sqlite").path)
+            try await stores.migrate()
+        }
+        let secretBox = try sharedSecretBox ?? SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
         let transport = HTTPTransport(timeout: deliveryTimeout, outboundGuard: outboundGuard)
         let services = ServiceGraph(
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
@@ -64,7 +74,7 @@ final class TestService: Sendable {
             services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
         let server = try await LiveServer.start(router: router, services: [services.worker])
         return TestService(
-            directory: directory, stores: stores, server: server, routes: routes,
+            directory: directory, stores: stores, ownsStores: sharedStores == nil, server: server, routes: routes,
             admin: TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now),
             secretBox: secretBox, transport: transport,
             client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20, outboundGuard: nil),
@@ -75,7 +85,7 @@ final class TestService: Sendable {
         await server.stop()
         await transport.shutdown()
         await client.shutdown()
-        await stores.shutdown()
+        if ownsStores { await stores.shutdown() }
         try? FileManager.default.removeItem(at: directory)
     }
 
