@@ -33,7 +33,9 @@ struct DatabaseOptions: ParsableArguments {
             return stores
         case .postgres(let url):
             let poolSize = try Settings.count("POS_DB_POOL_SIZE", default: 8)
-            let stores = SQLStores(engine: try PostgresEngine(url: url, poolSize: poolSize, logger: logger))
+            let statementTimeoutMs = try Settings.duration("POS_DB_STATEMENT_TIMEOUT", default: 30_000)
+            let stores = SQLStores(engine: try PostgresEngine(url: url, poolSize: poolSize, statementTimeoutMs: statementTimeoutMs,
+                                                              logger: logger))
             do {
                 try await stores.migrate()
             } catch {

@@ -47,6 +47,8 @@ public final class OutboxWorker: Service, Sendable {
     public func wake() { wakeSignal.signal() }
 
     public func run() async throws {
+        // Another replica queued due work: look now rather than at the next poll.
+        (outbox as? any OutboxNotifications)?.onOutboxNotification { [wakeSignal] in wakeSignal.signal() }
         await withGracefulShutdownHandler {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let delivered = await runOnce()

@@ -200,6 +200,12 @@ public struct DeliveryCursor: Sendable, Equatable {
     }
 }
 
+/// Engines that can tell every replica's worker about due work at once (PostgreSQL LISTEN/NOTIFY);
+/// polling stays the fallback.
+public protocol OutboxNotifications: Sendable {
+    func onOutboxNotification(_ handler: @escaping @Sendable () -> Void)
+}
+
 public struct DeliveryDetail: Sendable, Equatable {
     public var delivery: Delivery
     public var attempts: [DeliveryAttempt]

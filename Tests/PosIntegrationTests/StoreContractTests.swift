@@ -333,4 +333,30 @@ struct ReplicaTests {
         await receiver.stop()
         await cleanup()
     }
+
+    @Test("work queued on one replica wakes an idle replica's worker at once (LISTEN/NOTIFY), long before its next poll")
+    func notifyWakesIdleReplica() async throws {
+        let (stores, cleanup) = try await StoreEngines.postgres.make()
+        try await stores.migrate()
+        let receiver = try await WebhookReceiver.start(statuses: [500])
+        // Polls only once a minute: only a notification can make it deliver within the test.
+        let idle = try await TestService.start(schedule: RetrySchedule(delaysMs: [0])!, sharedStores: stores, pollIntervalMs: 60_000)
+        do {
+            let acme = try await idle.tenant("acme")
+            _ = try await idle.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
+            let reply = try await idle.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
+            #expect(reply.json["dispatched"] as? Bool == false)
+            let orderId = try #require(reply.json["orderId"] as? String)
+            let deliveryId = try #require(try await stores.order(id: orderId, tenantId: acme.tenant.id)?.deliveries.first?.id)
+            // Another replica (here: the store itself) requeues it; its NOTIFY reaches the idle worker.
+            _ = try await stores.requeueDelivery(id: deliveryId, tenantId: acme.tenant.id, now: SystemClock.now())
+            let delivered = await idle.events.first(timeoutSeconds: 10) { $0.transition.status == .delivered }
+            #expect(delivered?.attempt.attemptNumber == 2)
+        } catch {
+            Issue.record(error)
+        }
+        await idle.stop()
+        await receiver.stop()
+        await cleanup()
+    }
 }

@@ -16,13 +16,21 @@ import Synchronization
 public final class PostgresEngine: SQLEngine, @unchecked Sendable {
     public let flavor = SQLFlavor.postgres
     private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
+    private let configuration: SQLPostgresConfiguration
     private let logger: Logger
     private let isShutDown = Mutex(false)
+    private let listeners = Mutex<[Task<Void, Never>]>([])
 
-    /// `url`: `postgres://user:pass@host:port/db`. `poolSize` is per event loop.
-    public init(url: String, poolSize: Int = 8, logger: Logger) throws {
+    /// The channel that tells every replica's worker the outbox has due work.
+    public static let outboxChannel = "pos_outbox"
+
+    /// `url`: `postgres://user:pass@host:port/db`. `poolSize` is per event loop; a statement
+    /// running longer than `statementTimeoutMs` is cancelled by the server.
+    public init(url: String, poolSize: Int = 8, statementTimeoutMs: Int64 = 30_000, logger: Logger) throws {
         var configuration = try SQLPostgresConfiguration(url: url)
         configuration.searchPath = nil
+        configuration.coreConfiguration.options.additionalStartupParameters.append(("statement_timeout", String(statementTimeoutMs)))
+        self.configuration = configuration
         self.logger = logger
         self.pool = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration),
@@ -72,12 +80,39 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
         }
     }
 
+    /// Calls `onNotification` for every NOTIFY on `channel`, from a connection of its own that is
+    /// re-opened after failures, until shutdown.
+    public func listen(channel: String, onNotification: @escaping @Sendable () -> Void) {
+        let configuration = self.configuration.coreConfiguration
+        let logger = self.logger
+        let task = Task {
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(
+                        on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger).get()
+                    do {
+                        for try await _ in try await connection.listen(channel) { onNotification() }
+                    } catch {
+                        try? await connection.close()
+                        throw error
+                    }
+                    try? await connection.close()
+                } catch {
+                    logger.debug("outbox listener reconnecting", metadata: ["error": .string(String(describing: error))])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        listeners.withLock { $0.append(task) }
+    }
+
     public func shutdown() async {
         let alreadyShutDown = isShutDown.withLock { state in
             defer { state = true }
             return state
         }
         guard !alreadyShutDown else { return }
+        for task in listeners.withLock({ $0 }) { task.cancel() }
         try? await pool.shutdownAsync()
     }
 }

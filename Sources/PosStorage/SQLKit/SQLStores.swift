@@ -20,6 +20,12 @@ public final class SQLStores: StoreEngine {
         await engine.shutdown()
     }
 
+    /// Inside a transaction: tell every replica's idle worker there is due work (delivered on commit).
+    private func notifyOutbox(_ db: any SQLDatabase) async throws {
+        guard engine.flavor == .postgres else { return }
+        try await db.raw("SELECT pg_notify(\(bind: PostgresEngine.outboxChannel), '')").run()
+    }
+
     // MARK: StoreHealth
 
     public func ping() async throws {
@@ -338,6 +344,7 @@ public final class SQLStores: StoreEngine {
                     updated_at = \(bind: now)
                 WHERE id = \(bind: id)
                 """).run()
+            try await self.notifyOutbox(db)
             return delivery.requeued(at: now)
         }
     }
@@ -387,7 +394,9 @@ public final class SQLStores: StoreEngine {
                 query += " AND order_id IN (SELECT id FROM orders WHERE tenant_id = \(bind: tenantId) AND outlet_id = \(bind: outletId))"
             }
             query += " RETURNING id"
-            return try await db.raw(query).all().count
+            let count = try await db.raw(query).all().count
+            if count > 0 { try await self.notifyOutbox(db) }
+            return count
         }
     }
 
@@ -429,4 +438,10 @@ struct SQLKitRow: ColumnReader {
     func optionalString(_ column: String) throws -> String? { try row.decode(column: column, as: String?.self) }
     func int64(_ column: String) throws -> Int64 { try row.decode(column: column, as: Int64.self) }
     func optionalInt64(_ column: String) throws -> Int64? { try row.decode(column: column, as: Int64?.self) }
+}
+
+extension SQLStores: OutboxNotifications {
+    public func onOutboxNotification(_ handler: @escaping @Sendable () -> Void) {
+        (engine as? PostgresEngine)?.listen(channel: PostgresEngine.outboxChannel, onNotification: handler)
+    }
 }

@@ -49,7 +49,7 @@ final class TestService: Sendable {
         clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
         health: EndpointHealthPolicy = EndpointHealthPolicy(),
         // Replicas: several services on the same stores, with the same master key.
-        sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil
+        sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil, pollIntervalMs: Int64 = 20
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -67,7 +67,7 @@ final class TestService: Sendable {
             stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
             outboundGuard: outboundGuard, clock: clock,
             delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
-                                       pollIntervalMs: 20, instanceId: "test-\(UUID().uuidString.prefix(8))",
+                                       pollIntervalMs: pollIntervalMs, instanceId: "test-\(UUID().uuidString.prefix(8))",
                                        rotationOverlapMs: rotationOverlapMs, health: health),
             authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
         let (router, routes) = PosServer.buildRouter(
