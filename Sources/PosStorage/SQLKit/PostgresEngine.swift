@@ -91,7 +91,9 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
                     let connection = try await PostgresConnection.connect(
                         on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger).get()
                     do {
-                        for try await _ in try await connection.listen(channel) { onNotification() }
+                        try await connection.listen(on: channel) { notifications in
+                            for try await _ in notifications { onNotification() }
+                        }
                     } catch {
                         try? await connection.close()
                         throw error
