@@ -21,29 +21,22 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the stores and brings the schema up to date.
     func openStores(logger: Logger) async throws -> any StoreEngine {
+        let stores: any StoreEngine
         switch try location() {
         case .sqlite(let path):
-            let stores = try SQLiteStores(path: path, synchronous: Settings.sqliteSynchronous())
-            do {
-                try await stores.migrate()
-            } catch {
-                await stores.shutdown()
-                throw error
-            }
-            return stores
+            stores = try SQLiteStores(path: path, synchronous: Settings.sqliteSynchronous())
         case .postgres(let url):
-            let poolSize = try Settings.count("POS_DB_POOL_SIZE", default: 8)
-            let statementTimeoutMs = try Settings.duration("POS_DB_STATEMENT_TIMEOUT", default: 30_000)
-            let stores = SQLStores(engine: try PostgresEngine(url: url, poolSize: poolSize, statementTimeoutMs: statementTimeoutMs,
-                                                              logger: logger))
-            do {
-                try await stores.migrate()
-            } catch {
-                await stores.shutdown()
-                throw error
-            }
-            return stores
+            stores = SQLStores(engine: try PostgresEngine(
+                url: url, poolSize: try Settings.count("POS_DB_POOL_SIZE", default: 8),
+                statementTimeoutMs: try Settings.duration("POS_DB_STATEMENT_TIMEOUT", default: 30_000), logger: logger))
         }
+        do {
+            try await stores.migrate()
+        } catch {
+            await stores.shutdown()
+            throw error
+        }
+        return stores
     }
 }
 

@@ -58,17 +58,7 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
         defer { pool.releaseConnection(connection, logger: logger) }
         // Query logging is off: binds include key hashes and sealed secrets.
         let database = connection.sql(queryLogLevel: nil)
-        return try await Self.translating {
-            try await database.raw("BEGIN").run()
-            do {
-                let result = try await body(database)
-                try await database.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await database.raw("ROLLBACK").run()
-                throw error
-            }
-        }
+        return try await Self.translating { try await database.inTransaction(body) }
     }
 
     /// A lost connection is "unavailable"; errors the server reports about a query are not.

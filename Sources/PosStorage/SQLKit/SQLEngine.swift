@@ -15,3 +15,18 @@ public protocol SQLEngine: Sendable {
     func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func shutdown() async
 }
+
+extension SQLDatabase {
+    /// Runs `body` between `begin` and COMMIT on this (single-connection) database; ROLLBACK when it throws.
+    func inTransaction<T: Sendable>(begin: String = "BEGIN", _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(self)
+            try await raw("COMMIT").run()
+            return result
+        } catch {
+            try? await raw("ROLLBACK").run()
+            throw error
+        }
+    }
+}

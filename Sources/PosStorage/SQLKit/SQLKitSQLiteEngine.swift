@@ -63,15 +63,7 @@ public final class SQLKitSQLiteEngine: SQLEngine, @unchecked Sendable {
         let database = connection.sql(queryLogLevel: nil)
         // IMMEDIATE takes the write lock up front, so a read-then-write inside cannot deadlock
         // against another process's writer.
-        try await database.raw("BEGIN IMMEDIATE").run()
-        do {
-            let result = try await body(database)
-            try await database.raw("COMMIT").run()
-            return result
-        } catch {
-            try? await database.raw("ROLLBACK").run()
-            throw error
-        }
+        return try await database.inTransaction(begin: "BEGIN IMMEDIATE", body)
     }
 
     /// After shutdown the event loop is gone and a pool request would never complete: refuse instead.
