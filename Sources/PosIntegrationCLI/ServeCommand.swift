@@ -7,6 +7,7 @@ import PosConnectors
 import PosDomain
 import PosHTTP
 import PosServices
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP service.")
@@ -64,15 +65,32 @@ struct ServeCommand: AsyncParsableCommand {
         let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])
         }
+        // SIGTERM/SIGINT: stop accepting, let in-flight attempts finish (they end within the delivery
+        // timeout), and past that deadline cancel whatever is left, so shutdown is always bounded.
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .milliseconds(deliveryTimeoutMs + 5_000)
+        group.maximumCancellationDuration = .seconds(5)
+        var failure: (any Error)?
         do {
-            try await app.runService()
+            try await ServiceGroup(configuration: group).run()
         } catch {
+            failure = error
+        }
+        await withDeadline(seconds: 5) {
             await transport.shutdown()
             await stores.shutdown()
-            throw error
         }
-        await transport.shutdown()
-        await stores.shutdown()
+        if let failure { throw failure }
+    }
+
+    /// Runs `body`, giving up on it after `seconds` (closing connections must not hold the exit).
+    private func withDeadline(seconds: Int, _ body: @escaping @Sendable () async -> Void) async {
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await body() }
+            tasks.addTask { try? await Task.sleep(for: .seconds(seconds)) }
+            await tasks.next()
+            tasks.cancelAll()
+        }
     }
 }
 
