@@ -63,11 +63,8 @@ public struct DeliveryService: Sendable {
     /// Re-queues every dead or failed delivery in the window; returns how many.
     public func recover(body: [UInt8], tenant: Tenant) async throws -> Int {
         let since: Int64, webhookId: Int64?, outletId: String?
+        let root = try parseJSONBody(body)
         do throws(ValidationError) {
-            let root: JSONNode
-            do { root = try JSONParser.parse(body) } catch {
-                throw ValidationError(field: "", message: "request body is not valid JSON (\(error.description))")
-            }
             let reader = try FieldReader.object(root, path: "")
             guard let parsed = RFC3339.parseMilliseconds(try reader.string("since")) else {
                 throw ValidationError(field: "since", message: "must be an RFC 3339 date-time")

@@ -44,12 +44,7 @@ public struct DispatchService: Sendable {
 
     /// Parses and validates a raw dispatch body; nothing is written when this throws.
     public static func parse(body: [UInt8]) throws(ServiceError) -> DispatchRequest {
-        let root: JSONNode
-        do {
-            root = try JSONParser.parse(body)
-        } catch {
-            throw .invalid(field: "", message: "request body is not valid JSON", details: error.description)
-        }
+        let root = try parseJSONBody(body)
         do {
             return try DispatchValidator.validate(body: body, root: root)
         } catch {

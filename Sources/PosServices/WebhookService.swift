@@ -31,12 +31,7 @@ public struct WebhookService: Sendable {
     }
 
     public func register(body: [UInt8], tenant: Tenant) async throws -> Registration {
-        let root: JSONNode
-        do {
-            root = try JSONParser.parse(body)
-        } catch {
-            throw ServiceError.invalid(field: "", message: "request body is not valid JSON", details: error.description)
-        }
+        let root = try parseJSONBody(body)
         let outletId: String, provider: String, callbackUrl: String, events: [String]
         do throws(ValidationError) {
             let reader = try FieldReader.object(root, path: "")
@@ -87,11 +82,8 @@ public struct WebhookService: Sendable {
     /// `PUT`: any of `callbackUrl`, `events`, `isActive`. Re-enabling resumes its waiting deliveries.
     public func update(id: Int64, body: [UInt8], tenant: Tenant) async throws -> Webhook {
         var change = WebhookChange()
+        let root = try parseJSONBody(body)
         do throws(ValidationError) {
-            let root: JSONNode
-            do { root = try JSONParser.parse(body) } catch {
-                throw ValidationError(field: "", message: "request body is not valid JSON (\(error.description))")
-            }
             let reader = try FieldReader.object(root, path: "")
             change.callbackUrl = try reader.optionalString("callbackUrl")
             if root["events"] != nil { change.events = try Self.events(reader) }
