@@ -62,7 +62,10 @@ public struct ConnectorOutcome: Sendable, Equatable {
 
     /// A human-readable reason for the dispatch response (`HTTP 503 from receiver`, `timeout after 10 s`).
     public var reason: String {
-        if succeeded { return statusCode.map { "delivered (HTTP \($0))" } ?? "delivered" }
+        if succeeded {
+            let delivered = statusCode.map { "delivered (HTTP \($0))" } ?? "delivered"
+            return externalOrderId.map { "\(delivered); externalOrderId \($0)" } ?? delivered
+        }
         return error ?? errorClass ?? "failed"
     }
 }

@@ -53,6 +53,8 @@ public struct APIError: HTTPResponseError, Equatable {
             self.init(status: .conflict, message: message, details: details)
         case .unavailable(let message):
             self.init(status: .serviceUnavailable, message: "service temporarily unavailable", details: message)
+        case .badGateway(let message, let details):
+            self.init(status: .badGateway, message: message, details: details)
         }
     }
 }

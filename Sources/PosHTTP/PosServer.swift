@@ -59,18 +59,21 @@ public struct ServiceGraph: Sendable {
     public let deliveries: DeliveryService
     public let webhooks: WebhookService
     public let worker: OutboxWorker
+    public let providers: ProviderService
     public let clock: ServiceClock
 
-    public init(stores: any Stores, connector: any Connector, secretBox: SecretBox, outboundGuard: OutboundGuard,
+    public init(stores: any Stores, connector: any Connector, posConnectors: ConnectorRegistry, secretBox: SecretBox, outboundGuard: OutboundGuard,
                 clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, logger: Logger,
                 onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
         self.stores = stores
         self.clock = clock
         self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
-        let attempter = DeliveryAttempter(connector: connector, secretBox: secretBox, schedule: delivery.schedule, health: delivery.health,
-                                          clock: clock)
-        self.dispatch = DispatchService(orders: stores, attempter: attempter, clock: clock, instanceId: delivery.instanceId,
-                                        leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs)
+        let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock)
+        let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, secretBox: secretBox, schedule: delivery.schedule,
+                                          health: delivery.health, clock: clock)
+        self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,
+                                        instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs)
+        self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock)
         self.worker = OutboxWorker(
             outbox: stores, attempter: attempter,
             settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
@@ -94,6 +97,7 @@ public enum PosServer {
         OrderRoutes(reader: reader, dispatch: services.dispatch).register(on: router, table: table)
         WebhookRoutes(reader: reader, webhooks: services.webhooks, deliveries: services.deliveries).register(on: router, table: table)
         DeliveryRoutes(reader: reader, deliveries: services.deliveries).register(on: router, table: table)
+        ProviderRoutes(reader: reader, providers: services.providers).register(on: router, table: table)
         return (router, table)
     }
 

@@ -59,7 +59,8 @@ struct ServeCommand: AsyncParsableCommand {
         delivery.leaseMarginMs = try Settings.duration("POS_LEASE_MARGIN", default: 30_000)
         guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
         let services = ServiceGraph(
-            stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
+            stores: stores, connector: WebhookConnector(transport: transport, clock: clock),
+            posConnectors: .builtIn(exchange: POSExchange(transport: transport, clock: clock)), secretBox: secretBox,
             outboundGuard: outboundGuard, clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
         let settings = ServerSettings(host: host, port: port, baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes)
         let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in

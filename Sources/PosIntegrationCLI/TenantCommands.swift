@@ -33,7 +33,7 @@ extension ServiceError {
         case .invalid(_, let message, _): message
         case .unauthorized: "unauthorized"
         case .forbidden(let message), .notFound(let message), .unavailable(let message): message
-        case .conflict(let message, _): message
+        case .conflict(let message, _), .badGateway(let message, _): message
         }
     }
 }

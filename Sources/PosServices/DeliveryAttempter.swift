@@ -3,9 +3,11 @@ import PosDomain
 import PosStorage
 
 /// One attempt at one delivery, the same for dispatch's inline first attempt and the outbox
-/// worker's retries: open the secret, call the connector, decide where the delivery goes next.
+/// worker's retries: call the webhook or the POS connector, then decide where the delivery goes
+/// next (delivered, failed with its next time, or dead).
 public struct DeliveryAttempter: Sendable {
-    private let connector: any Connector
+    private let webhookConnector: any Connector
+    private let connectors: ConnectorDeliverer
     private let secretBox: SecretBox
     private let schedule: RetrySchedule
     private let health: EndpointHealthPolicy
@@ -13,9 +15,11 @@ public struct DeliveryAttempter: Sendable {
     /// A draw from -1…1 for the schedule's jitter; fixed in tests.
     private let jitter: @Sendable () -> Double
 
-    public init(connector: any Connector, secretBox: SecretBox, schedule: RetrySchedule, health: EndpointHealthPolicy = EndpointHealthPolicy(),
-                clock: @escaping ServiceClock, jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
-        self.connector = connector
+    public init(connector: any Connector, connectors: ConnectorDeliverer, secretBox: SecretBox, schedule: RetrySchedule,
+                health: EndpointHealthPolicy = EndpointHealthPolicy(), clock: @escaping ServiceClock,
+                jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
+        self.webhookConnector = connector
+        self.connectors = connectors
         self.secretBox = secretBox
         self.schedule = schedule
         self.health = health
@@ -26,23 +30,18 @@ public struct DeliveryAttempter: Sendable {
     public struct Result: Sendable {
         public let outcome: ConnectorOutcome
         public let recorded: RecordedAttempt
-        /// The endpoint's health after this attempt (circuit breaker, auto-disable).
-        public let health: EndpointHealthUpdate
+        /// The webhook's health after this attempt (circuit breaker, auto-disable); nil for a POS connector.
+        public let health: EndpointHealthUpdate?
     }
 
-    public func attempt(_ delivery: Delivery, target: WebhookTarget, orderBytes: [UInt8], order: CataOrder?) async -> Result {
+    /// `target` is the webhook, or nil for a POS connector's delivery (found by the outlet's mapping).
+    public func attempt(_ delivery: Delivery, target: WebhookTarget?, outletId: String, orderBytes: [UInt8], order: CataOrder?) async -> Result {
         let attemptNumber = delivery.attemptCount + 1
         let outcome: ConnectorOutcome
-        let sealed = target.signingSecrets(at: clock())
-        let secrets = sealed.compactMap(openSecret)
-        if secrets.count == sealed.count {
-            outcome = await connector.send(ConnectorRequest(
-                deliveryId: delivery.id, event: delivery.event, attemptNumber: attemptNumber, orderBytes: orderBytes,
-                order: order, destination: .webhook(url: target.webhook.callbackUrl, secrets: secrets)))
+        if let target {
+            outcome = await sendToWebhook(delivery, target: target, attemptNumber: attemptNumber, orderBytes: orderBytes, order: order)
         } else {
-            outcome = ConnectorOutcome(statusCode: nil, errorClass: "configuration",
-                                       error: "webhook secret cannot be decrypted with this master key", responseExcerpt: nil,
-                                       signedWith: nil, retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+            outcome = await connectors.deliver(delivery, attemptNumber: attemptNumber, outletId: outletId, orderBytes: orderBytes, order: order)
         }
         let finishedAt = clock()
         let transition: DeliveryTransition
@@ -60,14 +59,31 @@ public struct DeliveryAttempter: Sendable {
             durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
             error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
         // Only the endpoint's own answers count against it, not our configuration.
-        let verdict = outcome.errorClass == "configuration"
-            ? EndpointHealthPolicy.Verdict(health: target.webhook.health, disabledReason: nil)
-            : health.after(target.webhook.health, succeeded: outcome.succeeded, at: finishedAt)
-        return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt),
-                      health: EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt))
+        let update = target.map { target in
+            let verdict = outcome.errorClass == "configuration"
+                ? EndpointHealthPolicy.Verdict(health: target.webhook.health, disabledReason: nil)
+                : health.after(target.webhook.health, succeeded: outcome.succeeded, at: finishedAt)
+            return EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt)
+        }
+        return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt), health: update)
     }
 
-    private func openSecret(_ sealed: String) -> WebhookSecret? {
-        (try? secretBox.open(sealed)).flatMap(WebhookSecret.init(encoded:))
+    private func sendToWebhook(_ delivery: Delivery, target: WebhookTarget, attemptNumber: Int, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {
+        let sealed = target.signingSecrets(at: clock())
+        let secrets = sealed.compactMap { (try? secretBox.open($0)).flatMap(WebhookSecret.init(encoded:)) }
+        guard secrets.count == sealed.count else {
+            return .configuration("webhook secret cannot be decrypted with this master key")
+        }
+        return await webhookConnector.send(ConnectorRequest(
+            deliveryId: delivery.id, event: delivery.event, attemptNumber: attemptNumber, orderBytes: orderBytes,
+            order: order, destination: .webhook(url: target.webhook.callbackUrl, secrets: secrets)))
+    }
+}
+
+extension ConnectorOutcome {
+    /// Our side is misconfigured (a missing mapping, an unreadable secret): not retried; fix it and replay.
+    static func configuration(_ message: String) -> ConnectorOutcome {
+        ConnectorOutcome(statusCode: nil, errorClass: "configuration", error: message, responseExcerpt: nil, signedWith: nil,
+                         retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
     }
 }

@@ -22,6 +22,7 @@ public struct DispatchService: Sendable {
 
     private let orders: any OrderStore
     private let attempter: DeliveryAttempter
+    private let connectors: ConnectorDeliverer
     private let clock: ServiceClock
     private let inFlight: InFlightDispatches
     /// Names this process on the leases of first attempts.
@@ -31,10 +32,11 @@ public struct DispatchService: Sendable {
     /// How long a duplicate may find its first still pending before we stop calling it in flight.
     private let inFlightWindowMs: Int64
 
-    public init(orders: any OrderStore, attempter: DeliveryAttempter, clock: @escaping ServiceClock, instanceId: String,
-                leaseMs: Int64, deliveryTimeoutMs: Int64 = 10_000) {
+    public init(orders: any OrderStore, attempter: DeliveryAttempter, connectors: ConnectorDeliverer, clock: @escaping ServiceClock,
+                instanceId: String, leaseMs: Int64, deliveryTimeoutMs: Int64 = 10_000) {
         self.orders = orders
         self.attempter = attempter
+        self.connectors = connectors
         self.clock = clock
         self.inFlight = InFlightDispatches()
         self.instanceId = instanceId
@@ -54,8 +56,7 @@ public struct DispatchService: Sendable {
 
     public func dispatch(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResponse {
         if let transformer = request.builtInTransformer {
-            throw ServiceError.invalid(field: "builtInTransformer", message: "unknown builtInTransformer \"\(transformer)\"",
-                                       details: "no built-in transformers are available yet; omit the field to use the outlet's webhook")
+            try await checkTransformer(transformer, outletId: request.outletId, tenant: tenant)
         }
         let payloadHash = Hex.encode(SHA256.hash(data: request.orderBytes))
         let key = "\(tenant.id)\u{0}\(request.order.uuid)\u{0}\(request.event)"
@@ -75,6 +76,21 @@ public struct DispatchService: Sendable {
                 await finish(nil)
                 throw error
             }
+        }
+    }
+
+    /// A built-in transformer must be known, connected and mapped for the outlet before we accept
+    /// the order for it: a 400 now beats a dead letter later.
+    private func checkTransformer(_ slug: String, outletId: String, tenant: Tenant) async throws {
+        let route = try await translatingStoreErrors { try await connectors.route(slug: slug, tenantId: tenant.id, outletId: outletId) }
+        switch route {
+        case .success: return
+        case .failure(.unknownConnector):
+            throw ServiceError.invalid(field: "builtInTransformer", message: "unknown builtInTransformer \"\(slug)\"",
+                                       details: "known: \(connectors.registry.slugs.joined(separator: ", ")); omit the field to use the outlet's webhook")
+        case .failure(let problem):
+            let field = if case .noConnection = problem { "builtInTransformer" } else if case .connectionInactive = problem { "builtInTransformer" } else { "outletId" }
+            throw ServiceError.invalid(field: field, message: problem.message, details: "")
         }
     }
 
@@ -136,21 +152,21 @@ public struct DispatchService: Sendable {
         let results = await withTaskGroup(of: (PlannedDelivery, DeliveryAttempter.Result).self) { group in
             for planned in deliveries where !planned.isDeferred {
                 group.addTask {
-                    (planned, await attempter.attempt(planned.delivery, target: planned.target, orderBytes: request.orderBytes,
-                                                      order: request.order))
+                    (planned, await attempter.attempt(planned.delivery, target: planned.target, outletId: request.outletId,
+                                                      orderBytes: request.orderBytes, order: request.order))
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
         var failures: [String] = deliveries.filter(\.isDeferred).map { planned in
-            "webhook \(planned.target.webhook.id): endpoint failing, circuit open; queued until "
+            "\(planned.label): endpoint failing, circuit open; queued until "
                 + RFC3339.format(milliseconds: planned.delivery.nextAttemptAt ?? 0)
         }
         var successes: [String] = []
         var externalOrderId: String?
         for (planned, result) in results {
             let outcome = result.outcome
-            let target = "webhook \(planned.target.webhook.id)"
+            let target = planned.label
             if outcome.succeeded {
                 successes.append("\(target): \(outcome.reason)")
                 externalOrderId = externalOrderId ?? outcome.externalOrderId
@@ -158,7 +174,7 @@ public struct DispatchService: Sendable {
                 failures.append("\(target): \(outcome.reason)")
             }
             logger.info("delivery attempt", metadata: [
-                "delivery_id": .string(planned.delivery.id), "webhook_id": .stringConvertible(planned.target.webhook.id),
+                "delivery_id": .string(planned.delivery.id), "target": .string(target),
                 "status_code": .string(outcome.statusCode.map(String.init) ?? "-"), "outcome": .string(outcome.errorClass ?? "delivered"),
                 "duration_ms": .stringConvertible(outcome.durationMs), "next": .string(result.recorded.transition.status.rawValue),
             ])
@@ -171,7 +187,7 @@ public struct DispatchService: Sendable {
                                        message: dispatched ? "order dispatched" : "order persisted; delivery failed",
                                        orderId: order.id, dispatched: dispatched, reason: reason))
         try await translatingStoreErrors {
-            try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.map(\.1.health))
+            try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.compactMap(\.1.health))
         }
         return done.response
     }
@@ -222,4 +238,9 @@ actor InFlightDispatches {
         let continuations = waiting.removeValue(forKey: key) ?? []
         for continuation in continuations { continuation.resume(returning: result) }
     }
+}
+
+extension PlannedDelivery {
+    /// How the dispatch response names where it went: `webhook 7`, or the connector's slug.
+    var label: String { target.map { "webhook \($0.webhook.id)" } ?? delivery.connector }
 }

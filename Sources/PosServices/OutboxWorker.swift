@@ -80,7 +80,8 @@ public final class OutboxWorker: Service, Sendable {
     }
 
     private func attempt(_ claimed: ClaimedDelivery) async {
-        let result = await attempter.attempt(claimed.delivery, target: claimed.target, orderBytes: claimed.orderBytes, order: nil)
+        let result = await attempter.attempt(claimed.delivery, target: claimed.target, outletId: claimed.outletId,
+                                             orderBytes: claimed.orderBytes, order: nil)
         let recorded = result.recorded
         let number = recorded.attempt.attemptNumber
         let completion: DispatchCompletion = switch recorded.transition.status {
@@ -95,7 +96,7 @@ public final class OutboxWorker: Service, Sendable {
                                reason: "attempt \(number) failed: \(result.outcome.reason)", response: nil, at: recorded.at)
         }
         do {
-            try await outbox.recordAttempts([recorded], completion: completion, health: [result.health])
+            try await outbox.recordAttempts([recorded], completion: completion, health: result.health.map { [$0] } ?? [])
         } catch {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.error("could not record a delivery attempt", metadata: [

@@ -14,6 +14,8 @@ public enum ServiceError: Error, Equatable, Sendable {
     case conflict(String, details: String = "")
     /// 503: the database or another dependency is not answering.
     case unavailable(String)
+    /// 502: a POS we asked on the caller's behalf failed.
+    case badGateway(String, details: String = "")
 
     public static func invalid(_ error: ValidationError) -> ServiceError {
         .invalid(field: error.field, message: error.field.isEmpty ? error.message : "\(error.field) \(error.message)")

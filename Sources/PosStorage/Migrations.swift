@@ -125,6 +125,37 @@ enum Migrations {
             "ALTER TABLE webhooks ADD COLUMN failing_since BIGINT",
             "ALTER TABLE webhooks ADD COLUMN circuit_open_until BIGINT",
         ]),
+        Step(version: 4, name: "provider connections, outlet providers, connector progress", statements: [
+            """
+            CREATE TABLE provider_connections (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                slug TEXT NOT NULL,
+                status TEXT NOT NULL,
+                api_key_sealed TEXT NOT NULL,
+                api_secret_sealed TEXT NOT NULL,
+                webhook_url TEXT NOT NULL,
+                base_url TEXT NOT NULL,
+                config TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, slug)
+            )
+            """,
+            """
+            CREATE TABLE outlet_providers (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                provider_slug TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                settings TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, outlet_id)
+            )
+            """,
+            "CREATE INDEX outlet_providers_slug ON outlet_providers (tenant_id, provider_slug)",
+            "ALTER TABLE deliveries ADD COLUMN progress TEXT",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

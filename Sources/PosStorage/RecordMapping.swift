@@ -88,7 +88,23 @@ enum RecordMapping {
             lastError: try row.optionalString("last_error"),
             createdAt: try row.int64("created_at"),
             updatedAt: try row.int64("updated_at"),
-            deliveredAt: try row.optionalInt64("delivered_at"))
+            deliveredAt: try row.optionalInt64("delivered_at"),
+            progress: try row.optionalString("progress"))
+    }
+
+    static func connection(_ row: some ColumnReader) throws -> ProviderConnection {
+        ProviderConnection(
+            tenantId: try row.string("tenant_id"), slug: try row.string("slug"), status: try row.string("status"),
+            sealedApiKey: try row.string("api_key_sealed"), sealedApiSecret: try row.string("api_secret_sealed"),
+            webhookUrl: try row.string("webhook_url"), baseUrl: try row.string("base_url"), config: try row.string("config"),
+            createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"))
+    }
+
+    static func outletProvider(_ row: some ColumnReader) throws -> OutletProvider {
+        OutletProvider(
+            tenantId: try row.string("tenant_id"), outletId: try row.string("outlet_id"), providerSlug: try row.string("provider_slug"),
+            externalId: try row.string("external_id"), settings: try row.string("settings"),
+            createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"))
     }
 
     static func attempt(_ row: some ColumnReader) throws -> DeliveryAttempt {
@@ -126,8 +142,12 @@ enum SharedSQL {
     static func deliveryColumns(_ table: String?) -> String {
         let prefix = table.map { "\($0)." } ?? ""
         return ["id", "tenant_id", "order_id", "webhook_id", "connector", "event", "status", "attempt_count", "next_attempt_at",
-                "last_status_code", "last_error", "created_at", "updated_at", "delivered_at"].map { prefix + $0 }.joined(separator: ", ")
+                "last_status_code", "last_error", "created_at", "updated_at", "delivered_at", "progress"].map { prefix + $0 }.joined(separator: ", ")
     }
+    static let connectionColumns = """
+        tenant_id, slug, status, api_key_sealed, api_secret_sealed, webhook_url, base_url, config, created_at, updated_at
+        """
+    static let outletProviderColumns = "tenant_id, outlet_id, provider_slug, external_id, settings, created_at, updated_at"
     static let attemptColumns = """
         a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
         a.response_excerpt, a.signed_with
@@ -143,6 +163,21 @@ extension Delivery {
                  event: order.event, status: circuitOpen ? .pending : .delivering, attemptCount: 0,
                  nextAttemptAt: circuitOpen ? target.webhook.health.circuitOpenUntil : order.receivedAt,
                  lastStatusCode: nil, lastError: nil, createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
+    }
+
+    /// The one outbox row of an order for a built-in transformer, leased to the dispatch request.
+    static func firstFor(order: NewOrder, connector: String, id: String) -> Delivery {
+        Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: nil, connector: connector, event: order.event,
+                 status: .delivering, attemptCount: 0, nextAttemptAt: order.receivedAt, lastStatusCode: nil, lastError: nil,
+                 createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
+    }
+
+    /// The deliveries written with a new order: one to its connector, or one per subscribed webhook.
+    static func planned(for order: NewOrder, webhooks: [WebhookTarget], makeId: () -> String) -> [PlannedDelivery] {
+        if let connector = order.builtInTransformer {
+            return [PlannedDelivery(delivery: firstFor(order: order, connector: connector, id: makeId()), target: nil)]
+        }
+        return webhooks.map { PlannedDelivery(delivery: firstFor(order: order, target: $0, id: makeId()), target: $0) }
     }
 }
 
@@ -198,32 +233,33 @@ extension Delivery {
 extension ClaimedDelivery {
     /// Joins claimed rows with their webhooks and order payloads; a row missing either is skipped
     /// (its lease runs out and it is looked at again).
-    static func assemble(_ deliveries: [Delivery], targets: [WebhookTarget], payloads: [String: [UInt8]]) -> [ClaimedDelivery] {
+    static func assemble(_ deliveries: [Delivery], targets: [WebhookTarget], orders: [String: (outletId: String, payload: [UInt8])]) -> [ClaimedDelivery] {
         let targetsById = Dictionary(targets.map { ($0.webhook.id, $0) }, uniquingKeysWith: { first, _ in first })
         return deliveries.compactMap { delivery in
-            guard let webhookId = delivery.webhookId, let target = targetsById[webhookId], let bytes = payloads[delivery.orderId] else {
-                return nil
-            }
+            guard let order = orders[delivery.orderId] else { return nil }
+            let target = delivery.webhookId.flatMap { targetsById[$0] }
+            if delivery.webhookId != nil, target == nil { return nil }
             var leased = delivery
             leased.status = .delivering
-            return ClaimedDelivery(delivery: leased, target: target, orderBytes: bytes)
+            return ClaimedDelivery(delivery: leased, target: target, outletId: order.outletId, orderBytes: order.payload)
         }
     }
+
 }
 
 extension ClaimedDelivery {
     /// Of the due candidates, those a worker may take: all of a closed circuit's, one probe for a
     /// half-open circuit; returns them and the half-open webhooks probed.
-    static func admissible(_ candidates: [(id: String, webhookId: Int64, circuitOpenUntil: Int64?)], now: Int64) -> (ids: [String], probed: [Int64]) {
+    static func admissible(_ candidates: [(id: String, webhookId: Int64?, circuitOpenUntil: Int64?)], now: Int64) -> (ids: [String], probed: [Int64]) {
         var ids: [String] = []
         var probed: [Int64] = []
         for candidate in candidates {
-            guard let openUntil = candidate.circuitOpenUntil, openUntil <= now else {
+            guard let webhookId = candidate.webhookId, let openUntil = candidate.circuitOpenUntil, openUntil <= now else {
                 ids.append(candidate.id)
                 continue
             }
-            guard !probed.contains(candidate.webhookId) else { continue }
-            probed.append(candidate.webhookId)
+            guard !probed.contains(webhookId) else { continue }
+            probed.append(webhookId)
             ids.append(candidate.id)
         }
         return (ids, probed)

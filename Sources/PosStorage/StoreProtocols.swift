@@ -140,13 +140,16 @@ public struct DeliveryLease: Sendable, Equatable {
 /// A delivery a worker has leased, with what it needs to attempt it.
 public struct ClaimedDelivery: Sendable, Equatable {
     public var delivery: Delivery
-    public var target: WebhookTarget
+    /// The webhook it goes to; nil for a POS connector's delivery (found by `outletId`).
+    public var target: WebhookTarget?
+    public var outletId: String
     /// The order's bytes as dispatch received them.
     public var orderBytes: [UInt8]
 
-    public init(delivery: Delivery, target: WebhookTarget, orderBytes: [UInt8]) {
+    public init(delivery: Delivery, target: WebhookTarget?, outletId: String, orderBytes: [UInt8]) {
         self.delivery = delivery
         self.target = target
+        self.outletId = outletId
         self.orderBytes = orderBytes
     }
 }
@@ -219,9 +222,10 @@ public struct DeliveryDetail: Sendable, Equatable {
 /// A delivery row created with its order, and where it goes.
 public struct PlannedDelivery: Sendable, Equatable {
     public var delivery: Delivery
-    public var target: WebhookTarget
+    /// nil for a POS connector's delivery.
+    public var target: WebhookTarget?
 
-    public init(delivery: Delivery, target: WebhookTarget) {
+    public init(delivery: Delivery, target: WebhookTarget?) {
         self.delivery = delivery
         self.target = target
     }
@@ -309,7 +313,8 @@ public struct RecordedAttempt: Sendable, Equatable {
 
 public protocol OrderStore: Sendable {
     /// Persists the order and one delivery per active webhook of the outlet subscribed to the
-    /// event, in one transaction; or returns the first order for the same (tenant, uuid, event).
+    /// event — or, for an order with a `builtInTransformer`, one delivery to that connector instead —
+    /// in one transaction; or returns the first order for the same (tenant, uuid, event).
     /// An order with nothing to deliver is stored already completed with `completionWithoutTargets`.
     func acceptOrder(_ order: NewOrder, completionWithoutTargets: DispatchCompletion,
                      makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder
@@ -320,16 +325,32 @@ public protocol OrderStore: Sendable {
     func orderCount(tenantId: String) async throws -> Int
 }
 
+/// Provider connections, outlet mappings, and connector progress.
+public protocol ProviderStore: Sendable {
+    /// Creates or replaces the tenant's connection for `connection.slug`; keeps the first `createdAt`.
+    func upsertConnection(_ connection: ProviderConnection) async throws -> ProviderConnection
+    func connection(tenantId: String, slug: String) async throws -> ProviderConnection?
+    func connections(tenantId: String) async throws -> [ProviderConnection]
+    /// Deletes the connection and the outlet mappings to it; returns how many mappings went, or nil
+    /// when there was no such connection.
+    func deleteConnection(tenantId: String, slug: String) async throws -> Int?
+    /// Creates or replaces the outlet's mapping (one provider per outlet); keeps the first `createdAt`.
+    func upsertOutletProvider(_ mapping: OutletProvider) async throws -> OutletProvider
+    func outletProvider(tenantId: String, outletId: String) async throws -> OutletProvider?
+    /// Records a multi-step connector's finished steps on its delivery, at once.
+    func saveProgress(deliveryId: String, progress: String, at: Int64) async throws
+}
+
 /// Health of the database itself, for `/ready`.
 public protocol StoreHealth: Sendable {
     func ping() async throws
 }
 
 /// Everything the service needs from persistence. One engine implements it all.
-public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OutboxStore & StoreHealth
+public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OutboxStore & ProviderStore & StoreHealth
 
 /// An engine's stores with their lifecycle: schema migration at start, closing at the end.
-public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OutboxStore, StoreHealth {
+public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OutboxStore, ProviderStore, StoreHealth {
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
     func migrate() async throws -> [Int]

@@ -158,7 +158,7 @@ struct StoreContractTests {
             #expect(record.dispatchStatus == .pending)
             #expect(deliveries.count == 1)
             #expect(deliveries[0].delivery.status == .delivering, "leased to the dispatch request for its first attempt")
-            #expect(deliveries[0].target.sealedSecret == "v1:sealed")
+            #expect(deliveries[0].target?.sealedSecret == "v1:sealed")
 
             var again = Self.newOrder()
             again.payloadSHA256 = "different"
@@ -255,7 +255,7 @@ extension StoreContractTests {
             let claimed = try await stores.claimDueDeliveries(lease: worker, now: 1_500, limit: 10)
             #expect(claimed.map(\.delivery.id) == [planned.delivery.id])
             #expect(claimed.first?.orderBytes == Array(#"{"uuid":"o-1"}"#.utf8))
-            #expect(claimed.first?.target.webhook.callbackUrl == "https://x.test/h")
+            #expect(claimed.first?.target?.webhook.callbackUrl == "https://x.test/h")
             #expect(try await stores.claimDueDeliveries(lease: worker, now: 1_600, limit: 10).isEmpty, "now leased to the worker")
 
             func attempt(_ number: Int, _ status: DeliveryStatus, next: Int64?) -> RecordedAttempt {

@@ -162,8 +162,10 @@ public struct Delivery: Sendable, Equatable {
     public var createdAt: Int64
     public var updatedAt: Int64
     public var deliveredAt: Int64?
+    /// The steps a multi-step connector finished (JSON text), so a retry resumes after them.
+    public var progress: String?
 
-    public init(id: String, tenantId: String, orderId: String, webhookId: Int64?, connector: String, event: String, status: DeliveryStatus, attemptCount: Int, nextAttemptAt: Int64?, lastStatusCode: Int?, lastError: String?, createdAt: Int64, updatedAt: Int64, deliveredAt: Int64?) {
+    public init(id: String, tenantId: String, orderId: String, webhookId: Int64?, connector: String, event: String, status: DeliveryStatus, attemptCount: Int, nextAttemptAt: Int64?, lastStatusCode: Int?, lastError: String?, createdAt: Int64, updatedAt: Int64, deliveredAt: Int64?, progress: String? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.orderId = orderId
@@ -178,7 +180,11 @@ public struct Delivery: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.deliveredAt = deliveredAt
+        self.progress = progress
     }
+
+    /// Whether a POS connector (a built-in transformer) delivers it rather than a webhook.
+    public var isConnectorDelivery: Bool { webhookId == nil }
 }
 
 /// What one attempt at a delivery did.

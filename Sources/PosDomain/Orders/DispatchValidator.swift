@@ -25,6 +25,17 @@ public enum DispatchValidator {
         )
     }
 
+    /// The typed order from the stored `order` bytes (a connector's retry reads it back this way).
+    public static func order(bytes: [UInt8]) throws(ValidationError) -> CataOrder {
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw ValidationError(field: "order", message: "is not JSON: \(error)")
+        }
+        return try validateOrder(try FieldReader.object(root, path: "order"))
+    }
+
     static func validateOrder(_ order: FieldReader) throws(ValidationError) -> CataOrder {
         let uuid = try order.identifier("uuid")
         let orderRefNo = try order.string("orderRefNo")

@@ -94,6 +94,8 @@ struct DeliveryView: Encodable {
     let lastError: String?
     let createdAt: String
     let deliveredAt: String?
+    /// A multi-step connector's finished steps (desibits: order id and number, payment, KOT number).
+    let progress: JSONValue?
     /// Omitted in lists.
     let attempts: [AttemptView]?
 
@@ -110,6 +112,7 @@ struct DeliveryView: Encodable {
         lastError = delivery.lastError
         createdAt = delivery.createdAt.rfc3339
         deliveredAt = delivery.deliveredAt?.rfc3339
+        progress = delivery.progress.flatMap { JSONValue(parsing: $0) }
         self.attempts = attempts?.map(AttemptView.init)
     }
 

@@ -207,7 +207,8 @@ public final class SQLStores: StoreEngine {
                   AND w.is_active = 1 AND w.deleted_at IS NULL
                 ORDER BY w.id
                 """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)) }.filter { $0.webhook.isSubscribed(to: order.event) }
-            let record = OrderRecord.accepted(order, completion: targets.isEmpty ? completion : nil)
+            let plannedDeliveries = Delivery.planned(for: order, webhooks: targets, makeId: makeDeliveryId)
+            let record = OrderRecord.accepted(order, completion: plannedDeliveries.isEmpty ? completion : nil)
             let inserted = try await db.raw("""
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
                                     total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
@@ -227,9 +228,8 @@ public final class SQLStores: StoreEngine {
                 else { throw StoreError.unavailable("conflicting order vanished") }
                 return .existing(try RecordMapping.order(SQLKitRow(existing)))
             }
-            var planned: [PlannedDelivery] = []
-            for target in targets {
-                let delivery = Delivery.firstFor(order: order, target: target, id: makeDeliveryId())
+            for planned in plannedDeliveries {
+                let delivery = planned.delivery
                 let lease: DeliveryLease? = delivery.status == .delivering ? order.firstAttemptLease : nil
                 try await db.raw("""
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
@@ -239,9 +239,8 @@ public final class SQLStores: StoreEngine {
                             \(bind: delivery.nextAttemptAt), \(bind: lease?.owner),
                             \(bind: lease?.expiresAt), \(bind: delivery.createdAt), \(bind: delivery.updatedAt))
                     """).run()
-                planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
-            return .created(record, planned)
+            return .created(record, plannedDeliveries)
         }
     }
 
@@ -290,19 +289,99 @@ public final class SQLStores: StoreEngine {
         }
     }
 
+    // MARK: ProviderStore
+
+    public func upsertConnection(_ connection: ProviderConnection) async throws -> ProviderConnection {
+        try await engine.withTransaction { db in
+            guard let row = try await db.raw("""
+                INSERT INTO provider_connections (\(unsafeRaw: SharedSQL.connectionColumns))
+                VALUES (\(bind: connection.tenantId), \(bind: connection.slug), \(bind: connection.status), \(bind: connection.sealedApiKey),
+                        \(bind: connection.sealedApiSecret), \(bind: connection.webhookUrl), \(bind: connection.baseUrl), \(bind: connection.config),
+                        \(bind: connection.createdAt), \(bind: connection.updatedAt))
+                ON CONFLICT (tenant_id, slug) DO UPDATE SET status = excluded.status, api_key_sealed = excluded.api_key_sealed,
+                    api_secret_sealed = excluded.api_secret_sealed, webhook_url = excluded.webhook_url, base_url = excluded.base_url,
+                    config = excluded.config, updated_at = excluded.updated_at
+                RETURNING \(unsafeRaw: SharedSQL.connectionColumns)
+                """).first()
+            else { throw StoreError.unavailable("provider connection vanished") }
+            return try RecordMapping.connection(SQLKitRow(row))
+        }
+    }
+
+    public func connection(tenantId: String, slug: String) async throws -> ProviderConnection? {
+        try await engine.withReader { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = \(bind: tenantId) AND slug = \(bind: slug)
+                """).first().map { try RecordMapping.connection(SQLKitRow($0)) }
+        }
+    }
+
+    public func connections(tenantId: String) async throws -> [ProviderConnection] {
+        try await engine.withReader { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = \(bind: tenantId) ORDER BY slug
+                """).all().map { try RecordMapping.connection(SQLKitRow($0)) }
+        }
+    }
+
+    public func deleteConnection(tenantId: String, slug: String) async throws -> Int? {
+        try await engine.withTransaction { db -> Int? in
+            guard try await db.raw("""
+                DELETE FROM provider_connections WHERE tenant_id = \(bind: tenantId) AND slug = \(bind: slug) RETURNING slug
+                """).first() != nil
+            else { return nil }
+            return try await db.raw("""
+                DELETE FROM outlet_providers WHERE tenant_id = \(bind: tenantId) AND provider_slug = \(bind: slug) RETURNING outlet_id
+                """).all().count
+        }
+    }
+
+    public func upsertOutletProvider(_ mapping: OutletProvider) async throws -> OutletProvider {
+        try await engine.withTransaction { db in
+            guard let row = try await db.raw("""
+                INSERT INTO outlet_providers (\(unsafeRaw: SharedSQL.outletProviderColumns))
+                VALUES (\(bind: mapping.tenantId), \(bind: mapping.outletId), \(bind: mapping.providerSlug), \(bind: mapping.externalId),
+                        \(bind: mapping.settings), \(bind: mapping.createdAt), \(bind: mapping.updatedAt))
+                ON CONFLICT (tenant_id, outlet_id) DO UPDATE SET provider_slug = excluded.provider_slug, external_id = excluded.external_id,
+                    settings = excluded.settings, updated_at = excluded.updated_at
+                RETURNING \(unsafeRaw: SharedSQL.outletProviderColumns)
+                """).first()
+            else { throw StoreError.unavailable("outlet mapping vanished") }
+            return try RecordMapping.outletProvider(SQLKitRow(row))
+        }
+    }
+
+    public func outletProvider(tenantId: String, outletId: String) async throws -> OutletProvider? {
+        try await engine.withReader { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.outletProviderColumns) FROM outlet_providers
+                WHERE tenant_id = \(bind: tenantId) AND outlet_id = \(bind: outletId)
+                """).first().map { try RecordMapping.outletProvider(SQLKitRow($0)) }
+        }
+    }
+
+    public func saveProgress(deliveryId: String, progress: String, at: Int64) async throws {
+        try await engine.withTransaction { db in
+            try await db.raw("""
+                UPDATE deliveries SET progress = \(bind: progress), updated_at = \(bind: at) WHERE id = \(bind: deliveryId)
+                """).run()
+        }
+    }
+
     // MARK: OutboxStore
 
     public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
         try await engine.withTransaction { db in
             let candidates = try await db.raw("""
-                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
                 WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= \(bind: now))
                        OR (d.status = 'delivering' AND d.lease_expires_at <= \(bind: now)))
-                  AND w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= \(bind: now))
+                  AND (d.webhook_id IS NULL
+                       OR (w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= \(bind: now))))
                 ORDER BY d.next_attempt_at LIMIT \(bind: limit)
                 \(unsafeRaw: self.engine.flavor == .postgres ? "FOR UPDATE OF d SKIP LOCKED" : "")
                 """).all().map {
-                (id: try $0.decode(column: "id", as: String.self), webhookId: try $0.decode(column: "webhook_id", as: Int64.self),
+                (id: try $0.decode(column: "id", as: String.self), webhookId: try $0.decode(column: "webhook_id", as: Int64?.self),
                  circuitOpenUntil: try $0.decode(column: "circuit_open_until", as: Int64?.self))
             }
             let (ids, probed) = ClaimedDelivery.admissible(candidates, now: now)
@@ -317,14 +396,16 @@ public final class SQLStores: StoreEngine {
                 """).run()
             let deliveries = try await db.raw("SELECT \(unsafeRaw: SharedSQL.deliveryColumns) FROM deliveries WHERE id IN (\(binds: ids))")
                 .all().map { try RecordMapping.delivery(SQLKitRow($0)) }
-            let targets = try await db.raw("""
-                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w WHERE w.id IN (\(binds: Array(Set(deliveries.compactMap(\.webhookId)))))
+            let webhookIds = Array(Set(deliveries.compactMap(\.webhookId)))
+            let targets = webhookIds.isEmpty ? [] : try await db.raw("""
+                SELECT \(unsafeRaw: SharedSQL.webhookColumns) FROM webhooks w WHERE w.id IN (\(binds: webhookIds))
                 """).all().map { try RecordMapping.webhookTarget(SQLKitRow($0)) }
-            var payloads: [String: [UInt8]] = [:]
-            for row in try await db.raw("SELECT id, payload FROM orders WHERE id IN (\(binds: Array(Set(deliveries.map(\.orderId)))))").all() {
-                payloads[try row.decode(column: "id", as: String.self)] = Array(try row.decode(column: "payload", as: Data.self))
+            var orders: [String: (outletId: String, payload: [UInt8])] = [:]
+            for row in try await db.raw("SELECT id, outlet_id, payload FROM orders WHERE id IN (\(binds: Array(Set(deliveries.map(\.orderId)))))").all() {
+                orders[try row.decode(column: "id", as: String.self)] = (try row.decode(column: "outlet_id", as: String.self),
+                                                                          Array(try row.decode(column: "payload", as: Data.self)))
             }
-            return ClaimedDelivery.assemble(deliveries, targets: targets, payloads: payloads)
+            return ClaimedDelivery.assemble(deliveries, targets: targets, orders: orders)
         }
     }
 
@@ -387,7 +468,7 @@ public final class SQLStores: StoreEngine {
                 UPDATE deliveries SET status = 'pending', next_attempt_at = \(bind: now), lease_owner = NULL, lease_expires_at = NULL,
                     updated_at = \(bind: now)
                 WHERE tenant_id = \(bind: tenantId) AND status IN ('dead', 'failed') AND created_at >= \(bind: since)
-                  AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)
+                  AND (webhook_id IS NULL OR webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL))
                 """
             if let webhookId { query += " AND webhook_id = \(bind: webhookId)" }
             if let outletId {

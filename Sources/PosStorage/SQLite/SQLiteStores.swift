@@ -249,7 +249,8 @@ public final class SQLiteStores: StoreEngine {
                 """), arguments: [order.tenantId, order.outletId])
                 .map { try RecordMapping.webhookTarget(GRDBRow($0)) }
                 .filter { $0.webhook.isSubscribed(to: order.event) }
-            let record = OrderRecord.accepted(order, completion: targets.isEmpty ? completion : nil)
+            let plannedDeliveries = Delivery.planned(for: order, webhooks: targets, makeId: makeDeliveryId)
+            let record = OrderRecord.accepted(order, completion: plannedDeliveries.isEmpty ? completion : nil)
             try db.cachedStatement(sql: """
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
                                     total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
@@ -268,9 +269,8 @@ public final class SQLiteStores: StoreEngine {
                 guard let existing else { throw StoreError.unavailable("conflicting order vanished") }
                 return .existing(try RecordMapping.order(GRDBRow(existing)))
             }
-            var planned: [PlannedDelivery] = []
-            for target in targets {
-                let delivery = Delivery.firstFor(order: order, target: target, id: makeDeliveryId())
+            for planned in plannedDeliveries {
+                let delivery = planned.delivery
                 let lease: DeliveryLease? = delivery.status == .delivering ? order.firstAttemptLease : nil
                 try db.cachedStatement(sql: """
                     INSERT INTO deliveries (id, tenant_id, order_id, webhook_id, connector, event, status, attempt_count,
@@ -280,9 +280,8 @@ public final class SQLiteStores: StoreEngine {
                         delivery.id, delivery.tenantId, delivery.orderId, delivery.webhookId, delivery.connector, delivery.event,
                         delivery.status.rawValue, delivery.nextAttemptAt, lease?.owner, lease?.expiresAt, delivery.createdAt, delivery.updatedAt,
                     ])
-                planned.append(PlannedDelivery(delivery: delivery, target: target))
             }
-            return .created(record, planned)
+            return .created(record, plannedDeliveries)
         }
     }
 
@@ -330,17 +329,89 @@ public final class SQLiteStores: StoreEngine {
         }
     }
 
+    // MARK: ProviderStore
+
+    public func upsertConnection(_ connection: ProviderConnection) async throws -> ProviderConnection {
+        try await write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO provider_connections (\(SharedSQL.connectionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, slug) DO UPDATE SET status = excluded.status, api_key_sealed = excluded.api_key_sealed,
+                    api_secret_sealed = excluded.api_secret_sealed, webhook_url = excluded.webhook_url, base_url = excluded.base_url,
+                    config = excluded.config, updated_at = excluded.updated_at
+                """).execute(arguments: [
+                    connection.tenantId, connection.slug, connection.status, connection.sealedApiKey, connection.sealedApiSecret,
+                    connection.webhookUrl, connection.baseUrl, connection.config, connection.createdAt, connection.updatedAt,
+                ])
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = ? AND slug = ?",
+                                             arguments: [connection.tenantId, connection.slug])
+            else { throw StoreError.unavailable("provider connection vanished") }
+            return try RecordMapping.connection(GRDBRow(row))
+        }
+    }
+
+    public func connection(tenantId: String, slug: String) async throws -> ProviderConnection? {
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = ? AND slug = ?"),
+                             arguments: [tenantId, slug]).map { try RecordMapping.connection(GRDBRow($0)) }
+        }
+    }
+
+    public func connections(tenantId: String) async throws -> [ProviderConnection] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT \(SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = ? ORDER BY slug",
+                             arguments: [tenantId]).map { try RecordMapping.connection(GRDBRow($0)) }
+        }
+    }
+
+    public func deleteConnection(tenantId: String, slug: String) async throws -> Int? {
+        try await write { db -> Int? in
+            try db.execute(sql: "DELETE FROM provider_connections WHERE tenant_id = ? AND slug = ?", arguments: [tenantId, slug])
+            guard db.changesCount == 1 else { return nil }
+            try db.execute(sql: "DELETE FROM outlet_providers WHERE tenant_id = ? AND provider_slug = ?", arguments: [tenantId, slug])
+            return db.changesCount
+        }
+    }
+
+    public func upsertOutletProvider(_ mapping: OutletProvider) async throws -> OutletProvider {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO outlet_providers (\(SharedSQL.outletProviderColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, outlet_id) DO UPDATE SET provider_slug = excluded.provider_slug, external_id = excluded.external_id,
+                    settings = excluded.settings, updated_at = excluded.updated_at
+                """, arguments: [mapping.tenantId, mapping.outletId, mapping.providerSlug, mapping.externalId, mapping.settings,
+                                 mapping.createdAt, mapping.updatedAt])
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(SharedSQL.outletProviderColumns) FROM outlet_providers WHERE tenant_id = ? AND outlet_id = ?",
+                                             arguments: [mapping.tenantId, mapping.outletId])
+            else { throw StoreError.unavailable("outlet mapping vanished") }
+            return try RecordMapping.outletProvider(GRDBRow(row))
+        }
+    }
+
+    public func outletProvider(tenantId: String, outletId: String) async throws -> OutletProvider? {
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(SharedSQL.outletProviderColumns) FROM outlet_providers WHERE tenant_id = ? AND outlet_id = ?"),
+                             arguments: [tenantId, outletId]).map { try RecordMapping.outletProvider(GRDBRow($0)) }
+        }
+    }
+
+    public func saveProgress(deliveryId: String, progress: String, at: Int64) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE deliveries SET progress = ?, updated_at = ? WHERE id = ?", arguments: [progress, at, deliveryId])
+        }
+    }
+
     // MARK: OutboxStore
 
     public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
         try await write { db in
             let candidates = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
                 WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?) OR (d.status = 'delivering' AND d.lease_expires_at <= ?))
-                  AND w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= ?)
+                  AND (d.webhook_id IS NULL
+                       OR (w.is_active = 1 AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= ?)))
                 ORDER BY d.next_attempt_at LIMIT ?
                 """), arguments: [now, now, now, limit]).map {
-                (id: try $0.decode(String.self, forColumn: "id"), webhookId: try $0.decode(Int64.self, forColumn: "webhook_id"),
+                (id: try $0.decode(String.self, forColumn: "id"), webhookId: try $0.decode(Int64?.self, forColumn: "webhook_id"),
                  circuitOpenUntil: try $0.decode(Int64?.self, forColumn: "circuit_open_until"))
             }
             let (ids, probed) = ClaimedDelivery.admissible(candidates, now: now)
@@ -356,17 +427,18 @@ public final class SQLiteStores: StoreEngine {
             let deliveries = try Row.fetchAll(db, sql: "SELECT \(SharedSQL.deliveryColumns) FROM deliveries WHERE id IN (\(list))",
                                               arguments: StatementArguments(ids)).map { try RecordMapping.delivery(GRDBRow($0)) }
             let webhookIds = Array(Set(deliveries.compactMap(\.webhookId)))
-            let targets = try Row.fetchAll(db, sql: """
+            let targets = webhookIds.isEmpty ? [] : try Row.fetchAll(db, sql: """
                 SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id IN (\(Array(repeating: "?", count: webhookIds.count).joined(separator: ", ")))
                 """, arguments: StatementArguments(webhookIds)).map { try RecordMapping.webhookTarget(GRDBRow($0)) }
             let orderIds = Array(Set(deliveries.map(\.orderId)))
-            var payloads: [String: [UInt8]] = [:]
+            var orders: [String: (outletId: String, payload: [UInt8])] = [:]
             for row in try Row.fetchAll(db, sql: """
-                SELECT id, payload FROM orders WHERE id IN (\(Array(repeating: "?", count: orderIds.count).joined(separator: ", ")))
+                SELECT id, outlet_id, payload FROM orders WHERE id IN (\(Array(repeating: "?", count: orderIds.count).joined(separator: ", ")))
                 """, arguments: StatementArguments(orderIds)) {
-                payloads[try row.decode(String.self, forColumn: "id")] = Array(try row.decode(Data.self, forColumn: "payload"))
+                orders[try row.decode(String.self, forColumn: "id")] = (try row.decode(String.self, forColumn: "outlet_id"),
+                                                                        Array(try row.decode(Data.self, forColumn: "payload")))
             }
-            return ClaimedDelivery.assemble(deliveries, targets: targets, payloads: payloads)
+            return ClaimedDelivery.assemble(deliveries, targets: targets, orders: orders)
         }
     }
 
@@ -423,7 +495,7 @@ public final class SQLiteStores: StoreEngine {
             var sql = """
                 UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
                 WHERE tenant_id = ? AND status IN ('dead', 'failed') AND created_at >= ?
-                  AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)
+                  AND (webhook_id IS NULL OR webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL))
                 """
             var arguments: StatementArguments = [now, now, tenantId, since]
             if let webhookId { sql += " AND webhook_id = ?"; arguments += [webhookId] }

@@ -64,7 +64,8 @@ final class TestService: Sendable {
         let secretBox = try sharedSecretBox ?? SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
         let transport = HTTPTransport(timeout: deliveryTimeout, outboundGuard: outboundGuard)
         let services = ServiceGraph(
-            stores: stores, connector: WebhookConnector(transport: transport, clock: clock), secretBox: secretBox,
+            stores: stores, connector: WebhookConnector(transport: transport, clock: clock),
+            posConnectors: .builtIn(exchange: POSExchange(transport: transport, clock: clock)), secretBox: secretBox,
             outboundGuard: outboundGuard, clock: clock,
             delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
                                        pollIntervalMs: pollIntervalMs, instanceId: "test-\(UUID().uuidString.prefix(8))",
@@ -127,6 +128,7 @@ final class TestService: Sendable {
         let tenant: Tenant
         let internalKey: String
         let partnerKey: String
+        let adminKey: String
     }
 
     func tenant(_ subdomain: String) async throws -> TenantKeys {
@@ -134,7 +136,8 @@ final class TestService: Sendable {
         return TenantKeys(
             tenant: tenant,
             internalKey: try await admin.createKey(tenant: subdomain, scopes: [.internal], expiresInDays: nil).key,
-            partnerKey: try await admin.createKey(tenant: subdomain, scopes: [.partner], expiresInDays: nil).key)
+            partnerKey: try await admin.createKey(tenant: subdomain, scopes: [.partner], expiresInDays: nil).key,
+            adminKey: try await admin.createKey(tenant: subdomain, scopes: [.admin], expiresInDays: nil).key)
     }
 
     /// Registers a webhook through the API; returns its id and `whsec_` secret.

@@ -1,0 +1,257 @@
+import NIOHTTP1
+import PosDomain
+
+/// The desibits-style POS operations API (seed 002), Bearer token. Three steps per order:
+/// create it (`POST /api/v1/pos/orders`), pay it (`…/{id}/payment`, the Cata order uuid as
+/// `transaction_id`), send it to the kitchen (`…/{id}/kot`). Each finished step is checkpointed,
+/// so a retry resumes at the step that failed and never creates a second order.
+public struct DesibitsConnector: POSConnector {
+    public let slug = "desibits"
+    public let capabilities: ConnectorCapabilities = [.dispatchOrder, .testConnection]
+    private let exchange: POSExchange
+
+    public init(exchange: POSExchange) {
+        self.exchange = exchange
+    }
+
+    public struct Settings: Sendable {
+        public var mapping: ProductMapping
+        /// Overrides the order type looked up from `deliveryMethod`.
+        public var orderTypeId: Int64?
+        /// Overrides the payment method code looked up from the Cata payment method.
+        public var paymentMethod: String?
+
+        static let keys = ProductMapping.keys.union(["orderTypeId", "paymentMethod"])
+
+        public init(_ settings: JSONValue) throws(ValidationError) {
+            let reader = SettingsReader(settings)
+            try reader.rejectUnknownKeys(allowed: Self.keys)
+            mapping = try ProductMapping(reader)
+            orderTypeId = try reader.integer("orderTypeId", required: false)
+            paymentMethod = try reader.string("paymentMethod", required: false)
+            for (key, map) in [("productMap", mapping.products), ("modifierMap", mapping.modifiers)] {
+                if let bad = map.first(where: { $0.value.integerValue == nil }) {
+                    throw ValidationError(field: "settings.\(key).\(bad.key)", message: "must be a desibits menu_item_id: an integer")
+                }
+            }
+            if let fee = mapping.deliveryFeeProduct, fee.integerValue == nil {
+                throw ValidationError(field: "settings.deliveryFeeProductId", message: "must be a desibits menu_item_id: an integer")
+            }
+        }
+    }
+
+    public func validate(settings: JSONValue) throws(ValidationError) {
+        _ = try Settings(settings)
+    }
+
+    /// What finished steps leave on the delivery (`progress`), read back by a retry.
+    public struct Progress: Sendable, Equatable {
+        public var orderId: String?
+        public var orderNumber: String?
+        public var paymentId: String?
+        public var kotNumber: String?
+
+        public init(_ value: JSONValue?) {
+            orderId = value?["orderId"]?.idText
+            orderNumber = value?["orderNumber"]?.stringValue
+            paymentId = value?["paymentId"]?.idText
+            kotNumber = value?["kotNumber"]?.stringValue
+        }
+
+        public var json: JSONValue {
+            .object([("orderId", orderId), ("orderNumber", orderNumber), ("paymentId", paymentId), ("kotNumber", kotNumber)]
+                .compactMap { key, value in value.map { (key, JSONValue.string($0)) } })
+        }
+
+        var summary: String {
+            "desibits order \(orderId ?? "?")" + (orderNumber.map { " (\($0))" } ?? "")
+                + (paymentId.map { ", payment \($0)" } ?? "") + (kotNumber.map { ", \($0)" } ?? "")
+        }
+    }
+
+    // MARK: Mapping
+
+    /// The create-order body. Pure: the golden tests pin it.
+    public static func orderBody(_ order: CataOrder, settings: Settings, orderTypeId: Int64) throws(ValidationError) -> JSONValue {
+        var items: [JSONValue] = []
+        func line(_ menuItem: JSONValue, quantity: Int, price: Money, note: String?) {
+            items.append(.object([("menu_item_id", menuItem), ("quantity", .integer(quantity)), ("price", .decimal(price))]
+                + (note.map { [("note", JSONValue.string($0))] } ?? [])))
+        }
+        for (index, item) in order.items.enumerated() {
+            line(try settings.mapping.product(for: item, at: index), quantity: item.quantity, price: item.itemOnlyPrice,
+                 note: settings.mapping.note(for: item))
+            // The API has no modifier lines of its own (❓): a priced modifier is a line of its own menu item.
+            for (modifierIndex, modifier) in item.modifiers.enumerated() {
+                guard let menuItem = try settings.mapping.modifier(for: modifier, item: index, index: modifierIndex) else { continue }
+                line(menuItem, quantity: modifier.quantity * item.quantity, price: modifier.price, note: "for \(item.name)")
+            }
+        }
+        if order.deliveryFee.minorUnits > 0, let fee = settings.mapping.deliveryFeeProduct {
+            line(fee, quantity: 1, price: order.deliveryFee, note: "Delivery fee")
+        }
+        var body: [(String, JSONValue)] = [("order_type_id", .integer(orderTypeId)), ("items", .array(items))]
+        if order.discountTotal.minorUnits > 0 {
+            body += [("discount_type", .string("fixed")), ("discount_value", .decimal(order.discountTotal))]
+        }
+        return .object(body)
+    }
+
+    /// The payment body: the amount paid, the tip apart, and the Cata order uuid as the reference.
+    public static func paymentBody(_ order: CataOrder, method: String) -> JSONValue {
+        .object([
+            ("payment_method", .string(method)),
+            ("amount", .decimal(order.payment.amount)),
+            ("transaction_id", .string(order.uuid)),
+            ("tip_amount", .decimal(order.payment.tip)),
+        ])
+    }
+
+    /// Which of the POS's order types a Cata `deliveryMethod` means (compared without case or separators).
+    static func orderTypeNames(for deliveryMethod: String) -> [String] {
+        switch normalized(deliveryMethod) {
+        case "delivery": ["delivery"]
+        case "pickup", "takeaway", "selfpickup", "collection": ["takeaway", "pickup", "takeout"]
+        case "dinein", "eatin", "local": ["dinein", "eatin"]
+        case let other: [other]
+        }
+    }
+
+    static func paymentCodes(for method: String) -> [String] {
+        switch normalized(method) {
+        case "card", "creditcard", "debitcard": ["card"]
+        case let other: [other]
+        }
+    }
+
+    static func normalized(_ text: String) -> String {
+        text.lowercased().filter { $0.isLetter || $0.isNumber }
+    }
+
+    // MARK: Exchanges
+
+    private func headers(_ credentials: ProviderCredentials) -> [(String, String)] {
+        [("Authorization", "Bearer \(credentials.apiKey)")]
+    }
+
+    public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
+        let settings: Settings
+        do {
+            settings = try Settings(request.settings)
+        } catch {
+            return .mappingFailed(error)
+        }
+        var progress = Progress(request.progress)
+        var spent: Int64 = 0
+        let api = "\(request.credentials.baseUrl)/api/v1/pos"
+        let auth = headers(request.credentials)
+        do throws(StepFailure) {
+            if progress.orderId == nil {
+                var typeId = settings.orderTypeId ?? 0
+                if settings.orderTypeId == nil {
+                    typeId = try await lookUp("\(api)/order-types", names: Self.orderTypeNames(for: request.order.deliveryMethod),
+                                              what: "order type", field: "order.deliveryMethod", auth: auth, spent: &spent).integerValue ?? 0
+                }
+                let body: JSONValue
+                do {
+                    body = try Self.orderBody(request.order, settings: settings, orderTypeId: typeId)
+                } catch {
+                    throw StepFailure(outcome: .mappingFailed(error))
+                }
+                let created = try await call(.POST, "\(api)/orders", body: body, step: "desibits create order", auth: auth, spent: &spent)
+                guard let id = created["data"]?["id"]?.idText else {
+                    throw StepFailure(outcome: ConnectorOutcome(statusCode: nil, errorClass: "unexpected_response",
+                                                                error: "desibits create order answered without data.id", responseExcerpt: nil,
+                                                                signedWith: nil, retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0))
+                }
+                progress.orderId = id
+                progress.orderNumber = created["data"]?["order_number"]?.stringValue
+                try await save(progress, request: request, spent: spent)
+            }
+            let orderId = progress.orderId!
+            if progress.paymentId == nil {
+                var method = settings.paymentMethod ?? ""
+                if settings.paymentMethod == nil {
+                    method = try await lookUp("\(api)/payment-methods", names: Self.paymentCodes(for: request.order.payment.method),
+                                              what: "payment method", field: "order.payment.method", auth: auth, spent: &spent,
+                                              result: "code").idText ?? ""
+                }
+                let paid = try await call(.POST, "\(api)/orders/\(orderId)/payment", body: Self.paymentBody(request.order, method: method),
+                                          step: "desibits payment", auth: auth, spent: &spent, alreadyDone: 409)
+                // A 409 names the payment an earlier attempt made with the same transaction_id.
+                progress.paymentId = paid["data"]?["payment_id"]?.idText ?? "recorded"
+                try await save(progress, request: request, spent: spent)
+            }
+            if progress.kotNumber == nil {
+                let kot = try await call(.POST, "\(api)/orders/\(orderId)/kot", body: nil, step: "desibits KOT", auth: auth, spent: &spent,
+                                         alreadyDone: 409)
+                progress.kotNumber = kot["data"]?["kot_number"]?.stringValue ?? "sent"
+                try await save(progress, request: request, spent: spent)
+            }
+        } catch {
+            return error.outcome.taking(max(spent, error.outcome.durationMs))
+        }
+        return ConnectorOutcome(statusCode: 200, errorClass: nil, error: nil, responseExcerpt: progress.summary, signedWith: nil,
+                                retryable: false, retryAfterMs: nil, externalOrderId: progress.orderId, durationMs: spent)
+    }
+
+    public func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult {
+        var spent: Int64 = 0
+        do throws(StepFailure) {
+            let types = try await call(.GET, "\(credentials.baseUrl)/api/v1/pos/order-types", body: nil, step: "desibits order-types",
+                                       auth: headers(credentials), spent: &spent)
+            let count = if case .array(let entries)? = types["data"] { entries.count } else { 0 }
+            return ConnectionTestResult(success: true, message: "desibits answered with \(count) order type(s)")
+        } catch {
+            return ConnectionTestResult(success: false, message: error.outcome.reason)
+        }
+    }
+
+    private struct StepFailure: Error {
+        var outcome: ConnectorOutcome
+    }
+
+    private func save(_ progress: Progress, request: POSDispatch, spent: Int64) async throws(StepFailure) {
+        do {
+            try await request.checkpoint(progress.json)
+        } catch {
+            throw StepFailure(outcome: .checkpointFailed(error, durationMs: spent))
+        }
+    }
+
+    /// One step's exchange; its JSON answer, or the attempt's outcome. `alreadyDone` is the status
+    /// with which the POS says an earlier attempt already did this step.
+    private func call(_ method: HTTPMethod, _ url: String, body: JSONValue?, step: String, auth: [(String, String)],
+                      spent: inout Int64, alreadyDone: Int? = nil) async throws(StepFailure) -> JSONValue {
+        let answer: POSExchange.Answer
+        switch await exchange.send(method, url, headers: auth, json: body) {
+        case .failure(let failure):
+            spent += failure.outcome.durationMs
+            throw StepFailure(outcome: failure.outcome)
+        case .success(let value): answer = value
+        }
+        spent += answer.durationMs
+        if answer.succeeded || answer.response.status == alreadyDone { return answer.json ?? .object([]) }
+        throw StepFailure(outcome: .refused(answer, step: step, message: answer.json?["message"]?.stringValue, durationMs: answer.durationMs))
+    }
+
+    /// Finds the id (or `result` field) of the entry whose code or name matches one of `names`.
+    private func lookUp(_ url: String, names: [String], what: String, field: String, auth: [(String, String)], spent: inout Int64,
+                        result: String = "id") async throws(StepFailure) -> JSONValue {
+        let list = try await call(.GET, url, body: nil, step: "desibits \(what)s", auth: auth, spent: &spent)
+        guard case .array(let entries)? = list["data"] else {
+            throw StepFailure(outcome: ConnectorOutcome(statusCode: 200, errorClass: "unexpected_response", error: "desibits \(what)s answered without data",
+                                                        responseExcerpt: nil, signedWith: nil, retryable: false, retryAfterMs: nil,
+                                                        externalOrderId: nil, durationMs: 0))
+        }
+        let match = entries.first { entry in
+            [entry["code"], entry["name"]].compactMap { $0?.stringValue.map(Self.normalized) }.contains { names.contains($0) }
+        }
+        let wanted = result == "id" ? match?[result].flatMap { $0.integerValue != nil ? $0 : nil } : match?[result].flatMap { $0.idText != nil ? $0 : nil }
+        guard let value = wanted else {
+            throw StepFailure(outcome: .mappingFailed(ValidationError(
+                field: field, message: "matches no desibits \(what) (\(names.joined(separator: "/"))); set it in the outlet's settings")))
+        }
+        return value
+    }
+}

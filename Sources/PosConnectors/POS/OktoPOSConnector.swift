@@ -1,0 +1,213 @@
+import Foundation
+import PosDomain
+
+/// OktoPOS Manager's Order API (seed 003): `POST {baseUrl}/order/create` with the instance's API
+/// token, answered with `{"internalId": n}`. Money is a decimal string plus currency; items name
+/// known articles; modifiers are sub-lines pointing at their main line by `mainBasketItemId`.
+public struct OktoPOSConnector: POSConnector {
+    public let slug = "oktopos"
+    public let capabilities: ConnectorCapabilities = [.dispatchOrder, .testConnection]
+    private let exchange: POSExchange
+
+    public init(exchange: POSExchange) {
+        self.exchange = exchange
+    }
+
+    /// Per-outlet settings (`PUT /outlet-providers/{outletId}`).
+    public struct Settings: Sendable {
+        public var mapping: ProductMapping
+        public var distributionChannelId: Int64
+        public var distributionChannelName: String?
+        public var taxRateId: Int64
+        public var timeZone: TimeZone
+        /// OktoPOS's order `status` on create; the seed's example sends `ready`.
+        public var orderStatus: String
+        /// Who the order came from (`intermediary`, regex `^[\w\d\. \-]+$`).
+        public var intermediary: String
+
+        static let keys = ProductMapping.keys.union(["distributionChannelId", "distributionChannelName", "taxRateId", "timezone",
+                                                     "orderStatus", "intermediary"])
+
+        public init(_ settings: JSONValue) throws(ValidationError) {
+            let reader = SettingsReader(settings)
+            try reader.rejectUnknownKeys(allowed: Self.keys)
+            mapping = try ProductMapping(reader)
+            distributionChannelId = try reader.integer("distributionChannelId", required: true)!
+            distributionChannelName = try reader.string("distributionChannelName", required: false)
+            taxRateId = try reader.integer("taxRateId", required: true)!
+            timeZone = try reader.timeZone("timezone", required: true)!
+            orderStatus = try reader.string("orderStatus", required: false) ?? "ready"
+            intermediary = try reader.string("intermediary", required: false) ?? "Cata"
+            guard intermediary.wholeMatch(of: /[\w\d\. \-]+/) != nil else {
+                throw ValidationError(field: "settings.intermediary", message: "may hold only letters, digits, spaces, dots and dashes")
+            }
+        }
+    }
+
+    public func validate(settings: JSONValue) throws(ValidationError) {
+        _ = try Settings(settings)
+    }
+
+    public func validate(config: JSONValue) throws(ValidationError) {
+        let reader = SettingsReader(config, path: "config")
+        try reader.rejectUnknownKeys(allowed: ["tokenHeader"])
+        _ = try reader.string("tokenHeader", required: false)
+    }
+
+    // MARK: Mapping
+
+    /// The `order/create` body for a Cata order. Pure: the golden tests pin it.
+    public static func orderBody(_ order: CataOrder, settings: Settings) throws(ValidationError) -> JSONValue {
+        let money = { (amount: Money) -> JSONValue in .object([("value", .string(amount.decimalString)), ("currency", .string(amount.currency.code))]) }
+        let channel: JSONValue = .object([("dcId", .integer(settings.distributionChannelId))]
+            + (settings.distributionChannelName.map { [("name", JSONValue.string($0))] } ?? []))
+        let tax: JSONValue = .object([("taxRateId", .integer(settings.taxRateId))])
+        var lines: [JSONValue] = []
+        func line(basketItemId: Int, main: Int, article: JSONValue, name: String, quantity: Int, unitPrice: Money, comment: String?) {
+            lines.append(.object([
+                ("basketItemId", .integer(basketItemId)),
+                ("mainBasketItemId", .integer(main)),
+                article.integerValue != nil ? ("externalId", article) : ("productId", article),
+                ("name", .string(name)),
+                ("distributionChannel", channel),
+                ("quantity", .integer(quantity)),
+                ("price", money(unitPrice.times(quantity))),
+                ("pricePerUnit", money(unitPrice)),
+                ("tax", tax),
+            ] + (comment.map { [("comment", JSONValue.string($0))] } ?? [])))
+        }
+        for (index, item) in order.items.enumerated() {
+            let main = lines.count + 1
+            line(basketItemId: main, main: main, article: try settings.mapping.product(for: item, at: index), name: item.name,
+                 quantity: item.quantity, unitPrice: item.itemOnlyPrice, comment: settings.mapping.note(for: item))
+            for (modifierIndex, modifier) in item.modifiers.enumerated() {
+                guard let article = try settings.mapping.modifier(for: modifier, item: index, index: modifierIndex) else { continue }
+                line(basketItemId: lines.count + 1, main: main, article: article, name: modifier.modifierOptionName,
+                     quantity: modifier.quantity * item.quantity, unitPrice: modifier.price, comment: nil)
+            }
+        }
+        if order.deliveryFee.minorUnits > 0, let feeArticle = settings.mapping.deliveryFeeProduct {
+            let id = lines.count + 1
+            line(basketItemId: id, main: id, article: feeArticle, name: "Delivery fee", quantity: 1, unitPrice: order.deliveryFee, comment: nil)
+        }
+        let purchased = timestamp(order.createdAt, zone: settings.timeZone)
+        var body: [(String, JSONValue)] = [
+            ("orderId", .string(order.uuid)),
+            ("payment", .object([
+                ("referenceId", .string(order.orderRefNo)),
+                ("paymentMethod", .string(paymentMethod(order.payment.method))),
+                ("price", money(order.payment.amount)),
+                ("status", .string("paid")),
+                ("paymentReceived", .string(utc(order.createdAt))),
+            ])),
+            ("items", .array(lines)),
+            ("status", .string(settings.orderStatus)),
+            ("purchaseTime", purchased),
+        ]
+        if let type = orderType(order.deliveryMethod) { body.append(("orderType", .string(type))) }
+        body.append(("pickup", .object([
+            ("timestamp", .string(localTime(order.createdAt, zone: settings.timeZone))),
+            ("timezone", .string(settings.timeZone.identifier)),
+            ("asapDelivery", .bool(!order.isPreorder)),
+            ("pickupToken", .string(order.dailyQueueNo)),
+        ])))
+        if order.payment.tip.minorUnits > 0 {
+            body.append(("tipTransactions", .array([.object([
+                ("amount", .decimal(order.payment.tip)),
+                ("type", .string("PAID")),
+                ("paidWith", .string(paymentMethod(order.payment.method))),
+                ("created", purchased),
+            ])])))
+        }
+        body.append(("intermediary", .string(settings.intermediary)))
+        return .object(body)
+    }
+
+    /// Cata `deliveryMethod` → OktoPOS `orderType`; an unknown method is left out (the field is optional).
+    static func orderType(_ deliveryMethod: String) -> String? {
+        switch deliveryMethod.uppercased() {
+        case "DELIVERY": "DELIVERY"
+        case "PICKUP", "TAKEAWAY", "TAKE_AWAY", "SELF_PICKUP", "COLLECTION": "PICKUP"
+        case "DINE_IN", "DINEIN", "EAT_IN", "LOCAL": "LOCAL"
+        case "SHIPPING": "SHIPPING"
+        default: nil
+        }
+    }
+
+    static func paymentMethod(_ method: String) -> String {
+        switch method.uppercased() {
+        case "CARD", "CREDIT_CARD", "CREDITCARD", "DEBIT_CARD": "CREDIT_CARD"
+        case "CASH": "CASH"
+        default: method.uppercased()
+        }
+    }
+
+    static func timestamp(_ milliseconds: Int64, zone: TimeZone) -> JSONValue {
+        .object([("timestamp", .string(utc(milliseconds))), ("timezone", .string(zone.identifier))])
+    }
+
+    /// `2021-01-18T10:22:12Z`: seconds, UTC, as the seed writes it.
+    static func utc(_ milliseconds: Int64) -> String {
+        let text = RFC3339.format(milliseconds: milliseconds - ((milliseconds % 1000) + 1000) % 1000)
+        return text.replacingOccurrences(of: ".000Z", with: "Z")
+    }
+
+    /// Wall-clock time in the outlet's zone without an offset (`2021-01-11T14:15:00`), as the seed's `pickup`.
+    static func localTime(_ milliseconds: Int64, zone: TimeZone) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1000)))
+    }
+
+    // MARK: Exchanges
+
+    private func authHeaders(_ credentials: ProviderCredentials) -> [(String, String)] {
+        [(credentials.config["tokenHeader"]?.stringValue ?? "X-API-Key", credentials.apiKey)]
+    }
+
+    public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
+        let body: JSONValue
+        do {
+            body = try Self.orderBody(request.order, settings: try Settings(request.settings))
+        } catch {
+            return .mappingFailed(error)
+        }
+        let answer: POSExchange.Answer
+        switch await exchange.send(.POST, "\(request.credentials.baseUrl)/order/create", headers: authHeaders(request.credentials), json: body) {
+        case .failure(let failure): return failure.outcome
+        case .success(let value): answer = value
+        }
+        if answer.succeeded, let id = answer.json?["internalId"]?.idText {
+            return .accepted(answer, externalOrderId: id, summary: "OktoPOS internalId \(id)", durationMs: answer.durationMs)
+        }
+        // A retry of an order OktoPOS already took (our earlier answer was lost) names the first one.
+        if answer.response.status == 409, case .array(let items)? = answer.json?["items"], let id = items.first?["internalId"]?.idText {
+            return .accepted(answer, externalOrderId: id, summary: "OktoPOS already had orderId \(request.order.uuid) as internalId \(id)",
+                             durationMs: answer.durationMs)
+        }
+        if answer.succeeded {
+            return .unexpectedAnswer(answer, step: "OktoPOS order/create", expected: "internalId", durationMs: answer.durationMs)
+        }
+        return .refused(answer, step: "OktoPOS order/create", message: Self.errorText(answer), durationMs: answer.durationMs)
+    }
+
+    /// The first message of OktoPOS's error envelope (`{"messages":[{"text":…}],"success":false}`).
+    static func errorText(_ answer: POSExchange.Answer) -> String? {
+        guard case .array(let messages)? = answer.json?["messages"] else { return nil }
+        return messages.first?["text"]?.stringValue
+    }
+
+    public func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult {
+        switch await exchange.send(.GET, "\(credentials.baseUrl)/order/ready", headers: authHeaders(credentials)) {
+        case .failure(let failure):
+            return ConnectionTestResult(success: false, message: failure.outcome.reason)
+        case .success(let answer) where answer.succeeded:
+            return ConnectionTestResult(success: true, message: "OktoPOS answered HTTP \(answer.response.status) to order/ready")
+        case .success(let answer):
+            return ConnectionTestResult(success: false, message: ConnectorOutcome.refused(answer, step: "OktoPOS order/ready", message: Self.errorText(answer),
+                                                                              durationMs: answer.durationMs).reason)
+        }
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import NIOHTTP1
+import PosDomain
+
+/// What a built-in transformer can do. Routes ask before they call.
+public struct ConnectorCapabilities: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// Rewrite a Cata order into the POS's API and send it there.
+    public static let dispatchOrder = ConnectorCapabilities(rawValue: 1 << 0)
+    /// Make a harmless authenticated call to prove the credentials work.
+    public static let testConnection = ConnectorCapabilities(rawValue: 1 << 1)
+    /// List the POS's own outlets (to map ours onto).
+    public static let listRemoteOutlets = ConnectorCapabilities(rawValue: 1 << 2)
+    /// Translate the POS's order statuses into ours (later).
+    public static let statusMapping = ConnectorCapabilities(rawValue: 1 << 3)
+    /// Import the POS's menu (later).
+    public static let menuImport = ConnectorCapabilities(rawValue: 1 << 4)
+
+    public var names: [String] {
+        [(Self.dispatchOrder, "dispatchOrder"), (.testConnection, "testConnection"), (.listRemoteOutlets, "listRemoteOutlets"),
+         (.statusMapping, "statusMapping"), (.menuImport, "menuImport")]
+            .filter { contains($0.0) }.map(\.1)
+    }
+}
+
+/// A tenant's connection to one POS with its secrets opened, for the length of one call.
+public struct ProviderCredentials: Sendable {
+    public var apiKey: String
+    public var apiSecret: String
+    /// The POS's API root, without a trailing slash.
+    public var baseUrl: String
+    public var webhookUrl: String
+    /// Connector-specific options (`{"tokenHeader": "X-API-Key"}`); never secrets.
+    public var config: JSONValue
+
+    public init(apiKey: String, apiSecret: String, baseUrl: String, webhookUrl: String, config: JSONValue) {
+        self.apiKey = apiKey
+        self.apiSecret = apiSecret
+        self.baseUrl = baseUrl.hasSuffix("/") ? String(baseUrl.dropLast()) : baseUrl
+        self.webhookUrl = webhookUrl
+        self.config = config
+    }
+}
+
+/// One order for a POS: the order, where it goes, and what earlier attempts already finished.
+public struct POSDispatch: Sendable {
+    public var deliveryId: String
+    public var attemptNumber: Int
+    public var order: CataOrder
+    public var credentials: ProviderCredentials
+    /// The outlet's id in the POS (`outlet-providers.externalId`).
+    public var externalOutletId: String
+    /// The outlet's mapping settings, already accepted by ``POSConnector/validate(settings:)``.
+    public var settings: JSONValue
+    /// The steps earlier attempts finished, as the connector recorded them; nil on a first attempt.
+    public var progress: JSONValue?
+    /// Stores finished steps at once, so a retry after a crash resumes instead of repeating them.
+    /// Throws when the store cannot take it; the connector then stops this attempt.
+    public var checkpoint: @Sendable (JSONValue) async throws -> Void
+
+    public init(deliveryId: String, attemptNumber: Int, order: CataOrder, credentials: ProviderCredentials, externalOutletId: String,
+                settings: JSONValue, progress: JSONValue?, checkpoint: @escaping @Sendable (JSONValue) async throws -> Void) {
+        self.deliveryId = deliveryId
+        self.attemptNumber = attemptNumber
+        self.order = order
+        self.credentials = credentials
+        self.externalOutletId = externalOutletId
+        self.settings = settings
+        self.progress = progress
+        self.checkpoint = checkpoint
+    }
+}
+
+/// `POST /provider-connections/{slug}/test` answers with this (adapter contract `{success, message}`).
+public struct ConnectionTestResult: Sendable, Codable, Equatable {
+    public var success: Bool
+    public var message: String
+
+    public init(success: Bool, message: String) {
+        self.success = success
+        self.message = message
+    }
+}
+
+/// One of the POS's own outlets (adapter contract `[{id, name, address?}]`).
+public struct RemoteOutlet: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String
+    public var address: String?
+
+    public init(id: String, name: String, address: String?) {
+        self.id = id
+        self.name = name
+        self.address = address
+    }
+}
+
+/// Why a connector call other than dispatch failed, in words for the operator.
+public struct ConnectorFailure: Error, Sendable, Equatable {
+    public var message: String
+    /// The POS answered 401/403: the credentials are wrong.
+    public var isAuthFailure: Bool
+
+    public init(_ message: String, isAuthFailure: Bool = false) {
+        self.message = message
+        self.isAuthFailure = isAuthFailure
+    }
+}
+
+/// A built-in transformer: pure mapping from the Cata order to one POS's API, plus its HTTP
+/// exchange(s). Persistence, retries and the dead letter live in the outbox, not here.
+///
+/// Adding a POS touches only its connector file, its sandbox double and one line in
+/// ``ConnectorRegistry``.
+public protocol POSConnector: Sendable {
+    /// The provider slug (`builtInTransformer`, `/provider-connections/{slug}`).
+    var slug: String { get }
+    var capabilities: ConnectorCapabilities { get }
+    /// Checks an outlet's `settings` object; the error names the key as `settings.<key>`.
+    func validate(settings: JSONValue) throws(ValidationError)
+    /// Checks a connection's `config` object; the error names the key as `config.<key>`.
+    func validate(config: JSONValue) throws(ValidationError)
+    func dispatch(_ request: POSDispatch) async -> ConnectorOutcome
+    func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult
+    func remoteOutlets(_ credentials: ProviderCredentials) async throws(ConnectorFailure) -> [RemoteOutlet]
+}
+
+extension POSConnector {
+    public func validate(config: JSONValue) throws(ValidationError) {
+        try SettingsReader(config, path: "config").rejectUnknownKeys(allowed: [])
+    }
+
+    public func remoteOutlets(_ credentials: ProviderCredentials) async throws(ConnectorFailure) -> [RemoteOutlet] {
+        throw ConnectorFailure("\(slug) cannot list its outlets")
+    }
+}
+
+/// A mapping that cannot be made from this order and these settings (an unmapped PLU). Not
+/// retryable: the operator fixes the settings and replays the delivery.
+extension ConnectorOutcome {
+    public static func mappingFailed(_ error: ValidationError) -> ConnectorOutcome {
+        ConnectorOutcome(statusCode: nil, errorClass: "mapping", error: "\(error.field) \(error.message)", responseExcerpt: nil, signedWith: nil,
+                         retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+    }
+
+    /// The attempt's progress could not be stored; the steps already done are not repeated next time
+    /// only if they were recorded, so stop here and retry.
+    static func checkpointFailed(_ error: any Error, durationMs: Int64) -> ConnectorOutcome {
+        ConnectorOutcome(statusCode: nil, errorClass: "storage", error: "could not record progress: \(HTTPTransport.describe(error))",
+                         responseExcerpt: nil, signedWith: nil, retryable: true, retryAfterMs: nil, externalOrderId: nil, durationMs: durationMs)
+    }
+}
+
+/// Reads an outlet's `settings` (or a connection's `config`), naming bad keys by path.
+public struct SettingsReader: Sendable {
+    public let value: JSONValue
+    public let path: String
+
+    public init(_ value: JSONValue, path: String = "settings") {
+        self.value = value
+        self.path = path
+    }
+
+    private func field(_ key: String) -> String { "\(path).\(key)" }
+
+    public func rejectUnknownKeys(allowed: Set<String>) throws(ValidationError) {
+        guard case .object(let members) = value else {
+            throw ValidationError(field: path, message: "must be an object")
+        }
+        if let unknown = members.first(where: { !allowed.contains($0.0) }) {
+            let known = allowed.sorted().joined(separator: ", ")
+            throw ValidationError(field: field(unknown.0), message: "is not a setting this connector knows" + (known.isEmpty ? "" : " (known: \(known))"))
+        }
+    }
+
+    public func integer(_ key: String, required: Bool) throws(ValidationError) -> Int64? {
+        guard let node = value[key], node != .null else {
+            if required { throw ValidationError(field: field(key), message: "is required") }
+            return nil
+        }
+        guard let number = node.integerValue else { throw ValidationError(field: field(key), message: "must be an integer") }
+        return number
+    }
+
+    public func string(_ key: String, required: Bool) throws(ValidationError) -> String? {
+        guard let node = value[key], node != .null else {
+            if required { throw ValidationError(field: field(key), message: "is required") }
+            return nil
+        }
+        guard let text = node.stringValue, !text.allSatisfy(\.isWhitespace) else {
+            throw ValidationError(field: field(key), message: "must be a non-empty string")
+        }
+        return text
+    }
+
+    /// An IANA time zone name (`Europe/Berlin`).
+    public func timeZone(_ key: String, required: Bool) throws(ValidationError) -> TimeZone? {
+        guard let name = try string(key, required: required) else { return nil }
+        guard name.contains("/") || name == "UTC", let zone = TimeZone(identifier: name) else {
+            throw ValidationError(field: field(key), message: "must be an IANA time zone name such as \"Europe/Berlin\"")
+        }
+        return zone
+    }
+
+    /// `productMap` / `modifierMap`: our id → the POS's id, a number or a string as the POS types it.
+    public func idMap(_ key: String) throws(ValidationError) -> [String: JSONValue] {
+        guard let node = value[key], node != .null else { return [:] }
+        guard case .object(let members) = node else {
+            throw ValidationError(field: field(key), message: "must be an object of our id → the POS's id")
+        }
+        var map: [String: JSONValue] = [:]
+        for (id, target) in members {
+            switch target {
+            case .number where target.integerValue != nil, .string:
+                if case .string(let text) = target, text.isEmpty {
+                    throw ValidationError(field: "\(field(key)).\(id)", message: "must not be empty")
+                }
+                map[id] = target
+            default:
+                throw ValidationError(field: "\(field(key)).\(id)", message: "must be the POS's id: an integer or a string")
+            }
+        }
+        return map
+    }
+}
+
+/// The ids every connector maps by: PLU → POS product, modifier option → POS modifier.
+public struct ProductMapping: Sendable {
+    public static let keys: Set<String> = ["productMap", "modifierMap", "deliveryFeeProductId"]
+
+    public var products: [String: JSONValue]
+    public var modifiers: [String: JSONValue]
+    /// The POS product that carries the delivery fee as a line; without it the fee is only in the payment.
+    public var deliveryFeeProduct: JSONValue?
+
+    public init(_ reader: SettingsReader) throws(ValidationError) {
+        products = try reader.idMap("productMap")
+        modifiers = try reader.idMap("modifierMap")
+        if let node = reader.value["deliveryFeeProductId"], node != .null {
+            guard node.integerValue != nil || node.stringValue.map({ !$0.isEmpty }) == true else {
+                throw ValidationError(field: "\(reader.path).deliveryFeeProductId", message: "must be the POS's id: an integer or a string")
+            }
+            deliveryFeeProduct = node
+        }
+    }
+
+    public func product(for item: CataOrder.Item, at index: Int) throws(ValidationError) -> JSONValue {
+        guard let id = products[item.plu] else {
+            throw ValidationError(field: "order.items[\(index)].plu", message: "\"\(item.plu)\" has no entry in settings.productMap")
+        }
+        return id
+    }
+
+    /// The POS modifier for a modifier option; nil for a free option without one (it becomes a note).
+    public func modifier(for modifier: CataOrder.Modifier, item: Int, index: Int) throws(ValidationError) -> JSONValue? {
+        if let id = modifiers[modifier.modifierOptionId] { return id }
+        guard modifier.price.minorUnits == 0 else {
+            throw ValidationError(field: "order.items[\(item)].modifiers[\(index)].modifierOptionId",
+                                  message: "\"\(modifier.modifierOptionId)\" has no entry in settings.modifierMap and costs \(modifier.price)")
+        }
+        return nil
+    }
+
+    /// The names of free, unmapped modifiers, for the line's note.
+    public func note(for item: CataOrder.Item) -> String? {
+        let free = item.modifiers.filter { modifiers[$0.modifierOptionId] == nil }.map { modifier in
+            modifier.quantity > 1 ? "\(modifier.quantity)x \(modifier.modifierOptionName)" : modifier.modifierOptionName
+        }
+        return free.isEmpty ? nil : free.joined(separator: ", ")
+    }
+}
+
+extension Money {
+    /// `self × factor`, exact.
+    public func times(_ factor: Int) -> Money { Money(minorUnits: minorUnits * Int64(factor), currency: currency) }
+}

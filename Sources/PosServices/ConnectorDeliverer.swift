@@ -1,0 +1,104 @@
+import PosConnectors
+import PosDomain
+import PosStorage
+
+/// Delivers an order through a built-in transformer: finds the outlet's mapping and the tenant's
+/// connection, opens the credentials, and hands the connector the order with the progress earlier
+/// attempts recorded. Looked up on every attempt, so a fixed mapping applies to the next retry.
+public struct ConnectorDeliverer: Sendable {
+    public let registry: ConnectorRegistry
+    private let providers: any ProviderStore
+    private let secretBox: SecretBox
+    private let clock: ServiceClock
+
+    public init(registry: ConnectorRegistry, providers: any ProviderStore, secretBox: SecretBox, clock: @escaping ServiceClock) {
+        self.registry = registry
+        self.providers = providers
+        self.secretBox = secretBox
+        self.clock = clock
+    }
+
+    /// What a connector needs besides the order, or why it cannot be had.
+    public struct Route: Sendable {
+        public var connector: any POSConnector
+        public var connection: ProviderConnection
+        public var mapping: OutletProvider
+    }
+
+    public enum RouteProblem: Error, Sendable, Equatable {
+        case unknownConnector(String)
+        case noConnection(String)
+        case connectionInactive(String)
+        case outletNotMapped(outletId: String, slug: String)
+        case outletMappedElsewhere(outletId: String, slug: String, mappedTo: String)
+
+        public var message: String {
+            switch self {
+            case .unknownConnector(let slug): "unknown builtInTransformer \"\(slug)\""
+            case .noConnection(let slug): "no provider connection for \"\(slug)\"; create it with PUT /api/v1/provider-connections/\(slug)"
+            case .connectionInactive(let slug): "the provider connection for \"\(slug)\" is inactive"
+            case .outletNotMapped(let outletId, let slug):
+                "outlet \"\(outletId)\" is not mapped to \"\(slug)\"; map it with PUT /api/v1/outlet-providers/\(outletId)"
+            case .outletMappedElsewhere(let outletId, let slug, let other):
+                "outlet \"\(outletId)\" is mapped to \"\(other)\", not \"\(slug)\"; remap it with PUT /api/v1/outlet-providers/\(outletId)"
+            }
+        }
+    }
+
+    /// The connector, connection and mapping for an order of `outletId` to `slug`.
+    public func route(slug: String, tenantId: String, outletId: String) async throws -> Result<Route, RouteProblem> {
+        guard let connector = registry.connector(slug) else { return .failure(.unknownConnector(slug)) }
+        guard let connection = try await providers.connection(tenantId: tenantId, slug: slug) else { return .failure(.noConnection(slug)) }
+        guard connection.isActive else { return .failure(.connectionInactive(slug)) }
+        guard let mapping = try await providers.outletProvider(tenantId: tenantId, outletId: outletId) else {
+            return .failure(.outletNotMapped(outletId: outletId, slug: slug))
+        }
+        guard mapping.providerSlug == slug else {
+            return .failure(.outletMappedElsewhere(outletId: outletId, slug: slug, mappedTo: mapping.providerSlug))
+        }
+        return .success(Route(connector: connector, connection: connection, mapping: mapping))
+    }
+
+    /// The connection's secrets opened; nil when the master key cannot open them.
+    public func credentials(_ connection: ProviderConnection) -> ProviderCredentials? {
+        guard let key = try? secretBox.open(connection.sealedApiKey), let secret = try? secretBox.open(connection.sealedApiSecret) else {
+            return nil
+        }
+        return ProviderCredentials(apiKey: key, apiSecret: secret, baseUrl: connection.baseUrl, webhookUrl: connection.webhookUrl,
+                                   config: JSONValue(parsing: connection.config) ?? .object([]))
+    }
+
+    func deliver(_ delivery: Delivery, attemptNumber: Int, outletId: String, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {
+        let found: Route
+        do {
+            switch try await route(slug: delivery.connector, tenantId: delivery.tenantId, outletId: outletId) {
+            case .success(let route): found = route
+            case .failure(let problem): return .configuration(problem.message)
+            }
+        } catch {
+            return ConnectorOutcome(statusCode: nil, errorClass: "storage", error: "could not read the provider configuration", responseExcerpt: nil,
+                                    signedWith: nil, retryable: true, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+        }
+        guard let credentials = credentials(found.connection) else {
+            return .configuration("the \(delivery.connector) credentials cannot be decrypted with this master key")
+        }
+        let typed: CataOrder
+        if let order {
+            typed = order
+        } else {
+            do {
+                typed = try DispatchValidator.order(bytes: orderBytes)
+            } catch {
+                return .configuration("the stored order no longer validates: \(error.field) \(error.message)")
+            }
+        }
+        let providers = self.providers
+        let clock = self.clock
+        let deliveryId = delivery.id
+        return await found.connector.dispatch(POSDispatch(
+            deliveryId: delivery.id, attemptNumber: attemptNumber, order: typed, credentials: credentials,
+            externalOutletId: found.mapping.externalId, settings: JSONValue(parsing: found.mapping.settings) ?? .object([]),
+            progress: delivery.progress.flatMap { JSONValue(parsing: $0) },
+            checkpoint: { progress in try await providers.saveProgress(deliveryId: deliveryId, progress: progress.serialized, at: clock()) }))
+    }
+}
