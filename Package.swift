@@ -123,6 +123,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            // Expected connector payloads, read from the source tree (not bundled).
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
     ]
