@@ -7,12 +7,35 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to (for now: a signed-webhook receiver).")
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, and a signed-webhook receiver.",
+        discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 9090
     @Option(name: .customLong("webhook-secret"), help: "whsec_ secret the receiver verifies (repeatable; none: accept unsigned).")
     var webhookSecrets: [String] = []
+    @Option(name: .customLong("oktopos-token"), help: "API token the OktoPOS double accepts.")
+    var oktoposToken = OktoPOSSandbox.defaultToken
+    @Option(name: .customLong("oktopos-token-header"), help: "Header the OktoPOS double reads the token from.")
+    var oktoposTokenHeader = OktoPOSSandbox.defaultTokenHeader
+    @Option(name: .customLong("desibits-token"), help: "Bearer token the desibits double accepts.")
+    var desibitsToken = DesibitsSandbox.defaultToken
+    @Option(name: .customLong("revel-key"), help: "API key the Revel double accepts (API-AUTHENTICATION: key:secret).")
+    var revelKey = RevelSandbox.defaultAPIKey
+    @Option(name: .customLong("revel-secret"), help: "API secret the Revel double accepts.")
+    var revelSecret = RevelSandbox.defaultAPISecret
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard OktoPOSSandbox.isValidHeaderName(oktoposTokenHeader) else {
+            throw ValidationError("--oktopos-token-header must be a valid HTTP header name")
+        }
+        for (name, value) in [("--oktopos-token", oktoposToken), ("--desibits-token", desibitsToken), ("--revel-key", revelKey),
+                              ("--revel-secret", revelSecret)] where value.isEmpty {
+            throw ValidationError("\(name) must not be empty")
+        }
+        guard !revelKey.contains(":") else { throw ValidationError("--revel-key must not contain ':' (the header is key:secret)") }
+    }
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -21,13 +44,33 @@ struct SandboxCommand: AsyncParsableCommand {
             guard let secret = WebhookSecret(encoded: text) else { throw ValidationError("--webhook-secret must look like whsec_<base64>") }
             return secret
         }
+        let sandboxes = PosSandboxes(
+            oktopos: OktoPOSSandbox(token: oktoposToken, tokenHeader: oktoposTokenHeader),
+            desibits: DesibitsSandbox(token: desibitsToken),
+            revel: RevelSandbox(apiKey: revelKey, apiSecret: revelSecret),
+            webhook: SignedWebhookReceiver(secrets: secrets))
         let router = Router()
-        SignedWebhookReceiver(secrets: secrets).addRoutes(to: router)
+        sandboxes.addRoutes(to: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "pos-integration-sandbox"),
             logger: logger)
-        logger.info("sandbox listening", metadata: ["webhook": .string("http://\(host):\(port)/webhook/{name}")])
+        let urls = PosSandboxes.baseURLs(origin: "http://\(host):\(port)")
+        // The credentials below are the doubles' own sandbox values (defaults are published in docs/sandbox.md),
+        // not secrets of any real system, so logging them is deliberate: it tells you what to configure.
+        logger.info("sandbox: OktoPOS", metadata: [
+            "baseUrl": .string(urls.oktopos), "auth": .string("\(oktoposTokenHeader): \(oktoposToken)"),
+        ])
+        logger.info("sandbox: desibits POS", metadata: [
+            "baseUrl": .string(urls.desibits), "auth": .string("Authorization: Bearer \(desibitsToken)"),
+        ])
+        logger.info("sandbox: Revel", metadata: [
+            "baseUrl": .string(urls.revel), "auth": .string("API-AUTHENTICATION: \(revelKey):\(revelSecret)"),
+            "contentType": .string("cart submit needs text/plain"),
+        ])
+        logger.info("sandbox: signed-webhook receiver", metadata: [
+            "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),
+        ])
         try await app.runService()
     }
 }

@@ -1,0 +1,43 @@
+import Hummingbird
+
+/// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
+/// Revel at `/revel`, and the signed-webhook receiver at `/webhook/…`.
+public final class PosSandboxes: Sendable {
+    public static let oktoposPrefix = "/oktopos"
+    public static let desibitsPrefix = "/desibits"
+    public static let revelPrefix = "/revel"
+
+    public let oktopos: OktoPOSSandbox
+    public let desibits: DesibitsSandbox
+    public let revel: RevelSandbox
+    public let webhook: SignedWebhookReceiver
+
+    public init(
+        oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
+        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: [])
+    ) {
+        self.oktopos = oktopos
+        self.desibits = desibits
+        self.revel = revel
+        self.webhook = webhook
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        oktopos.addRoutes(to: router, prefix: Self.oktoposPrefix)
+        desibits.addRoutes(to: router, prefix: Self.desibitsPrefix)
+        revel.addRoutes(to: router, prefix: Self.revelPrefix)
+        webhook.addRoutes(to: router)
+    }
+
+    /// Base URLs a connector is configured with, for a sandbox listening at `origin` (`http://127.0.0.1:9090`).
+    public static func baseURLs(origin: String) -> (oktopos: String, desibits: String, revel: String, webhook: String) {
+        (origin + oktoposPrefix, origin + desibitsPrefix, origin + revelPrefix, origin + "/webhook/{name}")
+    }
+
+    /// Forgets everything the POS doubles recorded (the webhook receiver has its own `DELETE /webhook/received`).
+    public func reset() {
+        oktopos.reset()
+        desibits.reset()
+        revel.reset()
+    }
+}

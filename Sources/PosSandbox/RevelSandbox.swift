@@ -1,0 +1,338 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PosDomain
+import Synchronization
+
+/// A double of the Revel Systems endpoints our connector uses: web-order cart submit, establishments and
+/// the web-orders menu. Auth is the legacy `API-AUTHENTICATION: key:secret` header; 401/403 answer HTML
+/// as Revel does; cart submit insists on `Content-Type: text/plain` (Revel answers "Unhandled error" to
+/// `application/json`); errors are `{"status":"ERROR","errorMsg":"…"}`.
+public final class RevelSandbox: Sendable {
+    public struct Establishment: Sendable, Hashable {
+        public var id: Int
+        public var name: String
+        public var address: String?
+
+        public init(id: Int, name: String, address: String?) {
+            self.id = id
+            self.name = name
+            self.address = address
+        }
+    }
+
+    public struct Product: Sendable, Hashable {
+        public var id: Int
+        public var name: String
+
+        public init(id: Int, name: String) {
+            self.id = id
+            self.name = name
+        }
+    }
+
+    public struct Modifier: Sendable, Hashable {
+        public var id: Int
+        public var name: String
+
+        public init(id: Int, name: String) {
+            self.id = id
+            self.name = name
+        }
+    }
+
+    /// A cart the double accepted.
+    public struct Order: Sendable {
+        public let orderId: Int
+        public let establishmentId: Int
+        public let transactionId: String?
+        /// The submitted body as parsed (numbers keep their source text).
+        public let body: JSONValue
+        public let receivedAt: String
+    }
+
+    // Sandbox credentials, not secrets.
+    public static let defaultAPIKey = "revel-sandbox-key"
+    public static let defaultAPISecret = "revel-sandbox-secret"
+    public static let defaultEstablishments: [Establishment] = [
+        Establishment(id: 456, name: "Acme Downtown", address: "1 Main Street"),
+        Establishment(id: 457, name: "Acme Airport", address: nil),
+    ]
+    public static let defaultProducts: [Product] = [
+        Product(id: 501, name: "Classic Burger"),
+        Product(id: 502, name: "Fries"),
+        Product(id: 503, name: "Cola"),
+        Product(id: 590, name: "Delivery fee"),
+    ]
+    public static let defaultModifiers: [Modifier] = [
+        Modifier(id: 3001, name: "Extra Cheese"),
+        Modifier(id: 3002, name: "Bacon"),
+    ]
+    public static let firstOrderId = 32759
+    /// Page size when `limit` is absent, and the largest honoured.
+    public static let defaultPageSize = 50
+    public static let maxPageSize = 250
+    public static let authenticationHeader = "API-AUTHENTICATION"
+
+    static let submitRoute = SandboxRoute(.post, "/specialresources/cart/submit")
+    static let establishmentsRoute = SandboxRoute(.get, "/enterprise/Establishment")
+    static let menuRoute = SandboxRoute(.get, "/weborders/menu")
+
+    public let apiKey: String
+    public let apiSecret: String
+    public let establishments: [Establishment]
+    public let products: [Product]
+    public let modifiers: [Modifier]
+
+    private let authName = HTTPField.Name(RevelSandbox.authenticationHeader)!
+    private let ledger = RouteLedger(routes: [submitRoute, establishmentsRoute, menuRoute])
+    private let state = Mutex(State())
+
+    struct State {
+        var nextOrderId = RevelSandbox.firstOrderId
+        var orders: [Order] = []
+    }
+
+    public init(
+        apiKey: String = RevelSandbox.defaultAPIKey, apiSecret: String = RevelSandbox.defaultAPISecret,
+        establishments: [Establishment] = RevelSandbox.defaultEstablishments, products: [Product] = RevelSandbox.defaultProducts,
+        modifiers: [Modifier] = RevelSandbox.defaultModifiers
+    ) {
+        self.apiKey = apiKey
+        self.apiSecret = apiSecret
+        self.establishments = establishments
+        self.products = products
+        self.modifiers = modifiers
+    }
+
+    // MARK: In-process access
+
+    /// Accepted carts, oldest first.
+    public var orders: [Order] { state.withLock { $0.orders } }
+
+    public func order(id: Int) -> Order? { state.withLock { $0.orders.first { $0.orderId == id } } }
+
+    /// Requests that reached `route` (`"/specialresources/cart/submit"`, with or without the trailing slash),
+    /// including rejected and failed ones.
+    public func requestCount(_ route: String) -> Int { ledger.requestCount(route) }
+
+    /// The next `times` requests to `route` answer `status` before any check or change: HTML for 401, 403 and
+    /// 404 (as Revel does), `{"status":"ERROR","errorMsg":…}` otherwise.
+    public func failNext(_ route: String, status: Int, times: Int = 1) { ledger.failNext(route, status: status, times: times) }
+
+    /// Forgets orders, counts and pending failures; ids start again at ``firstOrderId``.
+    public func reset() {
+        state.withLock { $0 = State() }
+        ledger.reset()
+    }
+
+    // MARK: Routes
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>, prefix: String = "/revel") {
+        func mount(_ route: SandboxRoute, _ handler: @escaping @Sendable (SandboxRequest) -> Response) {
+            ledger.mount(route, on: router, prefix: prefix, errorResponse: { Self.failure($0, $1) }) { request in
+                if let denied = self.authenticate(request) { return denied }
+                return handler(request)
+            }
+        }
+        mount(Self.submitRoute) { self.handleSubmit($0) }
+        mount(Self.establishmentsRoute) { self.handleEstablishments($0, prefix: prefix) }
+        mount(Self.menuRoute) { self.handleMenu($0) }
+        ledger.mountControl(on: router, prefix: prefix, snapshot: { self.snapshot }, catalogue: { self.catalogue }, reset: { self.reset() })
+    }
+
+    /// Revel's error shape for `status`: HTML for 401/403/404, `{"status":"ERROR","errorMsg":…}` otherwise.
+    static func failure(_ status: Int, _ message: String) -> Response {
+        switch status {
+        case 401: SandboxHTTP.html(401, title: "Unauthorized")
+        case 403: SandboxHTTP.html(403, title: "Forbidden")
+        case 404: SandboxHTTP.html(404, title: "Not Found")
+        default: SandboxHTTP.json(status, .object([("status", .string("ERROR")), ("errorMsg", .string(message))]))
+        }
+    }
+
+    private func authenticate(_ request: SandboxRequest) -> Response? {
+        guard let header = request.header(authName) else { return SandboxHTTP.html(401, title: "Unauthorized") }
+        guard SandboxFormats.credentialMatches(header, "\(apiKey):\(apiSecret)") else { return SandboxHTTP.html(403, title: "Forbidden") }
+        return nil
+    }
+
+    // MARK: Cart submit
+
+    private func handleSubmit(_ request: SandboxRequest) -> Response {
+        let mediaType = request.header(.contentType)?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "text/plain" else {
+            return SandboxHTTP.json(500, .object([("status", .string("ERROR")), ("errorMsg", .string("Unhandled error"))]))
+        }
+        let node: JSONNode
+        do { node = try SandboxBody.object(request.body) } catch { return Self.failure(400, error.message) }
+        var checker = JSONChecker(style: .brackets, wording: .plain)
+        let establishmentId = validateCart(node, &checker)
+        guard checker.isValid, let establishmentId else {
+            return Self.failure(400, checker.violations.map { "\($0.path): \($0.message)" }.joined(separator: "; "))
+        }
+        let transactionId = node["paymentInfo"]?["transaction_id"].flatMap { node -> String? in
+            if case .string(let text) = node.kind { text } else { nil }
+        }
+        let body = JSONValue(node)
+        enum Outcome {
+            case created(Int)
+            case duplicate(Int)
+        }
+        let outcome = state.withLock { state -> Outcome in
+            if let transactionId, let existing = state.orders.first(where: { $0.transactionId == transactionId }) {
+                return .duplicate(existing.orderId)
+            }
+            let orderId = state.nextOrderId
+            state.nextOrderId += 1
+            state.orders.append(Order(orderId: orderId, establishmentId: establishmentId, transactionId: transactionId, body: body,
+                                      receivedAt: SandboxHTTP.timestamp))
+            return .created(orderId)
+        }
+        switch outcome {
+        case .created(let orderId):
+            return SandboxHTTP.json(200, .object([("status", .string("OK")), ("orderId", .int(orderId))]))
+        case .duplicate(let orderId):
+            return SandboxHTTP.json(409, .object([
+                ("status", .string("ERROR")),
+                ("errorMsg", .string("Order with transaction_id \(transactionId ?? "") already exists")),
+                ("orderId", .int(orderId)),
+            ]))
+        }
+    }
+
+    /// Checks a cart; returns its establishment id (violations are in `checker`).
+    func validateCart(_ node: JSONNode, _ checker: inout JSONChecker) -> Int? {
+        let root = FieldPath.root
+        var establishmentId = checker.integer(node["establishmentId"], root.key("establishmentId"), required: true)
+        if let id = establishmentId, !establishments.contains(where: { $0.id == id }) {
+            checker.fail(root.key("establishmentId"), "unknown establishment \(id)")
+            establishmentId = nil
+        }
+        let itemsPath = root.key("items")
+        if let items = checker.array(node["items"], itemsPath, required: true, nonEmpty: true) {
+            for (index, item) in items.enumerated() {
+                let path = itemsPath.index(index)
+                guard let item = checker.object(item, path, required: true) else { continue }
+                if let product = checker.integer(item["product"], path.key("product"), required: true),
+                   !products.contains(where: { $0.id == product }) {
+                    checker.fail(path.key("product"), "unknown product \(product)")
+                }
+                _ = checker.integer(item["quantity"], path.key("quantity"), required: true, minimum: 1)
+                _ = checker.moneyNumber(item["price"], path.key("price"), required: true)
+                _ = checker.string(item["special_request"], path.key("special_request"), required: false)
+                let modifiersPath = path.key("modifieritems")
+                guard let modifierItems = checker.array(item["modifieritems"], modifiersPath, required: false, nonEmpty: false) else { continue }
+                for (modifierIndex, modifierItem) in modifierItems.enumerated() {
+                    let modifierPath = modifiersPath.index(modifierIndex)
+                    guard let modifierItem = checker.object(modifierItem, modifierPath, required: true) else { continue }
+                    if let modifier = checker.integer(modifierItem["modifier"], modifierPath.key("modifier"), required: true),
+                       !modifiers.contains(where: { $0.id == modifier }) {
+                        checker.fail(modifierPath.key("modifier"), "unknown modifier \(modifier)")
+                    }
+                    _ = checker.integer(modifierItem["qty"], modifierPath.key("qty"), required: true, minimum: 1)
+                    if modifierItem["modifier_price"] == nil, modifierItem["amount"] == nil {
+                        checker.fail(modifierPath.key("modifier_price"), "is required (or the legacy amount)")
+                    }
+                    _ = checker.moneyNumber(modifierItem["modifier_price"], modifierPath.key("modifier_price"), required: false)
+                    _ = checker.moneyNumber(modifierItem["amount"], modifierPath.key("amount"), required: false)
+                    _ = checker.integer(modifierItem["qty_type"], modifierPath.key("qty_type"), required: false)
+                    _ = checker.integer(modifierItem["mod_type"], modifierPath.key("mod_type"), required: false)
+                    _ = checker.integer(modifierItem["product_id"], modifierPath.key("product_id"), required: false)
+                }
+            }
+        }
+        let infoPath = root.key("orderInfo")
+        if let info = checker.object(node["orderInfo"], infoPath, required: false) {
+            _ = checker.integer(info["dining_option"], infoPath.key("dining_option"), required: false)
+            _ = checker.bool(info["asap"], infoPath.key("asap"), required: false)
+            _ = checker.string(info["call_name"], infoPath.key("call_name"), required: false)
+            _ = checker.string(info["notes"], infoPath.key("notes"), required: false)
+            _ = checker.string(info["pickup_time"], infoPath.key("pickup_time"), required: false)
+        }
+        let paymentPath = root.key("paymentInfo")
+        if let payment = checker.object(node["paymentInfo"], paymentPath, required: false) {
+            _ = checker.integer(payment["type"], paymentPath.key("type"), required: false)
+            _ = checker.moneyNumber(payment["amount"], paymentPath.key("amount"), required: false)
+            _ = checker.moneyNumber(payment["tip"], paymentPath.key("tip"), required: false)
+            _ = checker.string(payment["transaction_id"], paymentPath.key("transaction_id"), required: false)
+        }
+        return establishmentId
+    }
+
+    // MARK: Establishments and menu
+
+    private func handleEstablishments(_ request: SandboxRequest, prefix: String) -> Response {
+        /// The query parameter's value, `value` when absent, nil when not a non-negative integer.
+        func number(_ name: String, default value: Int) -> Int? {
+            guard let text = request.query[name] else { return value }
+            guard let parsed = Int(text), parsed >= 0 else { return nil }
+            return parsed
+        }
+        guard let requestedLimit = number("limit", default: Self.defaultPageSize) else {
+            return Self.failure(400, "limit: must be a non-negative integer")
+        }
+        guard let offset = number("offset", default: 0) else {
+            return Self.failure(400, "offset: must be a non-negative integer")
+        }
+        // Tastypie: limit=0 means "as many as allowed".
+        let limit = requestedLimit == 0 ? Self.maxPageSize : min(requestedLimit, Self.maxPageSize)
+        let total = establishments.count
+        let page = offset < total ? Array(establishments[offset..<min(total, offset + limit)]) : []
+        let path = prefix + "/enterprise/Establishment/"
+        let next: JSONValue = offset + limit < total ? .string("\(path)?limit=\(limit)&offset=\(offset + limit)") : .null
+        let previous: JSONValue = offset > 0 ? .string("\(path)?limit=\(limit)&offset=\(max(0, offset - limit))") : .null
+        return SandboxHTTP.json(200, .object([
+            ("meta", .object([
+                ("limit", .int(limit)), ("offset", .int(offset)), ("total_count", .int(total)), ("next", next), ("previous", previous),
+            ])),
+            ("objects", .array(page.map(Self.json))),
+        ]))
+    }
+
+    private func handleMenu(_ request: SandboxRequest) -> Response {
+        guard let text = request.query["establishment"], !text.isEmpty else {
+            return Self.failure(400, "establishment: is required")
+        }
+        guard let id = Int(text), establishments.contains(where: { $0.id == id }) else {
+            return Self.failure(400, "establishment: unknown establishment \(text)")
+        }
+        return SandboxHTTP.json(200, .object([
+            ("status", .string("OK")),
+            ("data", .object([
+                ("products", .array(products.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+                ("modifiers", .array(modifiers.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+            ])),
+        ]))
+    }
+
+    // MARK: Reports
+
+    static func json(_ establishment: Establishment) -> JSONValue {
+        .object([
+            ("id", .int(establishment.id)), ("name", .string(establishment.name)),
+            ("address", .optionalString(establishment.address)),
+        ])
+    }
+
+    var snapshot: JSONValue {
+        .object([
+            ("orders", .array(orders.map { order in
+                .object([
+                    ("orderId", .int(order.orderId)), ("establishmentId", .int(order.establishmentId)),
+                    ("transactionId", .optionalString(order.transactionId)), ("receivedAt", .string(order.receivedAt)),
+                    ("body", order.body),
+                ])
+            })),
+            ("requestCounts", ledger.countsJSON),
+        ])
+    }
+
+    var catalogue: JSONValue {
+        .object([
+            ("establishments", .array(establishments.map(Self.json))),
+            ("products", .array(products.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+            ("modifiers", .array(modifiers.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+        ])
+    }
+}
