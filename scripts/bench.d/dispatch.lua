@@ -1,6 +1,7 @@
 -- wrk script: POST /api/v1/orders/dispatch with a fresh order.uuid per request, so every request
 -- is a new order (a replay would only measure the idempotency lookup).
--- Args: <outletId> <run name>; order uuids are unique per outlet, run and thread. Env: BENCH_KEY (an internal-scope API key).
+-- Args: <outletId> [<builtInTransformer>] <run name>; order uuids are unique per outlet, run and thread.
+-- Env: BENCH_KEY (an internal-scope API key).
 local thread_count = 0
 
 function setup(thread)
@@ -8,7 +9,7 @@ function setup(thread)
   thread:set("tid", thread_count)
 end
 
-local template = '{"outletId":"%s","event":"order.paid","order":{"uuid":"bench-%s-%s-%d-%d","orderRefNo":"ORD-%d",'
+local template = '{"outletId":"%s","event":"order.paid",%s"order":{"uuid":"bench-%s-%s-%d-%d","orderRefNo":"ORD-%d",'
   .. '"dailyQueueNo":"A12","storeUuid":"%s","storeName":"Bench Branch","deliveryMethod":"DELIVERY","status":"PAID",'
   .. '"currency":"AED","isPreorder":false,"items":[{"plu":"SKU-BURGER-01","name":"Classic Burger","quantity":2,'
   .. '"itemOnlyPrice":35,"modifierOnlyPrice":5,"itemPrice":40,"itemSubTotal":80,"modifiers":[{"modifierHeaderId":"mh-cheese",'
@@ -18,7 +19,13 @@ local template = '{"outletId":"%s","event":"order.paid","order":{"uuid":"bench-%
 
 function init(args)
   outlet = args[1]
-  run = args[2]
+  if #args >= 3 then
+    transformer = '"builtInTransformer":"' .. args[2] .. '",'
+    run = args[3]
+  else
+    transformer = ""
+    run = args[2]
+  end
   counter = 0
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-Api-Key"] = os.getenv("BENCH_KEY")
@@ -26,7 +33,7 @@ end
 
 function request()
   counter = counter + 1
-  local body = string.format(template, outlet, outlet, run, tid, counter, counter, outlet)
+  local body = string.format(template, outlet, transformer, outlet, run, tid, counter, counter, outlet)
   return wrk.format("POST", "/api/v1/orders/dispatch", nil, body)
 end
 
