@@ -8,7 +8,8 @@ import Synchronization
 /// `{"success":…,"data":…}` envelope, Laravel-style 422 validation errors, and the order lifecycle
 /// `draft → kot → billed → paid` (`draft|kot|billed → cancelled`) with KOT generation and payments.
 public final class DesibitsSandbox: Sendable {
-    public struct OrderType: Sendable, Hashable {
+    /// An entry of a `{id, name, code}` list (order types, payment methods).
+    public struct CodedEntry: Sendable, Hashable {
         public var id: Int
         public var name: String
         public var code: String
@@ -18,19 +19,12 @@ public final class DesibitsSandbox: Sendable {
             self.name = name
             self.code = code
         }
+
+        var json: JSONValue { .object([("id", .int(id)), ("name", .string(name)), ("code", .string(code))]) }
     }
 
-    public struct PaymentMethod: Sendable, Hashable {
-        public var id: Int
-        public var name: String
-        public var code: String
-
-        public init(id: Int, name: String, code: String) {
-            self.id = id
-            self.name = name
-            self.code = code
-        }
-    }
+    public typealias OrderType = CodedEntry
+    public typealias PaymentMethod = CodedEntry
 
     public struct MenuItem: Sendable, Hashable {
         public var id: Int
@@ -208,14 +202,10 @@ public final class DesibitsSandbox: Sendable {
             }
         }
         mount(Self.orderTypesRoute) { _ in
-            Self.success(200, .array(self.orderTypes.map {
-                .object([("id", .int($0.id)), ("name", .string($0.name)), ("code", .string($0.code))])
-            }))
+            Self.success(200, .array(self.orderTypes.map(\.json)))
         }
         mount(Self.paymentMethodsRoute) { _ in
-            Self.success(200, .array(self.paymentMethods.map {
-                .object([("id", .int($0.id)), ("name", .string($0.name)), ("code", .string($0.code))])
-            }))
+            Self.success(200, .array(self.paymentMethods.map(\.json)))
         }
         mount(Self.kitchensRoute) { _ in Self.success(200, self.kitchensJSON) }
         mount(Self.createRoute) { self.handleCreate($0) }
@@ -565,10 +555,8 @@ public final class DesibitsSandbox: Sendable {
 
     var catalogue: JSONValue {
         .object([
-            ("orderTypes", .array(orderTypes.map { .object([("id", .int($0.id)), ("name", .string($0.name)), ("code", .string($0.code))]) })),
-            ("paymentMethods", .array(paymentMethods.map {
-                .object([("id", .int($0.id)), ("name", .string($0.name)), ("code", .string($0.code))])
-            })),
+            ("orderTypes", .array(orderTypes.map(\.json))),
+            ("paymentMethods", .array(paymentMethods.map(\.json))),
             ("kitchens", kitchensJSON),
         ])
     }
