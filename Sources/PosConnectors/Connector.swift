@@ -82,4 +82,11 @@ extension ConnectorOutcome {
     /// No request was made.
     public static let notSent = ConnectorOutcome(statusCode: nil, errorClass: nil, error: nil, responseExcerpt: nil, signedWith: nil,
                                                  retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+
+    /// A failed attempt of class `errorClass` (`network`, `mapping`, `configuration`…) with its message.
+    public static func failed(_ errorClass: String, _ message: String, retryable: Bool, statusCode: Int? = nil, signedWith: String? = nil,
+                              durationMs: Int64 = 0) -> ConnectorOutcome {
+        ConnectorOutcome(statusCode: statusCode, errorClass: errorClass, error: message, responseExcerpt: nil, signedWith: signedWith,
+                         retryable: retryable, retryAfterMs: nil, externalOrderId: nil, durationMs: durationMs)
+    }
 }

@@ -38,8 +38,7 @@ public struct WebhookConnector: Connector {
 
 extension ConnectorOutcome {
     static func invalidTarget(_ message: String) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: nil, errorClass: "invalid_target", error: message, responseExcerpt: nil, signedWith: nil,
-                         retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+        .failed("invalid_target", message, retryable: false)
     }
 
     /// 2xx is delivered; anything else is a failure worth retrying (decisions D5), with the
@@ -67,9 +66,7 @@ extension ConnectorOutcome {
         case .invalidURL(let message): ("invalid_target", message, false)
         case .forbiddenTarget(let message): ("forbidden_target", message, false)
         }
-        return ConnectorOutcome(statusCode: nil, errorClass: errorClass, error: message, responseExcerpt: nil,
-                                signedWith: signedWith, retryable: retryable, retryAfterMs: nil,
-                                externalOrderId: nil, durationMs: durationMs)
+        return .failed(errorClass, message, retryable: retryable, signedWith: signedWith, durationMs: durationMs)
     }
 
     /// A partner may answer `{ "externalOrderId": "…" }`; we keep it for status reconciliation.

@@ -32,6 +32,14 @@ public struct ConnectorDeliverer: Sendable {
         case outletNotMapped(outletId: String, slug: String)
         case outletMappedElsewhere(outletId: String, slug: String, mappedTo: String)
 
+        /// The dispatch field a 400 names: the transformer, or the outlet that is not mapped to it.
+        public var field: String {
+            switch self {
+            case .unknownConnector, .noConnection, .connectionInactive: "builtInTransformer"
+            case .outletNotMapped, .outletMappedElsewhere: "outletId"
+            }
+        }
+
         public var message: String {
             switch self {
             case .unknownConnector(let slug): "unknown builtInTransformer \"\(slug)\""
@@ -68,16 +76,20 @@ public struct ConnectorDeliverer: Sendable {
                                    config: JSONValue(parsing: connection.config) ?? .object([]))
     }
 
-    func deliver(_ delivery: Delivery, attemptNumber: Int, outletId: String, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {
+    func deliver(_ delivery: Delivery, attemptNumber: Int, outletId: String, orderBytes: [UInt8], order: CataOrder?,
+                 route known: Route?) async -> ConnectorOutcome {
         let found: Route
-        do {
-            switch try await route(slug: delivery.connector, tenantId: delivery.tenantId, outletId: outletId) {
-            case .success(let route): found = route
-            case .failure(let problem): return .configuration(problem.message)
+        if let known {
+            found = known
+        } else {
+            do {
+                switch try await route(slug: delivery.connector, tenantId: delivery.tenantId, outletId: outletId) {
+                case .success(let route): found = route
+                case .failure(let problem): return .configuration(problem.message)
+                }
+            } catch {
+                return .failed("storage", "could not read the provider configuration", retryable: true)
             }
-        } catch {
-            return ConnectorOutcome(statusCode: nil, errorClass: "storage", error: "could not read the provider configuration", responseExcerpt: nil,
-                                    signedWith: nil, retryable: true, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
         }
         guard let credentials = credentials(found.connection) else {
             return .configuration("the \(delivery.connector) credentials cannot be decrypted with this master key")

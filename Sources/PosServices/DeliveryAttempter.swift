@@ -34,14 +34,17 @@ public struct DeliveryAttempter: Sendable {
         public let health: EndpointHealthUpdate?
     }
 
-    /// `target` is the webhook, or nil for a POS connector's delivery (found by the outlet's mapping).
-    public func attempt(_ delivery: Delivery, target: WebhookTarget?, outletId: String, orderBytes: [UInt8], order: CataOrder?) async -> Result {
+    /// `target` is the webhook, or nil for a POS connector's delivery, which goes by `route` when the
+    /// caller already found it and by the outlet's mapping otherwise.
+    public func attempt(_ delivery: Delivery, target: WebhookTarget?, outletId: String, orderBytes: [UInt8], order: CataOrder?,
+                        route: ConnectorDeliverer.Route? = nil) async -> Result {
         let attemptNumber = delivery.attemptCount + 1
         let outcome: ConnectorOutcome
         if let target {
             outcome = await sendToWebhook(delivery, target: target, attemptNumber: attemptNumber, orderBytes: orderBytes, order: order)
         } else {
-            outcome = await connectors.deliver(delivery, attemptNumber: attemptNumber, outletId: outletId, orderBytes: orderBytes, order: order)
+            outcome = await connectors.deliver(delivery, attemptNumber: attemptNumber, outletId: outletId, orderBytes: orderBytes, order: order,
+                                               route: route)
         }
         let finishedAt = clock()
         let transition: DeliveryTransition
@@ -83,7 +86,6 @@ public struct DeliveryAttempter: Sendable {
 extension ConnectorOutcome {
     /// Our side is misconfigured (a missing mapping, an unreadable secret): not retried; fix it and replay.
     static func configuration(_ message: String) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: nil, errorClass: "configuration", error: message, responseExcerpt: nil, signedWith: nil,
-                         retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+        .failed("configuration", message, retryable: false)
     }
 }

@@ -55,8 +55,10 @@ public struct DispatchService: Sendable {
     }
 
     public func dispatch(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResponse {
+        // Found once here and handed to the first attempt, which would otherwise read it again.
+        var route: ConnectorDeliverer.Route?
         if let transformer = request.builtInTransformer {
-            try await checkTransformer(transformer, outletId: request.outletId, tenant: tenant)
+            route = try await checkTransformer(transformer, outletId: request.outletId, tenant: tenant)
         }
         let payloadHash = Hex.encode(SHA256.hash(data: request.orderBytes))
         let key = "\(tenant.id)\u{0}\(request.order.uuid)\u{0}\(request.event)"
@@ -66,10 +68,10 @@ public struct DispatchService: Sendable {
         case .waiter(let first):
             if let result = await first.value, result.payloadSHA256 == payloadHash { return result.response }
             if let result = await first.value { throw conflict(orderId: result.response.orderId) }
-            return try await run(request, tenant: tenant, payloadHash: payloadHash, logger: logger).response
+            return try await run(request, route: route, tenant: tenant, payloadHash: payloadHash, logger: logger).response
         case .owner(let finish):
             do {
-                let result = try await run(request, tenant: tenant, payloadHash: payloadHash, logger: logger)
+                let result = try await run(request, route: route, tenant: tenant, payloadHash: payloadHash, logger: logger)
                 await finish(result)
                 return result.response
             } catch {
@@ -81,16 +83,15 @@ public struct DispatchService: Sendable {
 
     /// A built-in transformer must be known, connected and mapped for the outlet before we accept
     /// the order for it: a 400 now beats a dead letter later.
-    private func checkTransformer(_ slug: String, outletId: String, tenant: Tenant) async throws {
+    private func checkTransformer(_ slug: String, outletId: String, tenant: Tenant) async throws -> ConnectorDeliverer.Route {
         let route = try await translatingStoreErrors { try await connectors.route(slug: slug, tenantId: tenant.id, outletId: outletId) }
         switch route {
-        case .success: return
+        case .success(let found): return found
         case .failure(.unknownConnector):
             throw ServiceError.invalid(field: "builtInTransformer", message: "unknown builtInTransformer \"\(slug)\"",
                                        details: "known: \(connectors.registry.slugs.joined(separator: ", ")); omit the field to use the outlet's webhook")
         case .failure(let problem):
-            let field = if case .noConnection = problem { "builtInTransformer" } else if case .connectionInactive = problem { "builtInTransformer" } else { "outletId" }
-            throw ServiceError.invalid(field: field, message: problem.message, details: "")
+            throw ServiceError.invalid(field: problem.field, message: problem.message, details: "")
         }
     }
 
@@ -99,7 +100,8 @@ public struct DispatchService: Sendable {
                   details: "orderId \(orderId); send the identical order to replay, or a new order.uuid")
     }
 
-    private func run(_ request: DispatchRequest, tenant: Tenant, payloadHash: String, logger: Logger) async throws -> InFlightDispatches.Result {
+    private func run(_ request: DispatchRequest, route: ConnectorDeliverer.Route?, tenant: Tenant, payloadHash: String,
+                     logger: Logger) async throws -> InFlightDispatches.Result {
         let now = clock()
         let newOrder = NewOrder(
             id: UUID().uuidString.lowercased(), tenantId: tenant.id, outletId: request.outletId, event: request.event,
@@ -127,7 +129,7 @@ public struct DispatchService: Sendable {
             return InFlightDispatches.Result(response: noTarget.response, payloadSHA256: payloadHash)
         case .created(let order, let deliveries):
             logger[metadataKey: "order_id"] = .string(order.id)
-            let response = try await deliverFirstAttempts(order: order, deliveries: deliveries, request: request, logger: logger)
+            let response = try await deliverFirstAttempts(order: order, deliveries: deliveries, request: request, route: route, logger: logger)
             return InFlightDispatches.Result(response: response, payloadSHA256: payloadHash)
         }
     }
@@ -148,12 +150,13 @@ public struct DispatchService: Sendable {
 
     /// Attempts every delivery once, together, then records the attempts and the order's outcome
     /// in one transaction. Failed deliveries stay in the outbox for the retry schedule.
-    private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest, logger: Logger) async throws -> DispatchResponse {
+    private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest,
+                                      route: ConnectorDeliverer.Route?, logger: Logger) async throws -> DispatchResponse {
         let results = await withTaskGroup(of: (PlannedDelivery, DeliveryAttempter.Result).self) { group in
             for planned in deliveries where !planned.isDeferred {
                 group.addTask {
                     (planned, await attempter.attempt(planned.delivery, target: planned.target, outletId: request.outletId,
-                                                      orderBytes: request.orderBytes, order: request.order))
+                                                      orderBytes: request.orderBytes, order: request.order, route: route))
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }

@@ -178,11 +178,9 @@ public struct ProviderService: Sendable {
 
     // MARK: Field rules
 
+    /// Refuses a body key the endpoint does not take, naming it.
     static func rejectUnknown(_ root: JSONNode, allowed: Set<String>) throws(ValidationError) {
-        guard case .object(let members) = root.kind else { return }
-        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
-            throw ValidationError(field: unknown.key, message: "is not a field of this request (known: \(allowed.sorted().joined(separator: ", ")))")
-        }
+        try SettingsReader(JSONValue(root), path: "").rejectUnknownKeys(allowed: allowed, kind: "a field of this request")
     }
 
     static func optionalText(_ reader: FieldReader, _ key: String, maxLength: Int) throws(ValidationError) -> String? {

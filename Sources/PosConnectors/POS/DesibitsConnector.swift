@@ -160,9 +160,7 @@ public struct DesibitsConnector: POSConnector {
                 }
                 let created = try await call(.POST, "\(api)/orders", body: body, step: "desibits create order", auth: auth, spent: &spent)
                 guard let id = created["data"]?["id"]?.idText else {
-                    throw StepFailure(outcome: ConnectorOutcome(statusCode: nil, errorClass: "unexpected_response",
-                                                                error: "desibits create order answered without data.id", responseExcerpt: nil,
-                                                                signedWith: nil, retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0))
+                    throw StepFailure(outcome: .failed("unexpected_response", "desibits create order answered without data.id", retryable: false))
                 }
                 progress.orderId = id
                 progress.orderNumber = created["data"]?["order_number"]?.stringValue
@@ -240,9 +238,7 @@ public struct DesibitsConnector: POSConnector {
                         result: String = "id") async throws(StepFailure) -> JSONValue {
         let list = try await call(.GET, url, body: nil, step: "desibits \(what)s", auth: auth, spent: &spent)
         guard case .array(let entries)? = list["data"] else {
-            throw StepFailure(outcome: ConnectorOutcome(statusCode: 200, errorClass: "unexpected_response", error: "desibits \(what)s answered without data",
-                                                        responseExcerpt: nil, signedWith: nil, retryable: false, retryAfterMs: nil,
-                                                        externalOrderId: nil, durationMs: 0))
+            throw StepFailure(outcome: .failed("unexpected_response", "desibits \(what)s answered without data", retryable: false, statusCode: 200))
         }
         let match = entries.first { entry in
             [entry["code"], entry["name"]].compactMap { $0?.stringValue.map(Self.normalized) }.contains { names.contains($0) }

@@ -141,19 +141,18 @@ extension POSConnector {
 /// retryable: the operator fixes the settings and replays the delivery.
 extension ConnectorOutcome {
     public static func mappingFailed(_ error: ValidationError) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: nil, errorClass: "mapping", error: "\(error.field) \(error.message)", responseExcerpt: nil, signedWith: nil,
-                         retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
+        .failed("mapping", "\(error.field) \(error.message)", retryable: false)
     }
 
     /// The attempt's progress could not be stored; the steps already done are not repeated next time
     /// only if they were recorded, so stop here and retry.
     static func checkpointFailed(_ error: any Error, durationMs: Int64) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: nil, errorClass: "storage", error: "could not record progress: \(HTTPTransport.describe(error))",
-                         responseExcerpt: nil, signedWith: nil, retryable: true, retryAfterMs: nil, externalOrderId: nil, durationMs: durationMs)
+        .failed("storage", "could not record progress: \(HTTPTransport.describe(error))", retryable: true, durationMs: durationMs)
     }
 }
 
-/// Reads an outlet's `settings` (or a connection's `config`), naming bad keys by path.
+/// Reads an outlet's `settings` (or a connection's `config`, or a request body at path ""), naming
+/// bad keys by path.
 public struct SettingsReader: Sendable {
     public let value: JSONValue
     public let path: String
@@ -163,15 +162,16 @@ public struct SettingsReader: Sendable {
         self.path = path
     }
 
-    private func field(_ key: String) -> String { "\(path).\(key)" }
+    private func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    public func rejectUnknownKeys(allowed: Set<String>) throws(ValidationError) {
+    /// `kind` says what the keys are, for the message (`a field of this request`).
+    public func rejectUnknownKeys(allowed: Set<String>, kind: String = "a setting this connector knows") throws(ValidationError) {
         guard case .object(let members) = value else {
             throw ValidationError(field: path, message: "must be an object")
         }
         if let unknown = members.first(where: { !allowed.contains($0.0) }) {
             let known = allowed.sorted().joined(separator: ", ")
-            throw ValidationError(field: field(unknown.0), message: "is not a setting this connector knows" + (known.isEmpty ? "" : " (known: \(known))"))
+            throw ValidationError(field: field(unknown.0), message: "is not \(kind)" + (known.isEmpty ? "" : " (known: \(known))"))
         }
     }
 
