@@ -21,15 +21,10 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the stores and brings the schema up to date.
     func openStores(logger: Logger) async throws -> any StoreEngine {
-        let stores: any StoreEngine
-        switch try location() {
-        case .sqlite(let path):
-            stores = try SQLiteStores(path: path, synchronous: Settings.sqliteSynchronous())
-        case .postgres(let url):
-            stores = SQLStores(engine: try PostgresEngine(
-                url: url, poolSize: try Settings.count("POS_DB_POOL_SIZE", default: 8),
-                statementTimeoutMs: try Settings.duration("POS_DB_STATEMENT_TIMEOUT", default: 30_000), logger: logger))
-        }
+        let stores = try SQLStores.open(
+            try location(), sqliteSynchronous: try Settings.sqliteSynchronous(),
+            postgresPoolSize: try Settings.count("POS_DB_POOL_SIZE", default: 16),
+            statementTimeoutMs: try Settings.duration("POS_DB_STATEMENT_TIMEOUT", default: 30_000), logger: logger)
         do {
             try await stores.migrate()
         } catch {

@@ -38,25 +38,20 @@ public struct DeliveryAttempter: Sendable {
     /// caller already found it and by the outlet's mapping otherwise.
     public func attempt(_ delivery: Delivery, target: WebhookTarget?, outletId: String, orderBytes: [UInt8], order: CataOrder?,
                         route: ConnectorDeliverer.Route? = nil) async -> Result {
-        let attemptNumber = delivery.attemptCount + 1
+        // Counted as started when it was leased (max: a row written before attempts were counted so).
+        let attemptNumber = max(delivery.attemptsStarted, delivery.attemptCount + 1)
         let outcome: ConnectorOutcome
         if let target {
             outcome = await sendToWebhook(delivery, target: target, attemptNumber: attemptNumber, orderBytes: orderBytes, order: order)
+        } else if delivery.event != EventCatalogue.orderPaid {
+            // Connectors take orders today; the jobs of later capabilities (status polls, menu imports) bring their own.
+            outcome = .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)")
         } else {
             outcome = await connectors.deliver(delivery, attemptNumber: attemptNumber, outletId: outletId, orderBytes: orderBytes, order: order,
                                                route: route)
         }
         let finishedAt = clock()
-        let transition: DeliveryTransition
-        if outcome.succeeded {
-            transition = DeliveryTransition(status: .delivered, nextAttemptAt: nil)
-        } else if outcome.retryable, let next = schedule.nextAttemptAt(
-            after: attemptNumber, failedAt: finishedAt,
-            failure: RetrySchedule.Failure(retryAfterMs: outcome.retryAfterMs, overloaded: outcome.overloaded), jitter: jitter()) {
-            transition = DeliveryTransition(status: .failed, nextAttemptAt: next)
-        } else {
-            transition = DeliveryTransition(status: .dead, nextAttemptAt: nil)
-        }
+        let transition = self.transition(after: attemptNumber, outcome: outcome, at: finishedAt)
         let attempt = DeliveryAttempt(
             deliveryId: delivery.id, attemptNumber: attemptNumber, startedAt: finishedAt - outcome.durationMs,
             durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
@@ -69,6 +64,42 @@ public struct DeliveryAttempter: Sendable {
             return EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt)
         }
         return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt), health: update)
+    }
+
+    /// Where a delivery goes after attempt `attemptNumber` came to `outcome`: delivered, failed
+    /// until its next time on the schedule, or dead.
+    func transition(after attemptNumber: Int, outcome: ConnectorOutcome, at finishedAt: Int64) -> DeliveryTransition {
+        if outcome.succeeded { return DeliveryTransition(status: .delivered, nextAttemptAt: nil) }
+        if outcome.retryable, let next = schedule.nextAttemptAt(
+            after: attemptNumber, failedAt: finishedAt,
+            failure: RetrySchedule.Failure(retryAfterMs: outcome.retryAfterMs, overloaded: outcome.overloaded), jitter: jitter()) {
+            return DeliveryTransition(status: .failed, nextAttemptAt: next)
+        }
+        return DeliveryTransition(status: .dead, nextAttemptAt: nil)
+    }
+
+    /// The attempts of a claimed delivery that began and were never recorded: the process making
+    /// them died or lost its lease. Recorded with the claimed attempt's outcome.
+    public func interruptedAttempts(of delivery: Delivery) -> [DeliveryAttempt] {
+        guard let lost = OutboxPolicy.interruptedAttempts(of: delivery) else { return [] }
+        let now = clock()
+        return lost.map { number in
+            DeliveryAttempt(deliveryId: delivery.id, attemptNumber: number, startedAt: now, durationMs: 0, statusCode: nil,
+                            errorClass: "interrupted", error: OutboxPolicy.interruptedError, responseExcerpt: nil, signedWith: nil)
+        }
+    }
+
+    /// Whether interrupted attempts used up the schedule: the claimed attempt would be one too many,
+    /// so the delivery is dead-lettered instead of killing another process.
+    public func scheduleExhausted(by delivery: Delivery) -> Bool {
+        delivery.attemptsStarted > schedule.maxAttempts && delivery.attemptCount < delivery.attemptsStarted - 1
+    }
+
+    /// The schedule's attempts were all started and the last never finished: recorded dead, no call made.
+    public func givenUp(_ delivery: Delivery, interrupted: [DeliveryAttempt]) -> RecordedAttempt? {
+        guard var last = interrupted.last else { return nil }
+        last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: schedule.maxAttempts)
+        return RecordedAttempt(attempt: last, transition: DeliveryTransition(status: .dead, nextAttemptAt: nil), at: clock())
     }
 
     private func sendToWebhook(_ delivery: Delivery, target: WebhookTarget, attemptNumber: Int, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {

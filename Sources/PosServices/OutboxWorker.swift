@@ -80,35 +80,55 @@ public final class OutboxWorker: Service, Sendable {
     }
 
     private func attempt(_ claimed: ClaimedDelivery) async {
-        let result = await attempter.attempt(claimed.delivery, target: claimed.target, outletId: claimed.outletId,
-                                             orderBytes: claimed.orderBytes, order: nil)
-        let recorded = result.recorded
-        let number = recorded.attempt.attemptNumber
-        let completion: DispatchCompletion = switch recorded.transition.status {
-        case .delivered:
-            DispatchCompletion(orderId: claimed.delivery.orderId, status: .dispatched, reason: "delivered on attempt \(number)",
-                               externalOrderId: result.outcome.externalOrderId, response: nil, at: recorded.at)
-        case .dead:
-            DispatchCompletion(orderId: claimed.delivery.orderId, status: .failed,
-                               reason: "dead-lettered after attempt \(number): \(result.outcome.reason)", response: nil, at: recorded.at)
-        default:
-            DispatchCompletion(orderId: claimed.delivery.orderId, status: .failed,
-                               reason: "attempt \(number) failed: \(result.outcome.reason)", response: nil, at: recorded.at)
+        let delivery = claimed.delivery
+        let interrupted = attempter.interruptedAttempts(of: delivery)
+        let recorded: [RecordedAttempt]
+        let outcome: (reason: String, statusCode: Int?, errorClass: String?, externalOrderId: String?)
+        var health: [EndpointHealthUpdate] = []
+        if attempter.scheduleExhausted(by: delivery), let dead = attempter.givenUp(delivery, interrupted: interrupted) {
+            // Its attempts keep dying with the process: stop here instead of taking every replica down in turn.
+            recorded = interrupted.dropLast().map { RecordedAttempt(attempt: $0, transition: dead.transition, at: dead.at) } + [dead]
+            outcome = (dead.attempt.error ?? "interrupted", nil, "interrupted", nil)
+        } else {
+            let result = await attempter.attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
+                                                 orderBytes: claimed.event.payload, order: nil)
+            let final = result.recorded
+            recorded = interrupted.map { RecordedAttempt(attempt: $0, transition: final.transition, at: final.at) } + [final]
+            outcome = (result.outcome.reason, result.outcome.statusCode, result.outcome.errorClass, result.outcome.externalOrderId)
+            health = result.health.map { [$0] } ?? []
+        }
+        guard let last = recorded.last else { return }
+        let number = last.attempt.attemptNumber
+        // Only an order's own dispatch event moves the order's dispatch status.
+        let completion: DispatchCompletion? = switch (delivery.orderId, delivery.event == EventCatalogue.orderPaid) {
+        case (let orderId?, true):
+            switch last.transition.status {
+            case .delivered:
+                DispatchCompletion(orderId: orderId, status: .dispatched, reason: "delivered on attempt \(number)",
+                                   externalOrderId: outcome.externalOrderId, response: nil, at: last.at)
+            case .dead:
+                DispatchCompletion(orderId: orderId, status: .failed, reason: "dead-lettered after attempt \(number): \(outcome.reason)",
+                                   response: nil, at: last.at)
+            default:
+                DispatchCompletion(orderId: orderId, status: .failed, reason: "attempt \(number) failed: \(outcome.reason)",
+                                   response: nil, at: last.at)
+            }
+        default: nil
         }
         do {
-            try await outbox.recordAttempts([recorded], completion: completion, health: result.health.map { [$0] } ?? [])
+            try await outbox.recordAttempts(recorded, completion: completion, health: health)
         } catch {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.error("could not record a delivery attempt", metadata: [
-                "delivery_id": .string(claimed.delivery.id), "error": .string(String(describing: error))])
+                "delivery_id": .string(delivery.id), "error": .string(String(describing: error))])
             return
         }
         logger.info("delivery attempt", metadata: [
-            "delivery_id": .string(claimed.delivery.id), "order_id": .string(claimed.delivery.orderId),
-            "attempt": .stringConvertible(number), "status_code": .string(result.outcome.statusCode.map(String.init) ?? "-"),
-            "outcome": .string(result.outcome.errorClass ?? "delivered"), "next": .string(recorded.transition.status.rawValue),
+            "delivery_id": .string(delivery.id), "event": .string(delivery.event), "subject": .string("\(delivery.subject.kind.rawValue) \(delivery.subject.id)"),
+            "attempt": .stringConvertible(number), "status_code": .string(outcome.statusCode.map(String.init) ?? "-"),
+            "outcome": .string(outcome.errorClass ?? "delivered"), "next": .string(last.transition.status.rawValue),
         ])
-        onAttemptRecorded(recorded)
+        for attempt in recorded { onAttemptRecorded(attempt) }
     }
 }
 

@@ -137,27 +137,29 @@ public struct DeliveryLease: Sendable, Equatable {
     }
 }
 
-/// A delivery a worker has leased, with what it needs to attempt it.
+/// A delivery a worker has leased, with the event it carries.
 public struct ClaimedDelivery: Sendable, Equatable {
     public var delivery: Delivery
-    /// The webhook it goes to; nil for a POS connector's delivery (found by `outletId`).
+    /// The webhook it goes to; nil for a POS connector's delivery (found by the event's outlet).
     public var target: WebhookTarget?
-    public var outletId: String
-    /// The order's bytes as dispatch received them.
-    public var orderBytes: [UInt8]
+    public var event: OutboxEvent
 
-    public init(delivery: Delivery, target: WebhookTarget?, outletId: String, orderBytes: [UInt8]) {
+    public init(delivery: Delivery, target: WebhookTarget?, event: OutboxEvent) {
         self.delivery = delivery
         self.target = target
-        self.outletId = outletId
-        self.orderBytes = orderBytes
+        self.event = event
     }
 }
 
 /// The outbox as workers and operators see it.
 public protocol OutboxStore: Sendable {
+    /// Writes an event and its deliveries in one transaction — one to `connector` when given (a
+    /// connector job), otherwise one per active webhook of the event's outlet subscribed to its type —
+    /// due now for the worker. Returns the deliveries (none when nobody subscribed).
+    func publish(_ event: OutboxEvent, connector: String?, makeDeliveryId: @escaping @Sendable () -> String) async throws -> [PlannedDelivery]
     /// Leases up to `limit` due deliveries — pending or failed whose time has come, or delivering
-    /// whose lease ran out — to `lease.owner`, in one transaction. Deliveries to inactive webhooks wait.
+    /// whose lease ran out — to `lease.owner`, in one transaction, counting each as an attempt
+    /// started. Deliveries to inactive webhooks wait.
     func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery]
     /// Makes a delivery due now (a manual retry, also from `dead`). nil when the tenant has no such
     /// delivery; throws ``StoreError/conflict(_:)`` while it is being attempted.
@@ -217,21 +219,6 @@ public struct DeliveryDetail: Sendable, Equatable {
         self.delivery = delivery
         self.attempts = attempts
     }
-}
-
-/// A delivery row created with its order, and where it goes.
-public struct PlannedDelivery: Sendable, Equatable {
-    public var delivery: Delivery
-    /// nil for a POS connector's delivery.
-    public var target: WebhookTarget?
-
-    public init(delivery: Delivery, target: WebhookTarget?) {
-        self.delivery = delivery
-        self.target = target
-    }
-
-    /// The endpoint's circuit is open: no first attempt now; the outbox waits (`delivery.nextAttemptAt`).
-    public var isDeferred: Bool { delivery.status == .pending }
 }
 
 public enum AcceptedOrder: Sendable, Equatable {
@@ -312,9 +299,10 @@ public struct RecordedAttempt: Sendable, Equatable {
 }
 
 public protocol OrderStore: Sendable {
-    /// Persists the order and one delivery per active webhook of the outlet subscribed to the
-    /// event — or, for an order with a `builtInTransformer`, one delivery to that connector instead —
-    /// in one transaction; or returns the first order for the same (tenant, uuid, event).
+    /// Persists the order, its event (the order's bytes) and one delivery per active webhook of the
+    /// outlet subscribed to the event — or, for an order with a `builtInTransformer`, one delivery to
+    /// that connector instead — in one transaction, the deliveries leased for the caller's first
+    /// attempt; or returns the first order for the same (tenant, uuid, event).
     /// An order with nothing to deliver is stored already completed with `completionWithoutTargets`.
     func acceptOrder(_ order: NewOrder, completionWithoutTargets: DispatchCompletion,
                      makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder

@@ -80,7 +80,7 @@ struct AuthTests {
         try await withTestService { service in
             _ = try await service.tenant("acme")
             // A second engine on the same file, as the CLI opens it while the server runs.
-            let cliStores = try SQLiteStores(path: service.databasePath)
+            let cliStores = try SQLStores.sqlite(path: service.databasePath)
             try await cliStores.migrate()
             let issued = try await TenantAdministration(tenants: cliStores, keys: cliStores, clock: SystemClock.now)
                 .createKey(tenant: "acme", scopes: [.partner], expiresInDays: 30)
@@ -109,7 +109,7 @@ struct AuthTests {
 struct KeyCacheTests {
     @Test("a revoked key stops working once the cache entry is older than its TTL; expiry needs no wait")
     func revocationWithinTTL() async throws {
-        let stores = try SQLiteStores(path: FileManager.default.temporaryDirectory.appendingPathComponent("pos-cache-\(UUID().uuidString).sqlite").path)
+        let stores = try SQLStores.sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("pos-cache-\(UUID().uuidString).sqlite").path)
         try await stores.migrate()
         let admin = TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now)
         _ = try await admin.createTenant(subdomain: "acme", name: "Acme")

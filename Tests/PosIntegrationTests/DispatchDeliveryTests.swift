@@ -217,10 +217,12 @@ struct DispatchDeliveryTests {
                                                   json: Array(#"{"outletId":"o-2","provider":"p","callbackUrl":"https://x.example.com","events":["order.eaten"]}"#.utf8))
             #expect(badEvent.error["field"] as? String == "events[0]")
             // The stored secret is sealed, never the plain whsec_ value.
-            let onDisk = SQLKitSQLiteEngine.self  // a second reader of the same file
-            let engine = try onDisk.init(path: service.databasePath, logger: quietLogger)
-            let stored = try await engine.withReader { db in
-                try await db.raw("SELECT secret_sealed FROM webhooks").all().map { try $0.decode(column: "secret_sealed", as: String.self) }
+            let engine = try SQLiteEngine(path: service.databasePath)  // a second reader of the same file
+            let stored = try await engine.read { db in
+                try db.query("SELECT secret_sealed FROM webhooks", []).map { row -> String in
+                    guard case .string(let sealed) = try row["secret_sealed"] else { return "" }
+                    return sealed
+                }
             }
             await engine.shutdown()
             #expect(stored.count == 1)

@@ -62,7 +62,7 @@ struct ProviderStoreContractTests {
             try await stores.saveProgress(deliveryId: "d-connector", progress: #"{"orderId":"123"}"#, at: 1_100)
             let claimed = try await stores.claimDueDeliveries(lease: DeliveryLease(owner: "worker", expiresAt: 9_000), now: 1_600, limit: 10)
             #expect(claimed.count == 1, "the dispatcher's lease ran out")
-            #expect(claimed.first?.outletId == "outlet-1")
+            #expect(claimed.first?.event.outletId == "outlet-1")
             #expect(claimed.first?.target == nil)
             #expect(claimed.first?.delivery.progress == #"{"orderId":"123"}"#)
             #expect(try await stores.delivery(id: "d-connector", tenantId: Self.tenant.id)?.delivery.progress == #"{"orderId":"123"}"#)

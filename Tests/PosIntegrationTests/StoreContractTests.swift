@@ -18,47 +18,29 @@ enum StoreEngines {
         return (directory.appendingPathComponent("s.sqlite").path, { try? FileManager.default.removeItem(at: directory) })
     }
 
-    /// Production SQLite: GRDB.
-    static let sqlite = Factory(name: "SQLite (GRDB)") {
+    /// SQLite through GRDB.
+    static let sqlite = Factory(name: "SQLite") {
         let file = temporaryFile()
-        let stores = try SQLiteStores(path: file.path)
+        let stores = try SQLStores.sqlite(path: file.path)
         return (stores, {
             await stores.shutdown()
             file.remove()
         })
     }
 
-    /// The SQLKit stores (the PostgreSQL path), run on SQLite until the PostgreSQL engine lands.
-    static let sqlKitOnSQLite = Factory(name: "SQLKit on SQLite") {
-        let file = temporaryFile()
-        let stores = SQLStores(engine: try SQLKitSQLiteEngine(path: file.path, logger: quietLogger))
-        return (stores, {
-            await stores.shutdown()
-            file.remove()
-        })
-    }
-
-    /// PostgreSQL, when `POS_TEST_POSTGRES_URL` names a server (scripts/test starts one): each test
-    /// gets a database of its own. Under CI it must be there: the tests fail rather than skip.
+    /// PostgreSQL at `POS_TEST_POSTGRES_URL` (scripts/test starts one): each test gets a database of its own.
     static let postgres = Factory(name: "PostgreSQL") {
-        guard let adminURL = ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] else {
-            throw TestFailure("POS_TEST_POSTGRES_URL is not set: run the tests through scripts/test, which starts PostgreSQL")
-        }
-        let name = "pos_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        let admin = try PostgresEngine(url: adminURL, poolSize: 1, logger: quietLogger)
-        try await admin.withReader { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-        let stores = SQLStores(engine: try PostgresEngine(url: PostgresTestDatabase.url(adminURL, database: name), poolSize: 4, logger: quietLogger))
+        let (stores, drop) = try await PostgresTestDatabase.create()
         return (stores, {
             await stores.shutdown()
-            try? await admin.withReader { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name)").run() }
-            await admin.shutdown()
+            await drop()
         })
     }
 
+    /// Both engines. PostgreSQL is left out only when `POS_TEST_SKIP_POSTGRES=1` says so (scripts/test
+    /// then prints that it skipped); otherwise a missing server fails the tests, never skips them.
     static var all: [Factory] {
-        let postgresWanted = ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] != nil
-            || ProcessInfo.processInfo.environment["CI"] == "true"
-        return postgresWanted ? [sqlite, sqlKitOnSQLite, postgres] : [sqlite, sqlKitOnSQLite]
+        PostgresTestDatabase.skipped ? [sqlite] : [sqlite, postgres]
     }
 }
 
@@ -254,7 +236,9 @@ extension StoreContractTests {
             // The dispatcher died: its lease ran out, a worker takes the delivery with the order's bytes.
             let claimed = try await stores.claimDueDeliveries(lease: worker, now: 1_500, limit: 10)
             #expect(claimed.map(\.delivery.id) == [planned.delivery.id])
-            #expect(claimed.first?.orderBytes == Array(#"{"uuid":"o-1"}"#.utf8))
+            #expect(claimed.first?.event.payload == Array(#"{"uuid":"o-1"}"#.utf8))
+            #expect(claimed.first?.event.subject == EventSubject(.order, id: planned.delivery.subject.id))
+            #expect(claimed.first?.delivery.attemptsStarted == 2, "the dispatcher's first attempt and this one are both counted as started")
             #expect(claimed.first?.target?.webhook.callbackUrl == "https://x.test/h")
             #expect(try await stores.claimDueDeliveries(lease: worker, now: 1_600, limit: 10).isEmpty, "now leased to the worker")
 
@@ -291,6 +275,28 @@ extension StoreContractTests {
 }
 
 enum PostgresTestDatabase {
+    /// A local opt-out (`POS_TEST_SKIP_POSTGRES=1`); never under CI.
+    static var skipped: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["POS_TEST_SKIP_POSTGRES"] == "1" && environment["CI"] != "true"
+    }
+
+    /// A new, empty database on the test server, and how to drop it.
+    static func create() async throws -> (SQLStores, drop: @Sendable () async -> Void) {
+        guard let adminURL = ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] else {
+            throw TestFailure("POS_TEST_POSTGRES_URL is not set: run the tests through scripts/test, which starts PostgreSQL "
+                              + "(or set POS_TEST_SKIP_POSTGRES=1 to leave PostgreSQL out locally)")
+        }
+        let name = "pos_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let admin = try PostgresEngine(url: adminURL, poolSize: 1, logger: quietLogger)
+        _ = try await admin.read { db in try db.execute("CREATE DATABASE \(name)", []) }
+        let stores = SQLStores(engine: try PostgresEngine(url: url(adminURL, database: name), poolSize: 4, logger: quietLogger))
+        return (stores, {
+            _ = try? await admin.read { db in try db.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", []) }
+            await admin.shutdown()
+        })
+    }
+
     /// `adminURL` with its database replaced by `database`.
     static func url(_ adminURL: String, database: String) -> String {
         guard var components = URLComponents(string: adminURL) else { return adminURL }
@@ -299,8 +305,7 @@ enum PostgresTestDatabase {
     }
 }
 
-@Suite("Replicas on PostgreSQL", .enabled(if: ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] != nil
-                                           || ProcessInfo.processInfo.environment["CI"] == "true"))
+@Suite("Replicas on PostgreSQL", .enabled(if: !PostgresTestDatabase.skipped))
 struct ReplicaTests {
     @Test("the same order sent to two replicas at the same moment makes one order and one delivery")
     func crossReplicaIdempotency() async throws {

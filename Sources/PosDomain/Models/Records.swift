@@ -146,16 +146,23 @@ public enum DeliveryStatus: String, Sendable, Codable {
     case dead
 }
 
-/// One outbox row: one order event to one target, retried until delivered or dead.
+/// One outbox row: one event to one target (a webhook or a POS connector), retried until
+/// delivered or dead.
 public struct Delivery: Sendable, Equatable {
     public var id: String
     public var tenantId: String
-    public var orderId: String
+    public var eventId: String
+    public var subject: EventSubject
     public var webhookId: Int64?
     public var connector: String
+    /// The event's type (`order.paid`, …).
     public var event: String
     public var status: DeliveryStatus
+    /// Attempts that finished and were recorded.
     public var attemptCount: Int
+    /// Attempts begun: counted when a delivery is leased, before the attempt runs, so one whose
+    /// process died during it is still counted (``OutboxPolicy/interruptedAttempts(of:)``).
+    public var attemptsStarted: Int
     public var nextAttemptAt: Int64?
     public var lastStatusCode: Int?
     public var lastError: String?
@@ -165,15 +172,19 @@ public struct Delivery: Sendable, Equatable {
     /// The steps a multi-step connector finished (JSON text), so a retry resumes after them.
     public var progress: String?
 
-    public init(id: String, tenantId: String, orderId: String, webhookId: Int64?, connector: String, event: String, status: DeliveryStatus, attemptCount: Int, nextAttemptAt: Int64?, lastStatusCode: Int?, lastError: String?, createdAt: Int64, updatedAt: Int64, deliveredAt: Int64?, progress: String? = nil) {
+    public init(id: String, tenantId: String, eventId: String, subject: EventSubject, webhookId: Int64?, connector: String, event: String,
+                status: DeliveryStatus, attemptCount: Int, attemptsStarted: Int, nextAttemptAt: Int64?, lastStatusCode: Int?, lastError: String?,
+                createdAt: Int64, updatedAt: Int64, deliveredAt: Int64?, progress: String? = nil) {
         self.id = id
         self.tenantId = tenantId
-        self.orderId = orderId
+        self.eventId = eventId
+        self.subject = subject
         self.webhookId = webhookId
         self.connector = connector
         self.event = event
         self.status = status
         self.attemptCount = attemptCount
+        self.attemptsStarted = attemptsStarted
         self.nextAttemptAt = nextAttemptAt
         self.lastStatusCode = lastStatusCode
         self.lastError = lastError
@@ -182,6 +193,9 @@ public struct Delivery: Sendable, Equatable {
         self.deliveredAt = deliveredAt
         self.progress = progress
     }
+
+    /// The order it concerns, when its subject is an order.
+    public var orderId: String? { subject.kind == .order ? subject.id : nil }
 
     /// Whether a POS connector (a built-in transformer) delivers it rather than a webhook.
     public var isConnectorDelivery: Bool { webhookId == nil }

@@ -69,19 +69,3 @@ public struct ValidationError: Error, Equatable, Sendable {
         self.message = message
     }
 }
-
-/// The events a webhook can subscribe to and dispatch can carry.
-public enum EventCatalogue {
-    public struct Event: Sendable, Equatable {
-        public let name: String
-        public let description: String
-    }
-
-    public static let events: [Event] = [
-        Event(name: "order.paid", description: "Triggered when an order is paid and ready for fulfillment"),
-    ]
-
-    public static func contains(_ name: String) -> Bool { events.contains { $0.name == name } }
-
-    public static var names: [String] { events.map(\.name) }
-}

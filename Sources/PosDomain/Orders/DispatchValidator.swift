@@ -10,8 +10,8 @@ public enum DispatchValidator {
         let request = try FieldReader.object(root, path: "")
         let outletId = try request.identifier("outletId")
         let event = try request.string("event")
-        guard EventCatalogue.contains(event) else {
-            throw ValidationError(field: "event", message: "must be one of: \(EventCatalogue.names.joined(separator: ", "))")
+        guard EventCatalogue.dispatchableNames.contains(event) else {
+            throw ValidationError(field: "event", message: "must be one of: \(EventCatalogue.dispatchableNames.joined(separator: ", "))")
         }
         let transformer = try request.optionalString("builtInTransformer")
         let orderNode = try request.required("order")

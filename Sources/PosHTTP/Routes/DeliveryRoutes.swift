@@ -83,7 +83,10 @@ struct DeliveryView: Encodable {
     }
 
     let id: String
-    let orderId: String
+    let eventId: String
+    let subject: String
+    /// Present when the event is about an order.
+    let orderId: String?
     let webhookId: Int64?
     let connector: String
     let event: String
@@ -101,6 +104,8 @@ struct DeliveryView: Encodable {
 
     init(_ delivery: Delivery, attempts: [DeliveryAttempt]?) {
         id = delivery.id
+        eventId = delivery.eventId
+        subject = delivery.subject.kind.rawValue
         orderId = delivery.orderId
         webhookId = delivery.webhookId
         connector = delivery.connector

@@ -58,7 +58,7 @@ final class TestService: Sendable {
         if let sharedStores {
             stores = sharedStores
         } else {
-            stores = try SQLiteStores(path: directory.appendingPathComponent("pos.sqlite").path)
+            stores = try SQLStores.sqlite(path: directory.appendingPathComponent("pos.sqlite").path)
             try await stores.migrate()
         }
         let secretBox = try sharedSecretBox ?? SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())

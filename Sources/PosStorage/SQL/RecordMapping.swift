@@ -1,46 +1,33 @@
 import PosDomain
 
-/// Typed column access that both engines' rows provide, so rows become records in one place.
-protocol ColumnReader {
-    func string(_ column: String) throws -> String
-    func optionalString(_ column: String) throws -> String?
-    func int64(_ column: String) throws -> Int64
-    func optionalInt64(_ column: String) throws -> Int64?
-}
-
-extension ColumnReader {
-    func int(_ column: String) throws -> Int { Int(try int64(column)) }
-    func optionalInt(_ column: String) throws -> Int? { try optionalInt64(column).map(Int.init) }
-}
-
 /// Rows to records. Column names are the schema's (see `Migrations`); queries select them as-is.
 enum RecordMapping {
-    static func tenant(_ row: some ColumnReader) throws -> Tenant {
+    static func tenant(_ row: SQLRow) throws -> Tenant {
         Tenant(id: try row.string("id"), subdomain: try row.string("subdomain"), name: try row.string("name"),
                status: try row.string("status"))
     }
 
     /// Expects the key's columns aliased `key_id`, `key_created_at` (they share a row with its tenant).
-    static func apiKey(_ row: some ColumnReader) throws -> APIKeyRecord {
+    static func apiKey(_ row: SQLRow) throws -> APIKeyRecord {
         APIKeyRecord(
             apiKeyId: try row.int64("key_id"),
             tenantId: try row.string("tenant_id"),
-            scopes: try row.string("scopes").split(separator: ",").compactMap { APIScope(rawValue: String($0)) },
+            scopes: try row.strings("scopes").compactMap(APIScope.init(rawValue:)),
             secretHash: try row.string("secret_hash"),
             createdAt: try row.int64("key_created_at"),
             expiresAt: try row.optionalInt64("expires_at"),
             revokedAt: try row.optionalInt64("revoked_at"))
     }
 
-    static func webhookTarget(_ row: some ColumnReader) throws -> WebhookTarget {
+    static func webhookTarget(_ row: SQLRow) throws -> WebhookTarget {
         let webhook = Webhook(
             id: try row.int64("id"),
             tenantId: try row.string("tenant_id"),
             outletId: try row.string("outlet_id"),
             provider: try row.string("provider"),
             callbackUrl: try row.string("callback_url"),
-            events: try row.string("events").split(separator: ",").map(String.init),
-            isActive: try row.int64("is_active") != 0,
+            events: try row.strings("events"),
+            isActive: try row.bool("is_active"),
             createdAt: try row.int64("created_at"),
             updatedAt: try row.int64("updated_at"),
             disabledReason: try row.optionalString("disabled_reason"),
@@ -53,7 +40,7 @@ enum RecordMapping {
                              previousSealedSecret: try row.optionalString("previous_secret_sealed"))
     }
 
-    static func order(_ row: some ColumnReader) throws -> OrderRecord {
+    static func order(_ row: SQLRow) throws -> OrderRecord {
         OrderRecord(
             id: try row.string("id"),
             tenantId: try row.string("tenant_id"),
@@ -73,16 +60,18 @@ enum RecordMapping {
             updatedAt: try row.int64("updated_at"))
     }
 
-    static func delivery(_ row: some ColumnReader) throws -> Delivery {
+    static func delivery(_ row: SQLRow) throws -> Delivery {
         Delivery(
             id: try row.string("id"),
             tenantId: try row.string("tenant_id"),
-            orderId: try row.string("order_id"),
+            eventId: try row.string("event_id"),
+            subject: EventSubject(EventSubject.Kind(rawValue: try row.string("subject_type")) ?? .order, id: try row.string("subject_id")),
             webhookId: try row.optionalInt64("webhook_id"),
             connector: try row.string("connector"),
             event: try row.string("event"),
             status: DeliveryStatus(rawValue: try row.string("status")) ?? .pending,
             attemptCount: try row.int("attempt_count"),
+            attemptsStarted: try row.int("attempts_started"),
             nextAttemptAt: try row.optionalInt64("next_attempt_at"),
             lastStatusCode: try row.optionalInt("last_status_code"),
             lastError: try row.optionalString("last_error"),
@@ -92,7 +81,17 @@ enum RecordMapping {
             progress: try row.optionalString("progress"))
     }
 
-    static func connection(_ row: some ColumnReader) throws -> ProviderConnection {
+    /// Expects the event's columns as ``SharedSQL/eventColumns`` names them, beside its delivery's.
+    static func event(_ row: SQLRow) throws -> OutboxEvent {
+        OutboxEvent(
+            id: try row.string("event_id"), tenantId: try row.string("tenant_id"), type: try row.string("event_type"),
+            subject: EventSubject(EventSubject.Kind(rawValue: try row.string("event_subject_type")) ?? .order,
+                                  id: try row.string("event_subject_id")),
+            outletId: try row.optionalString("event_outlet_id"), payload: try row.bytes("event_payload"),
+            createdAt: try row.int64("event_created_at"))
+    }
+
+    static func connection(_ row: SQLRow) throws -> ProviderConnection {
         ProviderConnection(
             tenantId: try row.string("tenant_id"), slug: try row.string("slug"), status: try row.string("status"),
             sealedApiKey: try row.string("api_key_sealed"), sealedApiSecret: try row.string("api_secret_sealed"),
@@ -100,14 +99,14 @@ enum RecordMapping {
             createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"))
     }
 
-    static func outletProvider(_ row: some ColumnReader) throws -> OutletProvider {
+    static func outletProvider(_ row: SQLRow) throws -> OutletProvider {
         OutletProvider(
             tenantId: try row.string("tenant_id"), outletId: try row.string("outlet_id"), providerSlug: try row.string("provider_slug"),
             externalId: try row.string("external_id"), settings: try row.string("settings"),
             createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"))
     }
 
-    static func attempt(_ row: some ColumnReader) throws -> DeliveryAttempt {
+    static func attempt(_ row: SQLRow) throws -> DeliveryAttempt {
         DeliveryAttempt(
             deliveryId: try row.string("delivery_id"),
             attemptNumber: try row.int("attempt_number"),
@@ -120,7 +119,6 @@ enum RecordMapping {
             signedWith: try row.optionalString("signed_with"))
     }
 
-    static func scopes(_ scopes: [APIScope]) -> String { scopes.map(\.rawValue).joined(separator: ",") }
 }
 
 /// The SQL both engines share, where it needs no engine-specific syntax.
@@ -136,14 +134,15 @@ enum SharedSQL {
         o.total_pay_minor, o.payload_sha256, o.dispatch_status, o.dispatch_reason, o.first_response,
         o.external_order_id, o.received_at, o.updated_at
         """
-    static let deliveryColumns = deliveryColumns(nil)
-
-    /// The delivery columns, qualified by `table` when the query joins others.
-    static func deliveryColumns(_ table: String?) -> String {
-        let prefix = table.map { "\($0)." } ?? ""
-        return ["id", "tenant_id", "order_id", "webhook_id", "connector", "event", "status", "attempt_count", "next_attempt_at",
-                "last_status_code", "last_error", "created_at", "updated_at", "delivered_at", "progress"].map { prefix + $0 }.joined(separator: ", ")
-    }
+    static let deliveryColumns = """
+        d.id, d.tenant_id, d.event_id, d.subject_type, d.subject_id, d.webhook_id, d.connector, d.event, d.status, d.attempt_count,
+        d.attempts_started, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.delivered_at, d.progress
+        """
+    /// An event's own columns, named apart from its delivery's (`e` joined on `d.event_id`).
+    static let eventColumns = """
+        e.type AS event_type, e.subject_type AS event_subject_type, e.subject_id AS event_subject_id, e.outlet_id AS event_outlet_id,
+        e.payload AS event_payload, e.created_at AS event_created_at
+        """
     static let connectionColumns = """
         tenant_id, slug, status, api_key_sealed, api_secret_sealed, webhook_url, base_url, config, created_at, updated_at
         """
@@ -152,33 +151,6 @@ enum SharedSQL {
         a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
         a.response_excerpt, a.signed_with
         """
-}
-
-extension Delivery {
-    /// The outbox row written with a new order: leased to the dispatch request for its first
-    /// attempt — or, when the endpoint's circuit is open, pending until it closes.
-    static func firstFor(order: NewOrder, target: WebhookTarget, id: String) -> Delivery {
-        let circuitOpen = target.webhook.health.isOpen(at: order.receivedAt)
-        return Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: target.webhook.id, connector: "webhook",
-                 event: order.event, status: circuitOpen ? .pending : .delivering, attemptCount: 0,
-                 nextAttemptAt: circuitOpen ? target.webhook.health.circuitOpenUntil : order.receivedAt,
-                 lastStatusCode: nil, lastError: nil, createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
-    }
-
-    /// The one outbox row of an order for a built-in transformer, leased to the dispatch request.
-    static func firstFor(order: NewOrder, connector: String, id: String) -> Delivery {
-        Delivery(id: id, tenantId: order.tenantId, orderId: order.id, webhookId: nil, connector: connector, event: order.event,
-                 status: .delivering, attemptCount: 0, nextAttemptAt: order.receivedAt, lastStatusCode: nil, lastError: nil,
-                 createdAt: order.receivedAt, updatedAt: order.receivedAt, deliveredAt: nil)
-    }
-
-    /// The deliveries written with a new order: one to its connector, or one per subscribed webhook.
-    static func planned(for order: NewOrder, webhooks: [WebhookTarget], makeId: () -> String) -> [PlannedDelivery] {
-        if let connector = order.builtInTransformer {
-            return [PlannedDelivery(delivery: firstFor(order: order, connector: connector, id: makeId()), target: nil)]
-        }
-        return webhooks.map { PlannedDelivery(delivery: firstFor(order: order, target: $0, id: makeId()), target: $0) }
-    }
 }
 
 extension OrderRecord {
@@ -227,41 +199,5 @@ extension Delivery {
         copy.nextAttemptAt = now
         copy.updatedAt = now
         return copy
-    }
-}
-
-extension ClaimedDelivery {
-    /// Joins claimed rows with their webhooks and order payloads; a row missing either is skipped
-    /// (its lease runs out and it is looked at again).
-    static func assemble(_ deliveries: [Delivery], targets: [WebhookTarget], orders: [String: (outletId: String, payload: [UInt8])]) -> [ClaimedDelivery] {
-        let targetsById = Dictionary(targets.map { ($0.webhook.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return deliveries.compactMap { delivery in
-            guard let order = orders[delivery.orderId] else { return nil }
-            let target = delivery.webhookId.flatMap { targetsById[$0] }
-            if delivery.webhookId != nil, target == nil { return nil }
-            var leased = delivery
-            leased.status = .delivering
-            return ClaimedDelivery(delivery: leased, target: target, outletId: order.outletId, orderBytes: order.payload)
-        }
-    }
-
-}
-
-extension ClaimedDelivery {
-    /// Of the due candidates, those a worker may take: all of a closed circuit's, one probe for a
-    /// half-open circuit; returns them and the half-open webhooks probed.
-    static func admissible(_ candidates: [(id: String, webhookId: Int64?, circuitOpenUntil: Int64?)], now: Int64) -> (ids: [String], probed: [Int64]) {
-        var ids: [String] = []
-        var probed: [Int64] = []
-        for candidate in candidates {
-            guard let webhookId = candidate.webhookId, let openUntil = candidate.circuitOpenUntil, openUntil <= now else {
-                ids.append(candidate.id)
-                continue
-            }
-            guard !probed.contains(webhookId) else { continue }
-            probed.append(webhookId)
-            ids.append(candidate.id)
-        }
-        return (ids, probed)
     }
 }

@@ -1,0 +1,313 @@
+import Foundation
+
+/// The schema, as numbered steps written once for both engines. `{{ID}}`, `{{BLOB}}` and `{{BOOL}}`
+/// are filled in per ``SQLDialect``; a statement only one engine needs (SQLite cannot alter a
+/// column, PostgreSQL can) says so. Steps are only ever appended: a database written by an older
+/// version migrates forward.
+enum Migrations {
+    struct Step {
+        let version: Int
+        let name: String
+        let statements: [Statement]
+    }
+
+    struct Statement: ExpressibleByStringLiteral {
+        let sql: String
+        /// nil: both engines.
+        let dialect: SQLDialect?
+
+        init(stringLiteral sql: String) {
+            self.sql = sql
+            self.dialect = nil
+        }
+
+        init(_ dialect: SQLDialect, _ sql: String) {
+            self.sql = sql
+            self.dialect = dialect
+        }
+
+        static func sqlite(_ sql: String) -> Statement { Statement(.sqlite, sql) }
+        static func postgres(_ sql: String) -> Statement { Statement(.postgres, sql) }
+    }
+
+    static let steps: [Step] = [
+        Step(version: 1, name: "tenants, api keys, webhooks, orders, outbox", statements: [
+            """
+            CREATE TABLE tenants (
+                id TEXT PRIMARY KEY,
+                subdomain TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE api_keys (
+                id {{ID}},
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                secret_hash TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                revoked_at BIGINT
+            )
+            """,
+            "CREATE INDEX api_keys_tenant ON api_keys (tenant_id)",
+            """
+            CREATE TABLE webhooks (
+                id {{ID}},
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                callback_url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                secret_sealed TEXT NOT NULL,
+                is_active BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                deleted_at BIGINT
+            )
+            """,
+            // One live webhook per outlet and provider; deleted ones stay for the delivery log.
+            "CREATE UNIQUE INDEX webhooks_live_outlet_provider ON webhooks (tenant_id, outlet_id, provider) WHERE deleted_at IS NULL",
+            """
+            CREATE TABLE orders (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                order_uuid TEXT NOT NULL,
+                order_ref_no TEXT NOT NULL,
+                built_in_transformer TEXT,
+                currency TEXT NOT NULL,
+                total_pay_minor BIGINT NOT NULL,
+                payload {{BLOB}} NOT NULL,
+                payload_sha256 TEXT NOT NULL,
+                dispatch_status TEXT NOT NULL,
+                dispatch_reason TEXT,
+                first_response TEXT,
+                external_order_id TEXT,
+                received_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                UNIQUE (tenant_id, order_uuid, event)
+            )
+            """,
+            "CREATE INDEX orders_tenant_outlet ON orders (tenant_id, outlet_id, received_at)",
+            """
+            CREATE TABLE deliveries (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                order_id TEXT NOT NULL REFERENCES orders(id),
+                webhook_id BIGINT REFERENCES webhooks(id),
+                connector TEXT NOT NULL,
+                event TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempt_count BIGINT NOT NULL,
+                next_attempt_at BIGINT,
+                lease_owner TEXT,
+                lease_expires_at BIGINT,
+                last_status_code BIGINT,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                delivered_at BIGINT
+            )
+            """,
+            "CREATE INDEX deliveries_order ON deliveries (order_id)",
+            "CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at)",
+            """
+            CREATE TABLE delivery_attempts (
+                id {{ID}},
+                delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+                attempt_number BIGINT NOT NULL,
+                started_at BIGINT NOT NULL,
+                duration_ms BIGINT NOT NULL,
+                status_code BIGINT,
+                error_class TEXT,
+                error TEXT,
+                response_excerpt TEXT,
+                signed_with TEXT,
+                UNIQUE (delivery_id, attempt_number)
+            )
+            """,
+        ]),
+        Step(version: 2, name: "webhook secret rotation, ping and health", statements: [
+            "ALTER TABLE webhooks ADD COLUMN previous_secret_sealed TEXT",
+            "ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at BIGINT",
+            "ALTER TABLE webhooks ADD COLUMN last_ping_status BIGINT",
+            "ALTER TABLE webhooks ADD COLUMN last_ping_error TEXT",
+            "ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT",
+            "CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at)",
+            "CREATE INDEX deliveries_tenant_created ON deliveries (tenant_id, created_at, id)",
+        ]),
+        Step(version: 3, name: "webhook circuit breaker", statements: [
+            "ALTER TABLE webhooks ADD COLUMN consecutive_failures BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE webhooks ADD COLUMN failing_since BIGINT",
+            "ALTER TABLE webhooks ADD COLUMN circuit_open_until BIGINT",
+        ]),
+        Step(version: 4, name: "provider connections, outlet providers, connector progress", statements: [
+            """
+            CREATE TABLE provider_connections (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                slug TEXT NOT NULL,
+                status TEXT NOT NULL,
+                api_key_sealed TEXT NOT NULL,
+                api_secret_sealed TEXT NOT NULL,
+                webhook_url TEXT NOT NULL,
+                base_url TEXT NOT NULL,
+                config TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, slug)
+            )
+            """,
+            """
+            CREATE TABLE outlet_providers (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                provider_slug TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                settings TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, outlet_id)
+            )
+            """,
+            "CREATE INDEX outlet_providers_slug ON outlet_providers (tenant_id, provider_slug)",
+            "ALTER TABLE deliveries ADD COLUMN progress TEXT",
+        ]),
+        Step(version: 5, name: "event outbox, attempts counted when started, native types on PostgreSQL", statements: [
+            """
+            CREATE TABLE events (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                type TEXT NOT NULL,
+                subject_type TEXT NOT NULL,
+                subject_id TEXT NOT NULL,
+                outlet_id TEXT,
+                payload {{BLOB}} NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX events_outlet ON events (tenant_id, outlet_id, created_at)",
+            // Every order so far carried one event: its own bytes, under its own id.
+            """
+            INSERT INTO events (id, tenant_id, type, subject_type, subject_id, outlet_id, payload, created_at)
+            SELECT id, tenant_id, event, 'order', id, outlet_id, payload, received_at FROM orders
+            """,
+            // SQLite cannot drop NOT NULL from order_id: the table is rebuilt (``SQLEngine/migrate(_:)``
+            // runs this with foreign keys off and checks them before commit).
+            .sqlite("""
+            CREATE TABLE deliveries_v5 (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                event_id TEXT NOT NULL REFERENCES events(id),
+                subject_type TEXT NOT NULL,
+                subject_id TEXT NOT NULL,
+                webhook_id BIGINT REFERENCES webhooks(id),
+                connector TEXT NOT NULL,
+                event TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempt_count BIGINT NOT NULL,
+                attempts_started BIGINT NOT NULL,
+                next_attempt_at BIGINT,
+                lease_owner TEXT,
+                lease_expires_at BIGINT,
+                last_status_code BIGINT,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                delivered_at BIGINT,
+                progress TEXT
+            )
+            """),
+            .sqlite("""
+            INSERT INTO deliveries_v5 (id, tenant_id, event_id, subject_type, subject_id, webhook_id, connector, event, status, attempt_count,
+                                       attempts_started, next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error,
+                                       created_at, updated_at, delivered_at, progress)
+            SELECT id, tenant_id, order_id, 'order', order_id, webhook_id, connector, event, status, attempt_count,
+                   CASE WHEN status = 'delivering' THEN attempt_count + 1 ELSE attempt_count END, next_attempt_at, lease_owner,
+                   lease_expires_at, last_status_code, last_error, created_at, updated_at, delivered_at, progress
+            FROM deliveries
+            """),
+            .sqlite("DROP TABLE deliveries"),
+            .sqlite("ALTER TABLE deliveries_v5 RENAME TO deliveries"),
+            .sqlite("CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at)"),
+            .sqlite("CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at)"),
+            .sqlite("CREATE INDEX deliveries_tenant_created ON deliveries (tenant_id, created_at, id)"),
+            .postgres("ALTER TABLE deliveries ADD COLUMN event_id TEXT REFERENCES events(id)"),
+            .postgres("ALTER TABLE deliveries ADD COLUMN subject_type TEXT NOT NULL DEFAULT 'order'"),
+            .postgres("ALTER TABLE deliveries ADD COLUMN subject_id TEXT"),
+            .postgres("ALTER TABLE deliveries ADD COLUMN attempts_started BIGINT NOT NULL DEFAULT 0"),
+            .postgres("""
+            UPDATE deliveries SET event_id = order_id, subject_id = order_id,
+                attempts_started = CASE WHEN status = 'delivering' THEN attempt_count + 1 ELSE attempt_count END
+            """),
+            .postgres("ALTER TABLE deliveries ALTER COLUMN event_id SET NOT NULL"),
+            .postgres("ALTER TABLE deliveries ALTER COLUMN subject_id SET NOT NULL"),
+            .postgres("ALTER TABLE deliveries ALTER COLUMN subject_type DROP DEFAULT"),
+            .postgres("ALTER TABLE deliveries ALTER COLUMN attempts_started DROP DEFAULT"),
+            .postgres("DROP INDEX deliveries_order"),
+            .postgres("ALTER TABLE deliveries DROP COLUMN order_id"),
+            "CREATE INDEX deliveries_event ON deliveries (event_id)",
+            "CREATE INDEX deliveries_subject ON deliveries (tenant_id, subject_type, subject_id)",
+            .postgres("ALTER TABLE webhooks ALTER COLUMN is_active TYPE BOOLEAN USING is_active <> 0"),
+            .postgres("ALTER TABLE webhooks ALTER COLUMN events TYPE TEXT[] USING string_to_array(events, ',')"),
+            .postgres("ALTER TABLE api_keys ALTER COLUMN scopes TYPE TEXT[] USING string_to_array(scopes, ',')"),
+        ]),
+    ]
+
+    /// An arbitrary constant naming the migration lock.
+    static let advisoryLockKey: Int64 = 0x706F_735F_6D69_67
+
+    static func render(_ statement: String, for dialect: SQLDialect) -> String {
+        switch dialect {
+        case .sqlite:
+            statement
+                .replacingOccurrences(of: "{{ID}}", with: "INTEGER PRIMARY KEY AUTOINCREMENT")
+                .replacingOccurrences(of: "{{BLOB}}", with: "BLOB")
+                .replacingOccurrences(of: "{{BOOL}}", with: "INTEGER")
+        case .postgres:
+            statement
+                .replacingOccurrences(of: "{{ID}}", with: "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+                .replacingOccurrences(of: "{{BLOB}}", with: "BYTEA")
+                .replacingOccurrences(of: "{{BOOL}}", with: "BOOLEAN")
+        }
+    }
+
+    /// Applies every step not yet recorded, up to `version` when given; returns the versions applied.
+    /// Runs inside one write transaction, so several processes starting at once are serialised.
+    static func run(_ db: any SQLSession, through version: Int?, now: Int64) throws -> [Int] {
+        if let lock = db.dialect.migrationLock { try db.execute(lock) }
+        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+        var applied = Set(try db.query("SELECT version FROM schema_migrations").map { try $0.int("version") })
+        if applied.isEmpty, db.dialect == .sqlite {
+            applied = try adoptingGRDBMigrations(db, now: now)
+        }
+        var newlyApplied: [Int] = []
+        for step in steps where !applied.contains(step.version) && step.version <= (version ?? .max) {
+            for statement in step.statements where statement.dialect == nil || statement.dialect == db.dialect {
+                try db.execute(render(statement.sql, for: db.dialect))
+            }
+            try db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [step.version, step.name, now])
+            newlyApplied.append(step.version)
+        }
+        return newlyApplied
+    }
+
+    /// SQLite files written before the stores had one implementation recorded their steps in
+    /// GRDB's `grdb_migrations` (`v1 tenants, …`); take those over once.
+    private static func adoptingGRDBMigrations(_ db: any SQLSession, now: Int64) throws -> Set<Int> {
+        guard try db.queryOne("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'") != nil else { return [] }
+        var adopted: Set<Int> = []
+        for row in try db.query("SELECT identifier FROM grdb_migrations") {
+            let identifier = try row.string("identifier")
+            guard identifier.hasPrefix("v"), let version = Int(identifier.dropFirst().prefix { $0.isNumber }),
+                  let step = steps.first(where: { $0.version == version })
+            else { continue }
+            try db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [version, step.name, now])
+            adopted.insert(version)
+        }
+        return adopted
+    }
+}

@@ -1,0 +1,519 @@
+import Foundation
+import Logging
+import PosDomain
+
+/// Every store, written once over an ``SQLEngine``: the same statements run on SQLite and on
+/// PostgreSQL; ``SQLDialect`` holds the few places they differ. Rules about what to store (which
+/// targets an event goes to, circuit deferral, probes) come from ``OutboxPolicy``.
+public final class SQLStores: StoreEngine {
+    public let engine: any SQLEngine
+
+    public init(engine: any SQLEngine) {
+        self.engine = engine
+    }
+
+    /// The stores on an SQLite file (created when missing; not yet migrated).
+    public static func sqlite(path: String, synchronous: SQLiteSynchronous = .normal) throws -> SQLStores {
+        SQLStores(engine: try SQLiteEngine(path: path, synchronous: synchronous))
+    }
+
+    /// Opens the engine `location` names (not yet migrated).
+    public static func open(_ location: DatabaseLocation, sqliteSynchronous: SQLiteSynchronous = .normal, postgresPoolSize: Int = 16,
+                            statementTimeoutMs: Int64 = 30_000, logger: Logger) throws -> SQLStores {
+        switch location {
+        case .sqlite(let path):
+            SQLStores(engine: try SQLiteEngine(path: path, synchronous: sqliteSynchronous))
+        case .postgres(let url):
+            SQLStores(engine: try PostgresEngine(url: url, poolSize: postgresPoolSize, statementTimeoutMs: statementTimeoutMs, logger: logger))
+        }
+    }
+
+    /// Brings the schema up to date; returns the migration versions it applied.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        try await migrate(through: nil)
+    }
+
+    /// Applies the steps up to `version` (all when nil): tests use it to write an older schema.
+    @discardableResult
+    public func migrate(through version: Int?) async throws -> [Int] {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        return try await engine.migrate { db in try Migrations.run(db, through: version, now: now) }
+    }
+
+    public func shutdown() async {
+        await engine.shutdown()
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await engine.read(body)
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await engine.write(body)
+    }
+
+    // MARK: StoreHealth
+
+    public func ping() async throws {
+        _ = try await read { db in try db.query("SELECT 1 AS one").count }
+    }
+
+    // MARK: TenantStore
+
+    public func createTenant(_ tenant: Tenant, createdAt: Int64) async throws {
+        let inserted = try await write { db in
+            try db.execute("INSERT INTO tenants (id, subdomain, name, status, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                           [tenant.id, tenant.subdomain, tenant.name, tenant.status, createdAt]) == 1
+        }
+        guard inserted else { throw StoreError.subdomainTaken(tenant) }
+    }
+
+    public func tenant(id: String) async throws -> Tenant? {
+        try await read { db in try db.queryOne("SELECT id, subdomain, name, status FROM tenants WHERE id = ?", [id]).map(RecordMapping.tenant) }
+    }
+
+    public func tenant(subdomain: String) async throws -> Tenant? {
+        try await read { db in
+            try db.queryOne("SELECT id, subdomain, name, status FROM tenants WHERE subdomain = ?", [subdomain]).map(RecordMapping.tenant)
+        }
+    }
+
+    public func tenants() async throws -> [Tenant] {
+        try await read { db in try db.query("SELECT id, subdomain, name, status FROM tenants ORDER BY subdomain").map(RecordMapping.tenant) }
+    }
+
+    // MARK: APIKeyStore
+
+    public func createKey(_ key: NewAPIKey) async throws -> APIKeyRecord {
+        let id = try await write { db in
+            guard let row = try db.queryOne("""
+                INSERT INTO api_keys (tenant_id, secret_hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id
+                """, [key.tenantId, key.secretHash, SQLValue.strings(key.scopes.map(\.rawValue)), key.createdAt, key.expiresAt])
+            else { throw StoreError.unavailable("insert returned no id") }
+            return try row.int64("id")
+        }
+        return APIKeyRecord.inserted(key, id: id)
+    }
+
+    public func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)? {
+        let pair = try await read { db -> KeyAndTenant? in
+            try db.queryOne("""
+                SELECT \(SharedSQL.keyColumns), t.id, t.subdomain, t.name, t.status
+                FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ?
+                """, [id]).map { KeyAndTenant(key: try RecordMapping.apiKey($0), tenant: try RecordMapping.tenant($0)) }
+        }
+        return pair.map { ($0.key, $0.tenant) }
+    }
+
+    private struct KeyAndTenant: Sendable {
+        let key: APIKeyRecord
+        let tenant: Tenant
+    }
+
+    public func keys(tenantId: String) async throws -> [APIKeyRecord] {
+        try await read { db in
+            try db.query("SELECT \(SharedSQL.keyColumns) FROM api_keys k WHERE k.tenant_id = ? ORDER BY k.id", [tenantId]).map(RecordMapping.apiKey)
+        }
+    }
+
+    public func revokeKey(id: Int64, at: Int64) async throws -> Bool {
+        try await write { db in try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, id]) == 1 }
+    }
+
+    // MARK: WebhookStore
+
+    public func createWebhook(_ webhook: NewWebhook) async throws -> Webhook {
+        let id = try await write { db -> Int64? in
+            try db.queryOne("""
+                INSERT INTO webhooks (tenant_id, outlet_id, provider, callback_url, events, secret_sealed, is_active, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, TRUE, ?, ?) ON CONFLICT DO NOTHING RETURNING id
+                """, [webhook.tenantId, webhook.outletId, webhook.provider, webhook.callbackUrl, SQLValue.strings(webhook.events),
+                      webhook.sealedSecret, webhook.createdAt, webhook.createdAt]).map { try $0.int64("id") }
+        }
+        guard let id else { throw StoreError.webhookExists(webhook) }
+        return Webhook.inserted(webhook, id: id)
+    }
+
+    public func webhook(id: Int64, tenantId: String) async throws -> Webhook? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ? AND w.tenant_id = ? AND w.deleted_at IS NULL",
+                            [id, tenantId]).map { try RecordMapping.webhookTarget($0).webhook }
+        }
+    }
+
+    public func webhooks(tenantId: String) async throws -> [Webhook] {
+        try await read { db in
+            try db.query("SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.tenant_id = ? AND w.deleted_at IS NULL ORDER BY w.id",
+                         [tenantId]).map { try RecordMapping.webhookTarget($0).webhook }
+        }
+    }
+
+    public func updateWebhook(id: Int64, tenantId: String, change: WebhookChange, at: Int64) async throws -> Webhook? {
+        try await write { db -> Webhook? in
+            // Activating clears what made the service disable it.
+            let activate = change.isActive == true
+            guard try db.execute("""
+                UPDATE webhooks SET callback_url = COALESCE(?, callback_url), events = COALESCE(?, events), is_active = COALESCE(?, is_active),
+                    disabled_reason = CASE WHEN ? THEN NULL ELSE disabled_reason END,
+                    consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures END,
+                    failing_since = CASE WHEN ? THEN NULL ELSE failing_since END,
+                    circuit_open_until = CASE WHEN ? THEN NULL ELSE circuit_open_until END, updated_at = ?
+                WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL
+                """, [change.callbackUrl, change.events.map(SQLValue.strings) ?? .null, change.isActive, activate, activate, activate,
+                      activate, at, id, tenantId]) == 1
+            else { return nil }
+            return try Self.webhook(id: id, db)
+        }
+    }
+
+    public func deleteWebhook(id: Int64, tenantId: String, at: Int64) async throws -> Int? {
+        try await write { db -> Int? in
+            guard try db.execute("""
+                UPDATE webhooks SET deleted_at = ?, is_active = FALSE, updated_at = ? WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL
+                """, [at, at, id, tenantId]) == 1
+            else { return nil }
+            return try db.execute("""
+                UPDATE deliveries SET status = 'dead', last_error = 'webhook deleted', next_attempt_at = NULL, updated_at = ?
+                WHERE webhook_id = ? AND status IN ('pending', 'failed')
+                """, [at, id])
+        }
+    }
+
+    public func rotateWebhookSecret(id: Int64, tenantId: String, sealedSecret: String, previousValidUntil: Int64, at: Int64) async throws -> Webhook? {
+        try await write { db -> Webhook? in
+            guard try db.execute("""
+                UPDATE webhooks SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = ?, secret_sealed = ?, updated_at = ?
+                WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL
+                """, [previousValidUntil, sealedSecret, at, id, tenantId]) == 1
+            else { return nil }
+            return try Self.webhook(id: id, db)
+        }
+    }
+
+    private static func webhook(id: Int64, _ db: any SQLSession) throws -> Webhook? {
+        try db.queryOne("SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ?", [id]).map { try RecordMapping.webhookTarget($0).webhook }
+    }
+
+    public func recordPing(webhookId: Int64, status: Int?, error: String?) async throws {
+        try await write { db in
+            try db.execute("UPDATE webhooks SET last_ping_status = ?, last_ping_error = ? WHERE id = ?", [status, error, webhookId])
+        }
+    }
+
+    // MARK: OrderStore
+
+    public func acceptOrder(_ order: NewOrder, completionWithoutTargets completion: DispatchCompletion,
+                            makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder {
+        try await write { db -> AcceptedOrder in
+            let event = order.paidEvent
+            let webhooks = order.builtInTransformer == nil ? try Self.liveWebhooks(tenantId: order.tenantId, outletId: order.outletId, db) : []
+            let planned = OutboxPolicy.plan(event, connector: order.builtInTransformer, webhooks: webhooks, firstAttempt: .inline,
+                                            makeId: makeDeliveryId)
+            let record = OrderRecord.accepted(order, completion: planned.isEmpty ? completion : nil)
+            guard try db.execute("""
+                INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
+                                    total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
+                                    received_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
+                """, [order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo, order.builtInTransformer,
+                      order.currency, order.totalPayMinor, SQLValue.bytes(order.payload), order.payloadSHA256,
+                      record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt]) == 1
+            else {
+                guard let existing = try db.queryOne("""
+                    SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.tenant_id = ? AND o.order_uuid = ? AND o.event = ?
+                    """, [order.tenantId, order.orderUUID, order.event])
+                else { throw StoreError.unavailable("conflicting order vanished") }
+                return .existing(try RecordMapping.order(existing))
+            }
+            try Self.insert(event, planned, lease: order.firstAttemptLease, db)
+            return .created(record, planned)
+        }
+    }
+
+    public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?, health: [EndpointHealthUpdate]) async throws {
+        try await write { db in
+            for update in health {
+                let state = update.verdict.health
+                try db.execute("UPDATE webhooks SET consecutive_failures = ?, failing_since = ?, circuit_open_until = ? WHERE id = ?",
+                               [state.consecutiveFailures, state.failingSince, state.circuitOpenUntil, update.webhookId])
+                if let reason = update.verdict.disabledReason {
+                    try db.execute("UPDATE webhooks SET is_active = FALSE, disabled_reason = ?, updated_at = ? WHERE id = ?",
+                                   [reason, update.at, update.webhookId])
+                }
+            }
+            for recorded in attempts {
+                let attempt = recorded.attempt
+                try db.execute("""
+                    INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_class,
+                                                   error, response_excerpt, signed_with)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (delivery_id, attempt_number) DO NOTHING
+                    """, [attempt.deliveryId, attempt.attemptNumber, attempt.startedAt, attempt.durationMs, attempt.statusCode,
+                          attempt.errorClass, attempt.error, attempt.responseExcerpt, attempt.signedWith])
+                try db.execute("""
+                    UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
+                    WHERE id = ?
+                    """, [recorded.transition.status.rawValue, attempt.attemptNumber, recorded.transition.nextAttemptAt, attempt.statusCode,
+                          attempt.error, recorded.at, recorded.transition.status == .delivered ? recorded.at : nil, attempt.deliveryId])
+            }
+            if let completion {
+                try db.execute("""
+                    UPDATE orders SET dispatch_status = ?, dispatch_reason = ?, first_response = COALESCE(first_response, ?),
+                        external_order_id = COALESCE(?, external_order_id), updated_at = ?
+                    WHERE id = ?
+                    """, [completion.status.rawValue, completion.reason, completion.response, completion.externalOrderId, completion.at,
+                          completion.orderId])
+            }
+        }
+    }
+
+    public func order(id: String, tenantId: String) async throws -> OrderDetail? {
+        try await read { db -> OrderDetail? in
+            guard let row = try db.queryOne("SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.id = ? AND o.tenant_id = ?", [id, tenantId])
+            else { return nil }
+            let deliveries = try db.query("""
+                SELECT \(SharedSQL.deliveryColumns) FROM deliveries d
+                WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ? ORDER BY d.created_at, d.id
+                """, [tenantId, id]).map(RecordMapping.delivery)
+            let attempts = try db.query("""
+                SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+                WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ? ORDER BY a.started_at, a.attempt_number
+                """, [tenantId, id]).map(RecordMapping.attempt)
+            return OrderDetail(order: try RecordMapping.order(row), deliveries: deliveries, attempts: attempts)
+        }
+    }
+
+    public func orderCount(tenantId: String) async throws -> Int {
+        try await read { db in try db.queryOne("SELECT COUNT(*) AS n FROM orders WHERE tenant_id = ?", [tenantId])?.int("n") ?? 0 }
+    }
+
+    // MARK: Events and their deliveries
+
+    public func publish(_ event: OutboxEvent, connector: String?, makeDeliveryId: @escaping @Sendable () -> String) async throws -> [PlannedDelivery] {
+        try await write { db in
+            let webhooks = connector == nil ? try Self.liveWebhooks(tenantId: event.tenantId, outletId: event.outletId, db) : []
+            let planned = OutboxPolicy.plan(event, connector: connector, webhooks: webhooks, firstAttempt: .outbox, makeId: makeDeliveryId)
+            guard !planned.isEmpty else { return [] }
+            try Self.insert(event, planned, lease: nil, db)
+            if let notify = db.dialect.outboxNotification { try db.execute(notify) }
+            return planned
+        }
+    }
+
+    /// The tenant's active webhooks for an outlet, or for every outlet when `outletId` is nil.
+    private static func liveWebhooks(tenantId: String, outletId: String?, _ db: any SQLSession) throws -> [WebhookTarget] {
+        let outlet = outletId == nil ? "" : " AND w.outlet_id = ?"
+        return try db.query("""
+            SELECT \(SharedSQL.webhookColumns) FROM webhooks w
+            WHERE w.tenant_id = ?\(outlet) AND w.is_active = TRUE AND w.deleted_at IS NULL ORDER BY w.id
+            """, [tenantId] + (outletId.map { [$0] } ?? [])).map(RecordMapping.webhookTarget)
+    }
+
+    /// Writes an event and its planned deliveries; those leased for an inline first attempt get `lease`.
+    private static func insert(_ event: OutboxEvent, _ planned: [PlannedDelivery], lease: DeliveryLease?, _ db: any SQLSession) throws {
+        try db.execute("""
+            INSERT INTO events (id, tenant_id, type, subject_type, subject_id, outlet_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [event.id, event.tenantId, event.type, event.subject.kind.rawValue, event.subject.id, event.outletId,
+                  SQLValue.bytes(event.payload), event.createdAt])
+        for delivery in planned.map(\.delivery) {
+            let leased = delivery.status == .delivering ? lease : nil
+            try db.execute("""
+                INSERT INTO deliveries (id, tenant_id, event_id, subject_type, subject_id, webhook_id, connector, event, status, attempt_count,
+                                        attempts_started, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
+                """, [delivery.id, delivery.tenantId, delivery.eventId, delivery.subject.kind.rawValue, delivery.subject.id, delivery.webhookId,
+                      delivery.connector, delivery.event, delivery.status.rawValue, delivery.attemptsStarted, delivery.nextAttemptAt,
+                      leased?.owner, leased?.expiresAt, delivery.createdAt, delivery.updatedAt])
+        }
+    }
+
+    // MARK: OutboxStore
+
+    public func claimDueDeliveries(lease: DeliveryLease, now: Int64, limit: Int) async throws -> [ClaimedDelivery] {
+        try await write { db in
+            let candidates = try db.query("""
+                SELECT d.id, d.webhook_id, w.circuit_open_until FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
+                WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?) OR (d.status = 'delivering' AND d.lease_expires_at <= ?))
+                  AND (d.webhook_id IS NULL
+                       OR (w.is_active = TRUE AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= ?)))
+                ORDER BY d.next_attempt_at LIMIT ? \(db.dialect.skipLockedRows)
+                """, [now, now, now, limit]).map { row in
+                OutboxPolicy.Candidate(id: try row.string("id"), webhookId: try row.optionalInt64("webhook_id"),
+                                       circuitOpenUntil: try row.optionalInt64("circuit_open_until"))
+            }
+            let (ids, probed) = OutboxPolicy.admissible(candidates, now: now)
+            guard !ids.isEmpty else { return [] }
+            for webhookId in probed {
+                try db.execute("UPDATE webhooks SET circuit_open_until = ? WHERE id = ?", [lease.expiresAt, webhookId])
+            }
+            let idList = placeholders(ids.count)
+            try db.execute("""
+                UPDATE deliveries SET status = 'delivering', lease_owner = ?, lease_expires_at = ?, attempts_started = attempts_started + 1,
+                    updated_at = ?
+                WHERE id IN (\(idList))
+                """, [lease.owner, lease.expiresAt, now] + ids.map { $0 as any SQLBindable })
+            let rows = try db.query("""
+                SELECT \(SharedSQL.deliveryColumns), \(SharedSQL.eventColumns) FROM deliveries d JOIN events e ON e.id = d.event_id
+                WHERE d.id IN (\(idList))
+                """, ids.map { $0 as any SQLBindable })
+            let webhookIds = Array(Set(try rows.compactMap { try $0.optionalInt64("webhook_id") }))
+            let targets = webhookIds.isEmpty ? [] : try db.query(
+                "SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id IN (\(placeholders(webhookIds.count)))", webhookIds.map { $0 as any SQLBindable }
+            ).map(RecordMapping.webhookTarget)
+            let targetsById = Dictionary(targets.map { ($0.webhook.id, $0) }, uniquingKeysWith: { first, _ in first })
+            return try rows.compactMap { row -> ClaimedDelivery? in
+                let delivery = try RecordMapping.delivery(row)
+                let target = delivery.webhookId.flatMap { targetsById[$0] }
+                // A webhook row gone missing: skip; the lease runs out and the delivery is looked at again.
+                if delivery.webhookId != nil, target == nil { return nil }
+                return ClaimedDelivery(delivery: delivery, target: target, event: try RecordMapping.event(row))
+            }
+        }
+    }
+
+    public func requeueDelivery(id: String, tenantId: String, now: Int64) async throws -> Delivery? {
+        try await write { db -> Delivery? in
+            guard let row = try db.queryOne("""
+                SELECT \(SharedSQL.deliveryColumns), d.lease_expires_at FROM deliveries d WHERE d.id = ? AND d.tenant_id = ?
+                """, [id, tenantId])
+            else { return nil }
+            let delivery = try RecordMapping.delivery(row)
+            if delivery.status == .delivering, let leaseExpiry = try row.optionalInt64("lease_expires_at"), leaseExpiry > now {
+                throw StoreError.conflict("delivery \(id) is being attempted right now")
+            }
+            try db.execute("""
+                UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE id = ?
+                """, [now, now, id])
+            if let notify = db.dialect.outboxNotification { try db.execute(notify) }
+            return delivery.requeued(at: now)
+        }
+    }
+
+    public func delivery(id: String, tenantId: String) async throws -> DeliveryDetail? {
+        try await read { db -> DeliveryDetail? in
+            guard let row = try db.queryOne("SELECT \(SharedSQL.deliveryColumns) FROM deliveries d WHERE d.id = ? AND d.tenant_id = ?", [id, tenantId])
+            else { return nil }
+            let attempts = try db.query("""
+                SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a WHERE a.delivery_id = ? ORDER BY a.attempt_number
+                """, [id]).map(RecordMapping.attempt)
+            return DeliveryDetail(delivery: try RecordMapping.delivery(row), attempts: attempts)
+        }
+    }
+
+    public func deliveries(tenantId: String, filter: DeliveryFilter) async throws -> [Delivery] {
+        try await read { db in
+            var sql = "SELECT \(SharedSQL.deliveryColumns) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.tenant_id = ?"
+            var arguments: [any SQLBindable] = [tenantId]
+            if let status = filter.status { sql += " AND d.status = ?"; arguments.append(status.rawValue) }
+            if let outletId = filter.outletId { sql += " AND e.outlet_id = ?"; arguments.append(outletId) }
+            if let webhookId = filter.webhookId { sql += " AND d.webhook_id = ?"; arguments.append(webhookId) }
+            if let since = filter.since { sql += " AND d.created_at >= ?"; arguments.append(since) }
+            if let after = filter.after {
+                sql += " AND (d.created_at < ? OR (d.created_at = ? AND d.id < ?))"
+                arguments += [after.createdAt, after.createdAt, after.id]
+            }
+            sql += " ORDER BY d.created_at DESC, d.id DESC LIMIT ?"
+            arguments.append(filter.limit)
+            return try db.query(sql, arguments).map(RecordMapping.delivery)
+        }
+    }
+
+    public func recoverDeliveries(tenantId: String, since: Int64, webhookId: Int64?, outletId: String?, now: Int64) async throws -> Int {
+        try await write { db in
+            var sql = """
+                UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE tenant_id = ? AND status IN ('dead', 'failed') AND created_at >= ?
+                  AND (webhook_id IS NULL OR webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL))
+                """
+            var arguments: [any SQLBindable] = [now, now, tenantId, since]
+            if let webhookId { sql += " AND webhook_id = ?"; arguments.append(webhookId) }
+            if let outletId { sql += " AND event_id IN (SELECT id FROM events WHERE tenant_id = ? AND outlet_id = ?)"; arguments += [tenantId, outletId] }
+            let count = try db.execute(sql, arguments)
+            if count > 0, let notify = db.dialect.outboxNotification { try db.execute(notify) }
+            return count
+        }
+    }
+
+    // MARK: ProviderStore
+
+    public func upsertConnection(_ connection: ProviderConnection) async throws -> ProviderConnection {
+        try await write { db in
+            guard let row = try db.queryOne("""
+                INSERT INTO provider_connections (\(SharedSQL.connectionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, slug) DO UPDATE SET status = excluded.status, api_key_sealed = excluded.api_key_sealed,
+                    api_secret_sealed = excluded.api_secret_sealed, webhook_url = excluded.webhook_url, base_url = excluded.base_url,
+                    config = excluded.config, updated_at = excluded.updated_at
+                RETURNING \(SharedSQL.connectionColumns)
+                """, [connection.tenantId, connection.slug, connection.status, connection.sealedApiKey, connection.sealedApiSecret,
+                      connection.webhookUrl, connection.baseUrl, connection.config, connection.createdAt, connection.updatedAt])
+            else { throw StoreError.unavailable("provider connection vanished") }
+            return try RecordMapping.connection(row)
+        }
+    }
+
+    public func connection(tenantId: String, slug: String) async throws -> ProviderConnection? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = ? AND slug = ?",
+                            [tenantId, slug]).map(RecordMapping.connection)
+        }
+    }
+
+    public func connections(tenantId: String) async throws -> [ProviderConnection] {
+        try await read { db in
+            try db.query("SELECT \(SharedSQL.connectionColumns) FROM provider_connections WHERE tenant_id = ? ORDER BY slug",
+                         [tenantId]).map(RecordMapping.connection)
+        }
+    }
+
+    public func deleteConnection(tenantId: String, slug: String) async throws -> Int? {
+        try await write { db -> Int? in
+            guard try db.execute("DELETE FROM provider_connections WHERE tenant_id = ? AND slug = ?", [tenantId, slug]) == 1 else { return nil }
+            return try db.execute("DELETE FROM outlet_providers WHERE tenant_id = ? AND provider_slug = ?", [tenantId, slug])
+        }
+    }
+
+    public func upsertOutletProvider(_ mapping: OutletProvider) async throws -> OutletProvider {
+        try await write { db in
+            guard let row = try db.queryOne("""
+                INSERT INTO outlet_providers (\(SharedSQL.outletProviderColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, outlet_id) DO UPDATE SET provider_slug = excluded.provider_slug, external_id = excluded.external_id,
+                    settings = excluded.settings, updated_at = excluded.updated_at
+                RETURNING \(SharedSQL.outletProviderColumns)
+                """, [mapping.tenantId, mapping.outletId, mapping.providerSlug, mapping.externalId, mapping.settings,
+                      mapping.createdAt, mapping.updatedAt])
+            else { throw StoreError.unavailable("outlet mapping vanished") }
+            return try RecordMapping.outletProvider(row)
+        }
+    }
+
+    public func outletProvider(tenantId: String, outletId: String) async throws -> OutletProvider? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.outletProviderColumns) FROM outlet_providers WHERE tenant_id = ? AND outlet_id = ?",
+                            [tenantId, outletId]).map(RecordMapping.outletProvider)
+        }
+    }
+
+    public func saveProgress(deliveryId: String, progress: String, at: Int64) async throws {
+        try await write { db in
+            try db.execute("UPDATE deliveries SET progress = ?, updated_at = ? WHERE id = ?", [progress, at, deliveryId])
+        }
+    }
+}
+
+extension SQLStores: OutboxNotifications {
+    public func onOutboxNotification(_ handler: @escaping @Sendable () -> Void) {
+        (engine as? PostgresEngine)?.listen(channel: PostgresEngine.outboxChannel, onNotification: handler)
+    }
+}
+
+extension NewOrder {
+    /// The order's `order.paid` (or other dispatched) event: the order's own bytes, under the order's id.
+    var paidEvent: OutboxEvent {
+        OutboxEvent(id: id, tenantId: tenantId, type: event, subject: EventSubject(.order, id: id), outletId: outletId, payload: payload,
+                    createdAt: receivedAt)
+    }
+}
