@@ -2,6 +2,20 @@ import Foundation
 import PosDomain
 import PosStorage
 
+/// `POST /deliveries/recover`, validated: the window of dead and failed deliveries to re-queue.
+public struct RecoverDeliveries: Sendable, Equatable {
+    /// Epoch milliseconds.
+    public let since: Int64
+    public let webhookId: Int64?
+    public let outletId: String?
+
+    public init(since: Int64, webhookId: Int64?, outletId: String?) {
+        self.since = since
+        self.webhookId = webhookId
+        self.outletId = outletId
+    }
+}
+
 /// Inspection and replay of deliveries, tenant-scoped.
 public struct DeliveryService: Sendable {
     private let outbox: any OutboxStore
@@ -61,29 +75,10 @@ public struct DeliveryService: Sendable {
     }
 
     /// Re-queues every dead or failed delivery in the window; returns how many.
-    public func recover(body: [UInt8], tenant: Tenant) async throws -> Int {
-        let since: Int64, webhookId: Int64?, outletId: String?
-        let root = try parseJSONBody(body)
-        do throws(ValidationError) {
-            let reader = try FieldReader.object(root, path: "")
-            guard let parsed = RFC3339.parseMilliseconds(try reader.string("since")) else {
-                throw ValidationError(field: "since", message: "must be an RFC 3339 date-time")
-            }
-            since = parsed
-            outletId = try reader.optionalString("outletId")
-            switch root["webhookId"]?.kind {
-            case nil, .null?:
-                webhookId = nil
-            case .number(let text)? where Int64(text) != nil:
-                webhookId = Int64(text)
-            default:
-                throw ValidationError(field: "webhookId", message: "must be an integer")
-            }
-        } catch {
-            throw ServiceError.invalid(error)
-        }
+    public func recover(_ command: RecoverDeliveries, tenant: Tenant) async throws -> Int {
         let count = try await translatingStoreErrors {
-            try await outbox.recoverDeliveries(tenantId: tenant.id, since: since, webhookId: webhookId, outletId: outletId, now: clock())
+            try await outbox.recoverDeliveries(tenantId: tenant.id, since: command.since, webhookId: command.webhookId,
+                                               outletId: command.outletId, now: clock())
         }
         if count > 0 { worker.wake() }
         return count
