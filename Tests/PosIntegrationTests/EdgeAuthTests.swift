@@ -77,6 +77,36 @@ struct EdgeAuthTests {
         }
     }
 
+    @Test("the OpenAPI document states each route's access as its group enforces it")
+    func documentedAccess() async throws {
+        try await withTestService { service in
+            let paths = try #require(try await service.call("GET", "/openapi.json").json["paths"] as? [String: [String: Any]])
+            for route in service.routes.routes {
+                let operation = try #require(paths[route.path]?[route.method.rawValue.lowercased()] as? [String: Any], "\(Self.name(route))")
+                let security = operation["security"] as? [Any] ?? []
+                let responses = operation["responses"] as? [String: Any] ?? [:]
+                let description = operation["description"] as? String ?? ""
+                switch route.access {
+                case .public:
+                    #expect(security.isEmpty && responses["401"] == nil, "\(Self.name(route)) is public")
+                case .apiKey(let scopes):
+                    #expect(!security.isEmpty && responses["401"] != nil, "\(Self.name(route)) needs a key")
+                    #expect(Self.documentedScopes(description) == scopes, "\(Self.name(route)): \(description)")
+                    #expect((responses["403"] != nil) == (scopes != nil), "\(Self.name(route)) documents its 403")
+                }
+            }
+        }
+    }
+
+    /// The scopes named in a description's "**Requires scope `a` or `b`**"; nil when it names none.
+    static func documentedScopes(_ description: String) -> Set<APIScope>? {
+        guard let start = description.range(of: "**Requires scope "),
+              let end = description.range(of: "**", range: start.upperBound..<description.endIndex)
+        else { return nil }
+        let names = description[start.upperBound..<end.lowerBound].split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }
+        return Set(names.compactMap { APIScope(rawValue: String($0.element)) })
+    }
+
     // MARK: Walking the routes
 
     static func name(_ route: RouteTable.Route) -> String { "\(route.method.rawValue) \(route.path)" }
