@@ -38,12 +38,17 @@ public enum PosApplication {
 /// Closes what outlives a request (connection pools, the outbound client) once graceful shutdown
 /// reaches it. Listed before the application in a `ServiceGroup`, it runs after the application
 /// has stopped, since a group shuts its services down in reverse order.
-public struct ClosingService: Service {
+public struct ClosingService: Service, CustomStringConvertible {
+    /// What it closes, for the group's log lines.
+    private let what: String
     private let close: @Sendable () async -> Void
 
-    public init(close: @escaping @Sendable () async -> Void) {
+    public init(_ what: String, close: @escaping @Sendable () async -> Void) {
+        self.what = what
         self.close = close
     }
+
+    public var description: String { "ClosingService(\(what))" }
 
     public func run() async throws {
         // Cancellation (the group giving up) ends the wait too; closing happens either way.

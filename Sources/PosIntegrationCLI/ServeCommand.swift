@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         // SIGTERM/SIGINT: stop accepting, let in-flight attempts finish (they end within the delivery
         // timeout), then close the outbound client and the stores; past the deadlines whatever is
         // left is cancelled, so shutdown is always bounded.
-        let closing = ClosingService {
+        let closing = ClosingService("outbound client, stores") {
             await transport.shutdown()
             await stores.shutdown()
         }
