@@ -3,9 +3,9 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PosApp
 import PosConnectors
 import PosDomain
-import PosApp
 import PosHTTP
 import PosServices
 import ServiceLifecycle

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import NIOCore
+import PosApp
 import PosConnectors
 import PosDomain
-import PosApp
 import PosHTTP
 import PosServices
 import PosStorage
@@ -77,8 +77,9 @@ final class TestService: Sendable {
             routes = made.routes
             return made.application
         }
+        guard let routes else { throw TestFailure("the application was not made") }
         return TestService(
-            directory: directory, stores: stores, ownsStores: sharedStores == nil, server: server, routes: routes!,
+            directory: directory, stores: stores, ownsStores: sharedStores == nil, server: server, routes: routes,
             admin: TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now),
             secretBox: secretBox, transport: transport,
             client: HTTPTransport(timeout: .seconds(30), maxResponseBytes: 4 << 20, outboundGuard: nil),
