@@ -16,6 +16,29 @@ public struct RecoverDeliveries: Sendable, Equatable {
     }
 }
 
+/// `GET /deliveries`, validated: which of the tenant's deliveries, and where the page starts.
+public struct DeliveryQuery: Sendable, Equatable {
+    public var status: DeliveryStatus?
+    public var outletId: String?
+    public var webhookId: Int64?
+    /// Created at or after, epoch milliseconds.
+    public var since: Int64?
+    /// 1 to 200; the store's default when nil.
+    public var limit: Int?
+    /// The previous page's `nextCursor`, opaque to callers.
+    public var cursor: String?
+
+    public init(status: DeliveryStatus? = nil, outletId: String? = nil, webhookId: Int64? = nil, since: Int64? = nil,
+                limit: Int? = nil, cursor: String? = nil) {
+        self.status = status
+        self.outletId = outletId
+        self.webhookId = webhookId
+        self.since = since
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
 /// Inspection and replay of deliveries, tenant-scoped.
 public struct DeliveryService: Sendable {
     private let outbox: any OutboxStore
@@ -41,29 +64,11 @@ public struct DeliveryService: Sendable {
         public let nextCursor: String?
     }
 
-    /// A page of the tenant's deliveries, newest first. Query values arrive as text and are validated here.
-    public func list(tenant: Tenant, status: String?, outletId: String?, webhookId: String?, since: String?,
-                     limit: String?, cursor: String?) async throws -> Page {
-        var filter = DeliveryFilter()
-        if let status {
-            guard let value = DeliveryStatus(rawValue: status) else {
-                throw ServiceError.invalid(field: "status", message: "status must be one of pending, delivering, delivered, failed, dead")
-            }
-            filter.status = value
-        }
-        filter.outletId = outletId
-        if let webhookId {
-            guard let id = Int64(webhookId) else { throw ServiceError.invalid(field: "webhookId", message: "webhookId must be an integer") }
-            filter.webhookId = id
-        }
-        if let since { filter.since = try Self.time(since, field: "since") }
-        if let limit {
-            guard let value = Int(limit), (1...200).contains(value) else {
-                throw ServiceError.invalid(field: "limit", message: "limit must be an integer from 1 to 200")
-            }
-            filter.limit = value
-        }
-        if let cursor {
+    /// A page of the tenant's deliveries, newest first.
+    public func list(_ query: DeliveryQuery, tenant: Tenant) async throws -> Page {
+        var filter = DeliveryFilter(status: query.status, outletId: query.outletId, webhookId: query.webhookId, since: query.since)
+        if let limit = query.limit { filter.limit = limit }
+        if let cursor = query.cursor {
             guard let position = DeliveryCursorText.decode(cursor) else {
                 throw ServiceError.invalid(field: "cursor", message: "cursor is not one this service issued")
             }
@@ -82,13 +87,6 @@ public struct DeliveryService: Sendable {
         }
         if count > 0 { worker.wake() }
         return count
-    }
-
-    private static func time(_ text: String, field: String) throws -> Int64 {
-        guard let value = RFC3339.parseMilliseconds(text) else {
-            throw ServiceError.invalid(field: field, message: "\(field) must be an RFC 3339 date-time such as 2026-03-16T15:05:33Z")
-        }
-        return value
     }
 
     /// Makes the delivery due now (also from `dead`) and wakes the worker. The retry keeps the

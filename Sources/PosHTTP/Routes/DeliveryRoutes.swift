@@ -22,11 +22,8 @@ struct DeliveryRoutes: Sendable {
     }
 
     func list(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<Page> {
-        let query = request.uri.queryParameters
-        let page = try await deliveries.list(
-            tenant: context.principal.tenant, status: query["status"].map(String.init), outletId: query["outletId"].map(String.init),
-            webhookId: query["webhookId"].map(String.init), since: query["since"].map(String.init),
-            limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init))
+        let query = try DeliveryQuery(query: request.uri.queryParameters)
+        let page = try await deliveries.list(query, tenant: context.principal.tenant)
         return JSONResponse(Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
     }
 

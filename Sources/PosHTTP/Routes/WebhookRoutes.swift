@@ -2,7 +2,7 @@ import Hummingbird
 import PosDomain
 import PosServices
 
-/// Webhook registration and management (scope `partner` or `admin`), and the event catalogue (public).
+/// Webhook registration and management, and the event catalogue.
 struct WebhookRoutes: Sendable {
     let body: JSONBodyDecoder
     let webhooks: WebhookService
@@ -86,10 +86,8 @@ struct WebhookRoutes: Sendable {
     func deliveries(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<DeliveryRoutes.Page> {
         let tenant = context.principal.tenant
         let webhook = try await webhooks.webhook(id: try Self.webhookId(context), tenant: tenant)
-        let query = request.uri.queryParameters
-        let page = try await deliveries.list(
-            tenant: tenant, status: query["status"].map(String.init), outletId: nil, webhookId: String(webhook.id),
-            since: query["since"].map(String.init), limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init))
+        let query = try DeliveryQuery(query: request.uri.queryParameters, webhookId: webhook.id)
+        let page = try await deliveries.list(query, tenant: tenant)
         return JSONResponse(DeliveryRoutes.Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
     }
 
