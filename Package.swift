@@ -76,12 +76,29 @@ let package = Package(
             name: "PosHTTP",
             dependencies: [
                 "PosDomain",
+                "PosStorage",
+                "PosConnectors",
                 "PosServices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources/openapi.json")],
+            swiftSettings: swiftSettings
+        ),
+        // Composition root: stores, connectors and services wired into the Hummingbird application.
+        .target(
+            name: "PosApp",
+            dependencies: [
+                "PosDomain",
+                "PosStorage",
+                "PosConnectors",
+                "PosServices",
+                "PosHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Doubles of the third parties we cannot reach in tests: a signed-webhook receiver now, POS vendors next.
@@ -102,6 +119,7 @@ let package = Package(
                 "PosServices",
                 "PosConnectors",
                 "PosHTTP",
+                "PosApp",
                 "PosSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -118,6 +136,7 @@ let package = Package(
                 "PosServices",
                 "PosConnectors",
                 "PosHTTP",
+                "PosApp",
                 "PosSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

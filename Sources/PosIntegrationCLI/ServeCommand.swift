@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PosApp
 import PosConnectors
 import PosDomain
 import PosHTTP
@@ -59,39 +60,24 @@ struct ServeCommand: AsyncParsableCommand {
         delivery.leaseMarginMs = try Settings.duration("POS_LEASE_MARGIN", default: 30_000)
         guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
         let services = ServiceGraph(
-            stores: stores, connector: WebhookConnector(transport: transport, clock: clock),
-            posConnectors: .builtIn(exchange: POSExchange(transport: transport, clock: clock)), secretBox: secretBox,
-            outboundGuard: outboundGuard, clock: clock, delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
-        let settings = ServerSettings(host: host, port: port, baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes)
-        let app = PosServer.buildApplication(services: services, settings: settings, logger: logger) { port in
+            stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
+            delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
+        let settings = ServerSettings(host: host, port: port,
+                                      edge: EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes))
+        let (app, _) = PosApplication.make(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])
         }
         // SIGTERM/SIGINT: stop accepting, let in-flight attempts finish (they end within the delivery
-        // timeout), and past that deadline cancel whatever is left, so shutdown is always bounded.
-        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        group.maximumGracefulShutdownDuration = .milliseconds(deliveryTimeoutMs + 5_000)
-        group.maximumCancellationDuration = .seconds(5)
-        var failure: (any Error)?
-        do {
-            try await ServiceGroup(configuration: group).run()
-        } catch {
-            failure = error
-        }
-        await withDeadline(seconds: 5) {
+        // timeout), then close the outbound client and the stores; past the deadlines whatever is
+        // left is cancelled, so shutdown is always bounded.
+        let closing = ClosingService("outbound client, stores") {
             await transport.shutdown()
             await stores.shutdown()
         }
-        if let failure { throw failure }
-    }
-
-    /// Runs `body`, giving up on it after `seconds` (closing connections must not hold the exit).
-    private func withDeadline(seconds: Int, _ body: @escaping @Sendable () async -> Void) async {
-        await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await body() }
-            tasks.addTask { try? await Task.sleep(for: .seconds(seconds)) }
-            await tasks.next()
-            tasks.cancelAll()
-        }
+        var group = ServiceGroupConfiguration(services: [closing, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .milliseconds(deliveryTimeoutMs + 10_000)
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 }
 

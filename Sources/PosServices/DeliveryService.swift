@@ -2,6 +2,43 @@ import Foundation
 import PosDomain
 import PosStorage
 
+/// `POST /deliveries/recover`, validated: the window of dead and failed deliveries to re-queue.
+public struct RecoverDeliveries: Sendable, Equatable {
+    /// Epoch milliseconds.
+    public let since: Int64
+    public let webhookId: Int64?
+    public let outletId: String?
+
+    public init(since: Int64, webhookId: Int64?, outletId: String?) {
+        self.since = since
+        self.webhookId = webhookId
+        self.outletId = outletId
+    }
+}
+
+/// `GET /deliveries`, validated: which of the tenant's deliveries, and where the page starts.
+public struct DeliveryQuery: Sendable, Equatable {
+    public var status: DeliveryStatus?
+    public var outletId: String?
+    public var webhookId: Int64?
+    /// Created at or after, epoch milliseconds.
+    public var since: Int64?
+    /// 1 to 200; the store's default when nil.
+    public var limit: Int?
+    /// The previous page's `nextCursor`, opaque to callers.
+    public var cursor: String?
+
+    public init(status: DeliveryStatus? = nil, outletId: String? = nil, webhookId: Int64? = nil, since: Int64? = nil,
+                limit: Int? = nil, cursor: String? = nil) {
+        self.status = status
+        self.outletId = outletId
+        self.webhookId = webhookId
+        self.since = since
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
 /// Inspection and replay of deliveries, tenant-scoped.
 public struct DeliveryService: Sendable {
     private let outbox: any OutboxStore
@@ -27,29 +64,11 @@ public struct DeliveryService: Sendable {
         public let nextCursor: String?
     }
 
-    /// A page of the tenant's deliveries, newest first. Query values arrive as text and are validated here.
-    public func list(tenant: Tenant, status: String?, outletId: String?, webhookId: String?, since: String?,
-                     limit: String?, cursor: String?) async throws -> Page {
-        var filter = DeliveryFilter()
-        if let status {
-            guard let value = DeliveryStatus(rawValue: status) else {
-                throw ServiceError.invalid(field: "status", message: "status must be one of pending, delivering, delivered, failed, dead")
-            }
-            filter.status = value
-        }
-        filter.outletId = outletId
-        if let webhookId {
-            guard let id = Int64(webhookId) else { throw ServiceError.invalid(field: "webhookId", message: "webhookId must be an integer") }
-            filter.webhookId = id
-        }
-        if let since { filter.since = try Self.time(since, field: "since") }
-        if let limit {
-            guard let value = Int(limit), (1...200).contains(value) else {
-                throw ServiceError.invalid(field: "limit", message: "limit must be an integer from 1 to 200")
-            }
-            filter.limit = value
-        }
-        if let cursor {
+    /// A page of the tenant's deliveries, newest first.
+    public func list(_ query: DeliveryQuery, tenant: Tenant) async throws -> Page {
+        var filter = DeliveryFilter(status: query.status, outletId: query.outletId, webhookId: query.webhookId, since: query.since)
+        if let limit = query.limit { filter.limit = limit }
+        if let cursor = query.cursor {
             guard let position = DeliveryCursorText.decode(cursor) else {
                 throw ServiceError.invalid(field: "cursor", message: "cursor is not one this service issued")
             }
@@ -61,39 +80,13 @@ public struct DeliveryService: Sendable {
     }
 
     /// Re-queues every dead or failed delivery in the window; returns how many.
-    public func recover(body: [UInt8], tenant: Tenant) async throws -> Int {
-        let since: Int64, webhookId: Int64?, outletId: String?
-        let root = try parseJSONBody(body)
-        do throws(ValidationError) {
-            let reader = try FieldReader.object(root, path: "")
-            guard let parsed = RFC3339.parseMilliseconds(try reader.string("since")) else {
-                throw ValidationError(field: "since", message: "must be an RFC 3339 date-time")
-            }
-            since = parsed
-            outletId = try reader.optionalString("outletId")
-            switch root["webhookId"]?.kind {
-            case nil, .null?:
-                webhookId = nil
-            case .number(let text)? where Int64(text) != nil:
-                webhookId = Int64(text)
-            default:
-                throw ValidationError(field: "webhookId", message: "must be an integer")
-            }
-        } catch {
-            throw ServiceError.invalid(error)
-        }
+    public func recover(_ command: RecoverDeliveries, tenant: Tenant) async throws -> Int {
         let count = try await translatingStoreErrors {
-            try await outbox.recoverDeliveries(tenantId: tenant.id, since: since, webhookId: webhookId, outletId: outletId, now: clock())
+            try await outbox.recoverDeliveries(tenantId: tenant.id, since: command.since, webhookId: command.webhookId,
+                                               outletId: command.outletId, now: clock())
         }
         if count > 0 { worker.wake() }
         return count
-    }
-
-    private static func time(_ text: String, field: String) throws -> Int64 {
-        guard let value = RFC3339.parseMilliseconds(text) else {
-            throw ServiceError.invalid(field: field, message: "\(field) must be an RFC 3339 date-time such as 2026-03-16T15:05:33Z")
-        }
-        return value
     }
 
     /// Makes the delivery due now (also from `dead`) and wakes the worker. The retry keeps the

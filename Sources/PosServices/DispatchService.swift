@@ -5,10 +5,9 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
-/// The body `POST /api/v1/orders/dispatch` answers with (seed 000).
-public struct DispatchResponse: Codable, Sendable, Equatable {
-    public var code: Int
-    public var isSuccess: Bool
+/// What a dispatch did (seed 000's answer without its envelope). Kept as the order's first
+/// response, so a replay answers the same.
+public struct DispatchResult: Codable, Sendable, Equatable {
     public var message: String
     public var orderId: String
     public var dispatched: Bool
@@ -44,17 +43,7 @@ public struct DispatchService: Sendable {
         self.inFlightWindowMs = deliveryTimeoutMs + 5_000
     }
 
-    /// Parses and validates a raw dispatch body; nothing is written when this throws.
-    public static func parse(body: [UInt8]) throws(ServiceError) -> DispatchRequest {
-        let root = try parseJSONBody(body)
-        do {
-            return try DispatchValidator.validate(body: body, root: root)
-        } catch {
-            throw .invalid(error)
-        }
-    }
-
-    public func dispatch(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResponse {
+    public func dispatch(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResult {
         // Found once here and handed to the first attempt, which would otherwise read it again.
         var route: ConnectorDeliverer.Route?
         if let transformer = request.builtInTransformer {
@@ -112,8 +101,8 @@ public struct DispatchService: Sendable {
         // Written with the order when the outlet has nothing to deliver to: one commit, no second write.
         let noTarget = try completion(
             orderId: newOrder.id, status: .noTarget, reason: Self.noTargetReason, externalOrderId: nil,
-            response: DispatchResponse(code: 200, isSuccess: true, message: "order persisted; not dispatched",
-                                       orderId: newOrder.id, dispatched: false, reason: Self.noTargetReason))
+            response: DispatchResult(message: "order persisted; not dispatched",
+                                     orderId: newOrder.id, dispatched: false, reason: Self.noTargetReason))
         let accepted = try await translatingStoreErrors {
             try await orders.acceptOrder(newOrder, completionWithoutTargets: noTarget.completion,
                                          makeDeliveryId: { UUID().uuidString.lowercased() })
@@ -135,23 +124,23 @@ public struct DispatchService: Sendable {
     }
 
     /// The first result of an earlier dispatch of the same order.
-    private func replay(_ order: OrderRecord) throws -> DispatchResponse {
-        if let stored = order.firstResponse, let response = try? JSONDecoder().decode(DispatchResponse.self, from: Data(stored.utf8)) {
+    private func replay(_ order: OrderRecord) throws -> DispatchResult {
+        if let stored = order.firstResponse, let response = try? JSONDecoder().decode(DispatchResult.self, from: Data(stored.utf8)) {
             return response
         }
         if order.dispatchStatus == .pending, clock() - order.receivedAt < inFlightWindowMs {
             throw ServiceError.conflict("a dispatch of this order is still in progress", details: "orderId \(order.id); retry shortly to get its result")
         }
         // The first request died before answering; its order and outbox rows are intact.
-        return DispatchResponse(code: 200, isSuccess: true, message: "order already accepted", orderId: order.id,
-                                dispatched: order.dispatchStatus == .dispatched,
-                                reason: order.dispatchReason ?? "delivery pending in outbox")
+        return DispatchResult(message: "order already accepted", orderId: order.id,
+                              dispatched: order.dispatchStatus == .dispatched,
+                              reason: order.dispatchReason ?? "delivery pending in outbox")
     }
 
     /// Attempts every delivery once, together, then records the attempts and the order's outcome
     /// in one transaction. Failed deliveries stay in the outbox for the retry schedule.
     private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest,
-                                      route: ConnectorDeliverer.Route?, logger: Logger) async throws -> DispatchResponse {
+                                      route: ConnectorDeliverer.Route?, logger: Logger) async throws -> DispatchResult {
         let results = await withTaskGroup(of: (PlannedDelivery, DeliveryAttempter.Result).self) { group in
             for planned in deliveries where !planned.isDeferred {
                 group.addTask {
@@ -186,9 +175,8 @@ public struct DispatchService: Sendable {
         let reason = dispatched ? successes.joined(separator: "; ") : failures.joined(separator: "; ")
         let done = try completion(
             orderId: order.id, status: dispatched ? .dispatched : .failed, reason: reason, externalOrderId: externalOrderId,
-            response: DispatchResponse(code: 200, isSuccess: true,
-                                       message: dispatched ? "order dispatched" : "order persisted; delivery failed",
-                                       orderId: order.id, dispatched: dispatched, reason: reason))
+            response: DispatchResult(message: dispatched ? "order dispatched" : "order persisted; delivery failed",
+                                     orderId: order.id, dispatched: dispatched, reason: reason))
         try await translatingStoreErrors {
             try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.compactMap(\.1.health))
         }
@@ -196,7 +184,7 @@ public struct DispatchService: Sendable {
     }
 
     private func completion(orderId: String, status: DispatchStatus, reason: String, externalOrderId: String?,
-                            response: DispatchResponse) throws -> (completion: DispatchCompletion, response: DispatchResponse) {
+                            response: DispatchResult) throws -> (completion: DispatchCompletion, response: DispatchResult) {
         let json = String(decoding: try JSONEncoder().encode(response), as: UTF8.self)
         return (DispatchCompletion(orderId: orderId, status: status, reason: reason, externalOrderId: externalOrderId,
                                    response: json, at: clock()), response)
@@ -213,7 +201,7 @@ public struct DispatchService: Sendable {
 /// Lets identical dispatches arriving together in one process share the first one's result.
 actor InFlightDispatches {
     struct Result: Sendable {
-        let response: DispatchResponse
+        let response: DispatchResult
         let payloadSHA256: String
     }
 

@@ -87,13 +87,13 @@ public final class OutboxWorker: Service, Sendable {
         var health: [EndpointHealthUpdate] = []
         if attempter.scheduleExhausted(by: delivery), let dead = attempter.givenUp(delivery, interrupted: interrupted) {
             // Its attempts keep dying with the process: stop here instead of taking every replica down in turn.
-            recorded = interrupted.dropLast().map { RecordedAttempt(attempt: $0, transition: dead.transition, at: dead.at) } + [dead]
+            recorded = interrupted.dropLast().map { Self.interrupted($0, at: dead.at) } + [dead]
             outcome = (dead.attempt.error ?? "interrupted", nil, "interrupted", nil)
         } else {
             let result = await attempter.attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
                                                  orderBytes: claimed.event.payload, order: nil)
             let final = result.recorded
-            recorded = interrupted.map { RecordedAttempt(attempt: $0, transition: final.transition, at: final.at) } + [final]
+            recorded = interrupted.map { Self.interrupted($0, at: final.at) } + [final]
             outcome = (result.outcome.reason, result.outcome.statusCode, result.outcome.errorClass, result.outcome.externalOrderId)
             health = result.health.map { [$0] } ?? []
         }
@@ -129,6 +129,13 @@ public final class OutboxWorker: Service, Sendable {
             "outcome": .string(outcome.errorClass ?? "delivered"), "next": .string(last.transition.status.rawValue),
         ])
         for attempt in recorded { onAttemptRecorded(attempt) }
+    }
+}
+
+extension OutboxWorker {
+    /// An attempt that never finished, recorded before the claimed one (whose outcome the delivery takes).
+    static func interrupted(_ attempt: DeliveryAttempt, at: Int64) -> RecordedAttempt {
+        RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .failed, nextAttemptAt: nil), at: at)
     }
 }
 

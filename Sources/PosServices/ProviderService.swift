@@ -3,6 +3,41 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
+/// `PUT /provider-connections/{slug}`, validated. An omitted `apiKey` or `apiSecret` keeps the stored one.
+public struct PutProviderConnection: Sendable, Equatable {
+    public static let statuses = ["active", "inactive"]
+
+    public let status: String
+    public let apiKey: String?
+    public let apiSecret: String?
+    public let webhookUrl: String
+    public let baseUrl: String
+    public let config: JSONValue
+
+    public init(status: String, apiKey: String?, apiSecret: String?, webhookUrl: String, baseUrl: String, config: JSONValue) {
+        self.status = status
+        self.apiKey = apiKey
+        self.apiSecret = apiSecret
+        self.webhookUrl = webhookUrl
+        self.baseUrl = baseUrl
+        self.config = config
+    }
+}
+
+/// `PUT /outlet-providers/{outletId}`, validated in shape; the provider checks its own settings.
+public struct PutOutletProvider: Sendable, Equatable {
+    public let providerSlug: String
+    /// The outlet's id in the POS, as text.
+    public let externalId: String
+    public let settings: JSONValue
+
+    public init(providerSlug: String, externalId: String, settings: JSONValue) {
+        self.providerSlug = providerSlug
+        self.externalId = externalId
+        self.settings = settings
+    }
+}
+
 /// Provider connections (a tenant's credentials for one POS) and outlet mappings (which POS an
 /// outlet's orders go to, with its mapping settings). Secrets are sealed before they are stored
 /// and never returned.
@@ -19,8 +54,6 @@ public struct ProviderService: Sendable {
         self.clock = clock
     }
 
-    public static let statuses = ["active", "inactive"]
-
     private func connector(_ slug: String) throws -> any POSConnector {
         guard let connector = deliverer.registry.connector(slug) else {
             throw ServiceError.notFound("unknown provider \"\(slug)\"; known: \(deliverer.registry.slugs.joined(separator: ", "))")
@@ -36,35 +69,22 @@ public struct ProviderService: Sendable {
 
     /// `PUT /provider-connections/{slug}`: creates or replaces. On an update, an omitted `apiKey` or
     /// `apiSecret` keeps the stored one (they are never shown, so they cannot be sent back).
-    public func putConnection(slug: String, body: [UInt8], tenant: Tenant) async throws -> ProviderConnection {
+    public func putConnection(slug: String, _ command: PutProviderConnection, tenant: Tenant) async throws -> ProviderConnection {
         let connector = try connector(slug)
         let existing = try await translatingStoreErrors { try await providers.connection(tenantId: tenant.id, slug: slug) }
-        let root = try parseJSONBody(body)
-        let status: String, apiKey: String?, apiSecret: String?, webhookUrl: String, baseUrl: String, config: JSONValue
         do throws(ValidationError) {
-            let reader = try FieldReader.object(root, path: "")
-            try Self.rejectUnknown(root, allowed: ["status", "apiKey", "apiSecret", "webhookUrl", "baseUrl", "config"])
-            status = try reader.optionalString("status") ?? "active"
-            guard Self.statuses.contains(status) else {
-                throw ValidationError(field: "status", message: "must be one of: \(Self.statuses.joined(separator: ", "))")
-            }
-            apiKey = try Self.secret(reader, "apiKey", required: existing == nil)
-            apiSecret = try Self.optionalText(reader, "apiSecret", maxLength: 4096)
-            webhookUrl = try Self.optionalText(reader, "webhookUrl", maxLength: 2048) ?? ""
-            if !webhookUrl.isEmpty { try Self.httpURL(webhookUrl, field: "webhookUrl") }
-            baseUrl = try reader.string("baseUrl", maxLength: 2048)
-            try Self.httpURL(baseUrl, field: "baseUrl")
-            config = try Self.config(root["config"])
-            try connector.validate(config: config)
+            if command.apiKey == nil && existing == nil { throw ValidationError(field: "apiKey", message: "is required") }
+            try connector.validate(config: command.config)
         } catch {
             throw ServiceError.invalid(error)
         }
         let now = clock()
         let connection = ProviderConnection(
-            tenantId: tenant.id, slug: slug, status: status,
-            sealedApiKey: try apiKey.map { try secretBox.seal($0) } ?? existing!.sealedApiKey,
-            sealedApiSecret: try apiSecret.map { try secretBox.seal($0) } ?? existing?.sealedApiSecret ?? secretBox.seal(""),
-            webhookUrl: webhookUrl, baseUrl: baseUrl, config: config.serialized, createdAt: existing?.createdAt ?? now, updatedAt: now)
+            tenantId: tenant.id, slug: slug, status: command.status,
+            sealedApiKey: try command.apiKey.map { try secretBox.seal($0) } ?? existing!.sealedApiKey,
+            sealedApiSecret: try command.apiSecret.map { try secretBox.seal($0) } ?? existing?.sealedApiSecret ?? secretBox.seal(""),
+            webhookUrl: command.webhookUrl, baseUrl: command.baseUrl, config: command.config.serialized,
+            createdAt: existing?.createdAt ?? now, updatedAt: now)
         return try await translatingStoreErrors { try await providers.upsertConnection(connection) }
     }
 
@@ -131,28 +151,13 @@ public struct ProviderService: Sendable {
     // MARK: Outlet mappings
 
     /// `PUT /outlet-providers/{outletId}`: one provider per outlet; needs the provider's connection.
-    public func putOutletProvider(outletId: String, body: [UInt8], tenant: Tenant) async throws -> OutletProvider {
-        guard !outletId.isEmpty, outletId.utf8.count <= DispatchValidator.maxIdentifierLength else {
-            throw ServiceError.invalid(field: "outletId", message: "outletId must be 1 to \(DispatchValidator.maxIdentifierLength) bytes")
-        }
-        let root = try parseJSONBody(body)
-        let slug: String, externalId: String, settings: JSONValue
+    public func putOutletProvider(outletId: String, _ command: PutOutletProvider, tenant: Tenant) async throws -> OutletProvider {
+        let slug = command.providerSlug
         do throws(ValidationError) {
-            let reader = try FieldReader.object(root, path: "")
-            try Self.rejectUnknown(root, allowed: ["providerSlug", "externalId", "settings"])
-            slug = try reader.identifier("providerSlug")
             guard let connector = deliverer.registry.connector(slug) else {
                 throw ValidationError(field: "providerSlug", message: "is not a known provider (known: \(deliverer.registry.slugs.joined(separator: ", ")))")
             }
-            // Revel and OktoPOS number their outlets; both spellings are taken and kept as text.
-            let external = try reader.required("externalId")
-            switch external.kind {
-            case .string(let text) where !text.isEmpty && text.utf8.count <= DispatchValidator.maxIdentifierLength: externalId = text
-            case .number(let text) where (try? ExactDecimal(text))?.integerValue != nil: externalId = text
-            default: throw ValidationError(field: "externalId", message: "must be the outlet's id in the POS: a non-empty string or an integer")
-            }
-            settings = root["settings"].map(JSONValue.init) ?? .object([])
-            try connector.validate(settings: settings)
+            try connector.validate(settings: command.settings)
         } catch {
             throw ServiceError.invalid(error)
         }
@@ -164,8 +169,8 @@ public struct ProviderService: Sendable {
         let now = clock()
         return try await translatingStoreErrors {
             try await providers.upsertOutletProvider(OutletProvider(
-                tenantId: tenant.id, outletId: outletId, providerSlug: slug, externalId: externalId, settings: settings.serialized,
-                createdAt: existing?.createdAt ?? now, updatedAt: now))
+                tenantId: tenant.id, outletId: outletId, providerSlug: slug, externalId: command.externalId,
+                settings: command.settings.serialized, createdAt: existing?.createdAt ?? now, updatedAt: now))
         }
     }
 
@@ -174,51 +179,5 @@ public struct ProviderService: Sendable {
             throw ServiceError.notFound("outlet \"\(outletId)\" is not mapped to a provider")
         }
         return mapping
-    }
-
-    // MARK: Field rules
-
-    /// Refuses a body key the endpoint does not take, naming it.
-    static func rejectUnknown(_ root: JSONNode, allowed: Set<String>) throws(ValidationError) {
-        try SettingsReader(JSONValue(root), path: "").rejectUnknownKeys(allowed: allowed, kind: "a field of this request")
-    }
-
-    static func optionalText(_ reader: FieldReader, _ key: String, maxLength: Int) throws(ValidationError) -> String? {
-        guard let node = reader.node[key] else { return nil }
-        if case .null = node.kind { return nil }
-        guard case .string(let text) = node.kind else { throw ValidationError(field: key, message: "must be a string, not \(node.typeName)") }
-        guard text.utf8.count <= maxLength else { throw ValidationError(field: key, message: "must be at most \(maxLength) bytes") }
-        return text
-    }
-
-    static func secret(_ reader: FieldReader, _ key: String, required: Bool) throws(ValidationError) -> String? {
-        guard let text = try optionalText(reader, key, maxLength: 4096) else {
-            if required { throw ValidationError(field: key, message: "is required") }
-            return nil
-        }
-        guard !text.isEmpty else { throw ValidationError(field: key, message: "must not be empty") }
-        return text
-    }
-
-    static func httpURL(_ text: String, field: String) throws(ValidationError) {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil,
-              url.query == nil, url.fragment == nil
-        else { throw ValidationError(field: field, message: "must be an absolute http(s) URL without query or fragment") }
-    }
-
-    /// `config` as an object; a JSON-encoded string (the original service's docs type it as a string) is read too.
-    static func config(_ node: JSONNode?) throws(ValidationError) -> JSONValue {
-        guard let node else { return .object([]) }
-        switch node.kind {
-        case .null: return .object([])
-        case .object: return JSONValue(node)
-        case .string(let text):
-            if text.isEmpty { return .object([]) }
-            guard let value = JSONValue(parsing: text), case .object = value else {
-                throw ValidationError(field: "config", message: "must be a JSON object (or a string holding one)")
-            }
-            return value
-        default: throw ValidationError(field: "config", message: "must be a JSON object, not \(node.typeName)")
-        }
     }
 }

@@ -33,12 +33,3 @@ func translatingStoreErrors<T>(_ body: () async throws -> T) async throws -> T {
         }
     }
 }
-
-/// A request body as JSON, or the one 400 every endpoint gives for malformed JSON.
-func parseJSONBody(_ body: [UInt8]) throws(ServiceError) -> JSONNode {
-    do {
-        return try JSONParser.parse(body)
-    } catch {
-        throw .invalid(field: "", message: "request body is not valid JSON", details: error.description)
-    }
-}

@@ -3,6 +3,35 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
+/// `POST /webhooks/register`, validated: where an outlet's events go.
+public struct RegisterWebhook: Sendable, Equatable {
+    public let outletId: String
+    public let provider: String
+    public let callbackUrl: String
+    /// Names from the event catalogue, without repeats.
+    public let events: [String]
+
+    public init(outletId: String, provider: String, callbackUrl: String, events: [String]) {
+        self.outletId = outletId
+        self.provider = provider
+        self.callbackUrl = callbackUrl
+        self.events = events
+    }
+}
+
+/// `PUT /webhooks/{id}`, validated: what to change; nil leaves a field as it is.
+public struct UpdateWebhook: Sendable, Equatable {
+    public let callbackUrl: String?
+    public let events: [String]?
+    public let isActive: Bool?
+
+    public init(callbackUrl: String?, events: [String]?, isActive: Bool?) {
+        self.callbackUrl = callbackUrl
+        self.events = events
+        self.isActive = isActive
+    }
+}
+
 /// Webhook registration: validates the subscription, generates its signing secret and stores it sealed.
 public struct WebhookService: Sendable {
     private let webhooks: any WebhookStore
@@ -30,18 +59,8 @@ public struct WebhookService: Sendable {
         public let ping: ConnectorOutcome
     }
 
-    public func register(body: [UInt8], tenant: Tenant) async throws -> Registration {
-        let root = try parseJSONBody(body)
-        let outletId: String, provider: String, callbackUrl: String, events: [String]
-        do throws(ValidationError) {
-            let reader = try FieldReader.object(root, path: "")
-            outletId = try reader.identifier("outletId")
-            provider = try reader.identifier("provider")
-            callbackUrl = try reader.string("callbackUrl", maxLength: 2048)
-            events = try Self.events(reader)
-        } catch {
-            throw ServiceError.invalid(error)
-        }
+    public func register(_ command: RegisterWebhook, tenant: Tenant) async throws -> Registration {
+        let callbackUrl = command.callbackUrl
         do {
             try await outboundGuard.check(callbackUrl)
         } catch {
@@ -50,8 +69,8 @@ public struct WebhookService: Sendable {
         let secret = WebhookSecret.generate()
         var webhook = try await translatingStoreErrors {
             try await webhooks.createWebhook(NewWebhook(
-                tenantId: tenant.id, outletId: outletId, provider: provider.lowercased(), callbackUrl: callbackUrl,
-                events: events, sealedSecret: try secretBox.seal(secret.encoded), createdAt: clock()))
+                tenantId: tenant.id, outletId: command.outletId, provider: command.provider.lowercased(), callbackUrl: callbackUrl,
+                events: command.events, sealedSecret: try secretBox.seal(secret.encoded), createdAt: clock()))
         }
         let ping = await ping(webhook, secret: secret)
         try await translatingStoreErrors { try await webhooks.recordPing(webhookId: webhook.id, status: ping.statusCode, error: ping.error) }
@@ -80,20 +99,8 @@ public struct WebhookService: Sendable {
     }
 
     /// `PUT`: any of `callbackUrl`, `events`, `isActive`. Re-enabling resumes its waiting deliveries.
-    public func update(id: Int64, body: [UInt8], tenant: Tenant) async throws -> Webhook {
-        var change = WebhookChange()
-        let root = try parseJSONBody(body)
-        do throws(ValidationError) {
-            let reader = try FieldReader.object(root, path: "")
-            change.callbackUrl = try reader.optionalString("callbackUrl")
-            if root["events"] != nil { change.events = try Self.events(reader) }
-            if let active = root["isActive"], !Self.isNull(active) { change.isActive = try reader.bool("isActive") }
-            guard change != WebhookChange() else {
-                throw ValidationError(field: "", message: "nothing to change: send callbackUrl, events or isActive")
-            }
-        } catch {
-            throw ServiceError.invalid(error)
-        }
+    public func update(id: Int64, _ command: UpdateWebhook, tenant: Tenant) async throws -> Webhook {
+        let change = WebhookChange(callbackUrl: command.callbackUrl, events: command.events, isActive: command.isActive)
         if let url = change.callbackUrl {
             do { try await outboundGuard.check(url) } catch {
                 throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl is not allowed: \(error.description)")
@@ -120,24 +127,5 @@ public struct WebhookService: Sendable {
                                                    previousValidUntil: now + rotationOverlapMs, at: now)
         }) else { throw ServiceError.notFound("no webhook with id \(id)") }
         return Registration(webhook: webhook, secret: secret.encoded, ping: .notSent)
-    }
-
-    private static func isNull(_ node: JSONNode) -> Bool {
-        if case .null = node.kind { return true }
-        return false
-    }
-
-    static func events(_ reader: FieldReader) throws(ValidationError) -> [String] {
-        var events: [String] = []
-        for element in try reader.array("events", minCount: 1) {
-            guard case .string(let name) = element.node.kind else {
-                throw ValidationError(field: element.path, message: "must be a string, not \(element.node.typeName)")
-            }
-            guard EventCatalogue.contains(name) else {
-                throw ValidationError(field: element.path, message: "must be one of: \(EventCatalogue.names.joined(separator: ", "))")
-            }
-            if !events.contains(name) { events.append(name) }
-        }
-        return events
     }
 }

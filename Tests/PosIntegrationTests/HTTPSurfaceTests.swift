@@ -100,4 +100,58 @@ struct HTTPSurfaceTests {
             #expect(try await service.stores.orderCount(tenantId: acme.tenant.id) == 0, "nothing is written for a rejected body")
         }
     }
+
+    @Test("every success envelope is {code, isSuccess, message} beside its payload, code mirroring the status")
+    func successEnvelopes() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await withTestService { service in
+            let acme = try await service.tenant("acme")
+            func expectEnvelope(_ reply: TestService.Reply, status: Int, message: String, payload: Set<String>,
+                                sourceLocation: SourceLocation = #_sourceLocation) {
+                #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+                #expect(reply.json["code"] as? Int == status, sourceLocation: sourceLocation)
+                #expect(reply.json["isSuccess"] as? Bool == true, sourceLocation: sourceLocation)
+                #expect(reply.json["message"] as? String == message, sourceLocation: sourceLocation)
+                #expect(Set(reply.json.keys) == payload.union(["code", "isSuccess", "message"]), sourceLocation: sourceLocation)
+            }
+
+            let notDispatched = try await service.dispatch(Fixtures.dispatchBody(), key: acme.internalKey)
+            let orderId = try #require(notDispatched.json["orderId"] as? String)
+            #expect(notDispatched.text == #"{"code":200,"dispatched":false,"isSuccess":true,"message":"order persisted; not dispatched","#
+                + #""orderId":"\#(orderId)","reason":"no active webhook for outlet"}"#)
+
+            let registered = try await service.call("POST", "/api/v1/webhooks/register", key: acme.partnerKey, json: Array("""
+                {"outletId":"o-2","provider":"acme-pos","callbackUrl":"\(receiver.url)","events":["order.paid"]}
+                """.utf8))
+            expectEnvelope(registered, status: 201, message: "webhook registered", payload: ["webhook", "ping"])
+            let webhookId = try #require((registered.json["webhook"] as? [String: Any])?["id"] as? Int)
+            let rotated = try await service.call("POST", "/api/v1/webhooks/\(webhookId)/rotate-secret", key: acme.partnerKey)
+            expectEnvelope(rotated, status: 200, message: "secret rotated", payload: ["webhook", "secret", "previousSecretValidUntil"])
+
+            let dispatched = try await service.dispatch(Fixtures.dispatchBody(order: Fixtures.order(uuid: "ord-2"), outletId: "o-2"),
+                                                        key: acme.internalKey)
+            expectEnvelope(dispatched, status: 200, message: "order dispatched", payload: ["orderId", "dispatched", "reason"])
+            let order = try await service.call("GET", "/api/v1/orders/\(try #require(dispatched.json["orderId"] as? String))", key: acme.internalKey)
+            let deliveryId = try #require((order.json["deliveries"] as? [[String: Any]])?.first?["id"] as? String)
+            let retried = try await service.call("POST", "/api/v1/deliveries/\(deliveryId)/retry", key: acme.internalKey)
+            expectEnvelope(retried, status: 202, message: "delivery queued for an attempt now", payload: ["delivery"])
+            let recovered = try await service.call("POST", "/api/v1/deliveries/recover", key: acme.internalKey,
+                                                   json: Array(#"{"since":"2020-01-01T00:00:00Z"}"#.utf8))
+            expectEnvelope(recovered, status: 202, message: "deliveries queued for an attempt now", payload: ["requeued"])
+            let deleted = try await service.call("DELETE", "/api/v1/webhooks/\(webhookId)", key: acme.partnerKey)
+            expectEnvelope(deleted, status: 200, message: "webhook deleted", payload: ["deliveriesDeadLettered"])
+
+            let saved = try await service.call("PUT", "/api/v1/provider-connections/revel", key: acme.adminKey, json: Array("""
+                {"apiKey":"revel-key","apiSecret":"revel-secret","baseUrl":"http://127.0.0.1:9/revel"}
+                """.utf8))
+            expectEnvelope(saved, status: 200, message: "provider connection created", payload: ["connection"])
+            let mapped = try await service.call("PUT", "/api/v1/outlet-providers/o-3", key: acme.adminKey, json: Array("""
+                {"providerSlug":"revel","externalId":456,"settings":\(Fixtures.connectorSettings["revel"]!)}
+                """.utf8))
+            expectEnvelope(mapped, status: 200, message: "outlet mapped to revel", payload: ["outletProvider"])
+            let removed = try await service.call("DELETE", "/api/v1/provider-connections/revel", key: acme.adminKey)
+            expectEnvelope(removed, status: 200, message: "provider connection deleted", payload: ["outletMappingsRemoved"])
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PosDomain
+@testable import PosHTTP
 import PosServices
 import Testing
 
@@ -84,7 +85,7 @@ struct ValidationTableTests {
     private func expectRejected(_ testCase: Case) throws {
         let body = Fixtures.encode(Self.apply(testCase.edit, at: Self.parse(testCase.path), to: Fixtures.tree()))
         do throws(ServiceError) {
-            _ = try DispatchService.parse(body: body)
+            _ = try JSONBodyDecoder.command(DispatchRequest.self, from: body)
             Issue.record("accepted an invalid body")
         } catch {
             guard case .invalid(let field, let message, _) = error else {
@@ -98,7 +99,7 @@ struct ValidationTableTests {
 
     @Test("the seed example is valid and money is exact")
     func seedExampleIsValid() throws {
-        let request = try DispatchService.parse(body: Fixtures.dispatchBody())
+        let request = try JSONBodyDecoder.command(DispatchRequest.self, from: Fixtures.dispatchBody())
         #expect(request.outletId == "store-uuid-123")
         #expect(request.order.totalPay.minorUnits == 8500)
         #expect(request.order.items[0].modifiers[0].price.minorUnits == 500)
@@ -110,15 +111,15 @@ struct ValidationTableTests {
     func exactMoney() throws {
         var tree = Fixtures.tree()
         tree = Self.apply(.set { Decimal(string: "12.1")! }, at: Self.parse("order.totalPay"), to: tree)
-        #expect(try DispatchService.parse(body: Fixtures.encode(tree)).order.totalPay.minorUnits == 1210)
+        #expect(try JSONBodyDecoder.command(DispatchRequest.self, from: Fixtures.encode(tree)).order.totalPay.minorUnits == 1210)
         tree = Self.apply(.set { "JPY" }, at: Self.parse("order.currency"), to: tree)
-        #expect(throws: ServiceError.self) { try DispatchService.parse(body: Fixtures.encode(tree)) }
+        #expect(throws: ServiceError.self) { try JSONBodyDecoder.command(DispatchRequest.self, from: Fixtures.encode(tree)) }
     }
 
     @Test("malformed JSON, a non-object body and a bad date offset")
     func malformedBodies() throws {
         for body in ["{", "[]", "\"order\"", "{\"outletId\":\"a\",\"outletId\":\"b\"}", String(repeating: "[", count: 100_000)] {
-            #expect(throws: ServiceError.self) { try DispatchService.parse(body: Array(body.utf8)) }
+            #expect(throws: ServiceError.self) { try JSONBodyDecoder.command(DispatchRequest.self, from: Array(body.utf8)) }
         }
     }
 

@@ -2,8 +2,7 @@ import Hummingbird
 import PosDomain
 
 /// `GET /api/v1/auth/whoami`: the partner's smoke test.
-struct AuthRoutes {
-    let reader: RequestReader
+struct AuthRoutes: Sendable {
     let clock: @Sendable () -> Int64
 
     struct WhoAmI: Encodable {
@@ -16,13 +15,11 @@ struct AuthRoutes {
         let scopes: [String]
     }
 
-    func register(on router: Router<PosRequestContext>, table: RouteTable) {
-        router.get(table.record(.get, "/api/v1/auth/whoami")) { request, _ in
-            let principal = try await reader.principal(request)
-            return JSONResponse(WhoAmI(
-                authenticated: true, tenantId: principal.tenant.id, subdomain: principal.tenant.subdomain,
-                apiKeyId: principal.key.apiKeyId, expiresAt: principal.key.expiresAt?.rfc3339,
-                serverTime: clock().rfc3339, scopes: principal.key.scopes.map(\.rawValue)))
-        }
+    func whoAmI(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<WhoAmI> {
+        let principal = context.principal
+        return JSONResponse(WhoAmI(
+            authenticated: true, tenantId: principal.tenant.id, subdomain: principal.tenant.subdomain,
+            apiKeyId: principal.key.apiKeyId, expiresAt: principal.key.expiresAt?.rfc3339,
+            serverTime: clock().rfc3339, scopes: principal.key.scopes.map(\.rawValue)))
     }
 }

@@ -4,14 +4,11 @@ import PosServices
 import PosStorage
 
 /// Delivery inspection and replay (scope `internal` or `admin`).
-struct DeliveryRoutes {
-    let reader: RequestReader
+struct DeliveryRoutes: Sendable {
+    let body: JSONBodyDecoder
     let deliveries: DeliveryService
 
     struct Requeued: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let delivery: DeliveryView
     }
 
@@ -21,40 +18,30 @@ struct DeliveryRoutes {
     }
 
     struct Recovered: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let requeued: Int
     }
 
-    func register(on router: Router<PosRequestContext>, table: RouteTable) {
-        router.get(table.record(.get, "/api/v1/deliveries")) { request, _ in
-            let principal = try await reader.principal(request, anyOf: [.internal, .admin])
-            let query = request.uri.queryParameters
-            let page = try await deliveries.list(
-                tenant: principal.tenant, status: query["status"].map(String.init), outletId: query["outletId"].map(String.init),
-                webhookId: query["webhookId"].map(String.init), since: query["since"].map(String.init),
-                limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init))
-            return JSONResponse(Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
-        }
-        router.post(table.record(.post, "/api/v1/deliveries/recover")) { request, _ in
-            let principal = try await reader.principal(request, anyOf: [.internal, .admin])
-            let count = try await deliveries.recover(body: try await reader.jsonBody(request), tenant: principal.tenant)
-            return JSONResponse(Recovered(code: 202, isSuccess: true, message: "deliveries queued for an attempt now", requeued: count),
-                                status: .accepted)
-        }
-        router.get(table.record(.get, "/api/v1/deliveries/{deliveryId}")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.internal, .admin])
-            let id = try context.parameters.require("deliveryId")
-            return JSONResponse(DeliveryView(try await deliveries.delivery(id: id, tenant: principal.tenant)))
-        }
-        router.post(table.record(.post, "/api/v1/deliveries/{deliveryId}/retry")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.internal, .admin])
-            let id = try context.parameters.require("deliveryId")
-            let detail = try await deliveries.retry(id: id, tenant: principal.tenant)
-            return JSONResponse(Requeued(code: 202, isSuccess: true, message: "delivery queued for an attempt now",
-                                         delivery: DeliveryView(detail)), status: .accepted)
-        }
+    func list(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<Page> {
+        let query = try DeliveryQuery(query: request.uri.queryParameters)
+        let page = try await deliveries.list(query, tenant: context.principal.tenant)
+        return JSONResponse(Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
+    }
+
+    func recover(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Recovered> {
+        let command = try await body.decode(RecoverDeliveries.self, from: request)
+        let count = try await deliveries.recover(command, tenant: context.principal.tenant)
+        return Envelope(.accepted, message: "deliveries queued for an attempt now", Recovered(requeued: count))
+    }
+
+    func delivery(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<DeliveryView> {
+        let id = try context.parameters.require("deliveryId")
+        return JSONResponse(DeliveryView(try await deliveries.delivery(id: id, tenant: context.principal.tenant)))
+    }
+
+    func retry(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Requeued> {
+        let id = try context.parameters.require("deliveryId")
+        let detail = try await deliveries.retry(id: id, tenant: context.principal.tenant)
+        return Envelope(.accepted, message: "delivery queued for an attempt now", Requeued(delivery: DeliveryView(detail)))
     }
 }
 

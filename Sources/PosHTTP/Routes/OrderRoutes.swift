@@ -4,24 +4,26 @@ import PosServices
 import PosStorage
 
 /// Dispatch (kds-management-service) and order lookup.
-struct OrderRoutes {
-    let reader: RequestReader
-    let dispatch: DispatchService
+struct OrderRoutes: Sendable {
+    let body: JSONBodyDecoder
+    let orders: DispatchService
 
-    func register(on router: Router<PosRequestContext>, table: RouteTable) {
-        router.post(table.record(.post, "/api/v1/orders/dispatch")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.internal])
-            let body = try await reader.jsonBody(request)
-            let dispatchRequest = try DispatchService.parse(body: body)
-            var logger = context.logger
-            logger[metadataKey: "tenant_id"] = .string(principal.tenant.id)
-            return JSONResponse(try await dispatch.dispatch(dispatchRequest, tenant: principal.tenant, logger: logger))
-        }
-        router.get(table.record(.get, "/api/v1/orders/{orderId}")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.internal, .partner])
-            let orderId = try context.parameters.require("orderId")
-            return JSONResponse(OrderView(try await dispatch.order(id: orderId, tenant: principal.tenant)))
-        }
+    /// Seed 000's answer beside the envelope's three fields.
+    struct Dispatched: Encodable {
+        let orderId: String
+        let dispatched: Bool
+        let reason: String
+    }
+
+    func dispatch(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Dispatched> {
+        let command = try await body.decode(DispatchRequest.self, from: request)
+        let result = try await orders.dispatch(command, tenant: context.principal.tenant, logger: context.logger)
+        return Envelope(message: result.message, Dispatched(orderId: result.orderId, dispatched: result.dispatched, reason: result.reason))
+    }
+
+    func order(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<OrderView> {
+        let orderId = try context.parameters.require("orderId")
+        return JSONResponse(OrderView(try await orders.order(id: orderId, tenant: context.principal.tenant)))
     }
 }
 

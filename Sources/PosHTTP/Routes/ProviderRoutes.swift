@@ -4,14 +4,11 @@ import PosDomain
 import PosServices
 
 /// Provider connections and outlet mappings (scope `admin`): what built-in transformers need.
-struct ProviderRoutes {
-    let reader: RequestReader
+struct ProviderRoutes: Sendable {
+    let body: JSONBodyDecoder
     let providers: ProviderService
 
     struct Saved: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let connection: ConnectionView
     }
 
@@ -20,9 +17,6 @@ struct ProviderRoutes {
     }
 
     struct Deleted: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let outletMappingsRemoved: Int
     }
 
@@ -31,57 +25,57 @@ struct ProviderRoutes {
     }
 
     struct Mapped: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let outletProvider: OutletProviderView
     }
 
-    func register(on router: Router<PosRequestContext>, table: RouteTable) {
-        let connectionPath = "/api/v1/provider-connections/{slug}"
-        router.get(table.record(.get, "/api/v1/provider-connections")) { request, _ in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            return JSONResponse(List(connections: try await providers.connections(tenant: principal.tenant).map(view)))
+    func connections(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<List> {
+        JSONResponse(List(connections: try await providers.connections(tenant: context.principal.tenant).map(view)))
+    }
+
+    func putConnection(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Saved> {
+        let slug = try context.parameters.require("slug")
+        let command = try await body.decode(PutProviderConnection.self, from: request)
+        let connection = try await providers.putConnection(slug: slug, command, tenant: context.principal.tenant)
+        let created = connection.createdAt == connection.updatedAt
+        return Envelope(message: created ? "provider connection created" : "provider connection updated", Saved(connection: view(connection)))
+    }
+
+    func connection(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<ConnectionView> {
+        JSONResponse(view(try await providers.connection(slug: try context.parameters.require("slug"), tenant: context.principal.tenant)))
+    }
+
+    func deleteConnection(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Deleted> {
+        let removed = try await providers.deleteConnection(slug: try context.parameters.require("slug"), tenant: context.principal.tenant)
+        return Envelope(message: "provider connection deleted", Deleted(outletMappingsRemoved: removed))
+    }
+
+    func testConnection(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<ConnectionTestResult> {
+        JSONResponse(try await providers.testConnection(slug: try context.parameters.require("slug"), tenant: context.principal.tenant))
+    }
+
+    func remoteOutlets(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<RemoteOutlets> {
+        JSONResponse(RemoteOutlets(outlets: try await providers.remoteOutlets(slug: try context.parameters.require("slug"),
+                                                                            tenant: context.principal.tenant)))
+    }
+
+    func putOutletProvider(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Mapped> {
+        let outletId = try Self.outletId(context)
+        let command = try await body.decode(PutOutletProvider.self, from: request)
+        let mapping = try await providers.putOutletProvider(outletId: outletId, command, tenant: context.principal.tenant)
+        return Envelope(message: "outlet mapped to \(mapping.providerSlug)", Mapped(outletProvider: OutletProviderView(mapping)))
+    }
+
+    func outletProvider(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<OutletProviderView> {
+        JSONResponse(OutletProviderView(try await providers.outletProvider(outletId: try context.parameters.require("outletId"),
+                                                                           tenant: context.principal.tenant)))
+    }
+
+    static func outletId(_ context: AuthenticatedContext) throws -> String {
+        let outletId = try context.parameters.require("outletId")
+        guard !outletId.isEmpty, outletId.utf8.count <= DispatchValidator.maxIdentifierLength else {
+            throw ServiceError.invalid(field: "outletId", message: "outletId must be 1 to \(DispatchValidator.maxIdentifierLength) bytes")
         }
-        router.put(table.record(.put, connectionPath)) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            let slug = try context.parameters.require("slug")
-            let connection = try await providers.putConnection(slug: slug, body: try await reader.jsonBody(request), tenant: principal.tenant)
-            let created = connection.createdAt == connection.updatedAt
-            return JSONResponse(Saved(code: 200, isSuccess: true, message: created ? "provider connection created" : "provider connection updated",
-                                      connection: view(connection)))
-        }
-        router.get(table.record(.get, connectionPath)) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            return JSONResponse(view(try await providers.connection(slug: try context.parameters.require("slug"), tenant: principal.tenant)))
-        }
-        router.delete(table.record(.delete, connectionPath)) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            let removed = try await providers.deleteConnection(slug: try context.parameters.require("slug"), tenant: principal.tenant)
-            return JSONResponse(Deleted(code: 200, isSuccess: true, message: "provider connection deleted", outletMappingsRemoved: removed))
-        }
-        router.post(table.record(.post, connectionPath + "/test")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            return JSONResponse(try await providers.testConnection(slug: try context.parameters.require("slug"), tenant: principal.tenant))
-        }
-        router.get(table.record(.get, connectionPath + "/remote-outlets")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            return JSONResponse(RemoteOutlets(outlets: try await providers.remoteOutlets(slug: try context.parameters.require("slug"),
-                                                                                        tenant: principal.tenant)))
-        }
-        let outletPath = "/api/v1/outlet-providers/{outletId}"
-        router.put(table.record(.put, outletPath)) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            let mapping = try await providers.putOutletProvider(outletId: try context.parameters.require("outletId"),
-                                                                body: try await reader.jsonBody(request), tenant: principal.tenant)
-            return JSONResponse(Mapped(code: 200, isSuccess: true, message: "outlet mapped to \(mapping.providerSlug)",
-                                       outletProvider: OutletProviderView(mapping)))
-        }
-        router.get(table.record(.get, outletPath)) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.admin])
-            return JSONResponse(OutletProviderView(try await providers.outletProvider(outletId: try context.parameters.require("outletId"),
-                                                                                       tenant: principal.tenant)))
-        }
+        return outletId
     }
 
     private func view(_ connection: ProviderConnection) -> ConnectionView {

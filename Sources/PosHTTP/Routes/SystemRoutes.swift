@@ -4,28 +4,28 @@ import PosServices
 import PosStorage
 
 /// Health, readiness and the OpenAPI document: no authentication.
-struct SystemRoutes {
+struct SystemRoutes: Sendable {
     let health: any StoreHealth
 
     struct Status: Encodable { let status: String }
 
-    func register(on router: Router<PosRequestContext>, table: RouteTable) {
-        router.get(table.record(.get, "/health")) { _, _ in
-            JSONResponse(Status(status: "healthy"))
+    func live(_ request: Request, context: PosRequestContext) async throws -> JSONResponse<Status> {
+        JSONResponse(Status(status: "healthy"))
+    }
+
+    func ready(_ request: Request, context: PosRequestContext) async throws -> JSONResponse<Status> {
+        do {
+            try await health.ping()
+            return JSONResponse(Status(status: "ready"))
+        } catch {
+            context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])
+            throw APIError(status: .serviceUnavailable, message: "database is not answering")
         }
-        router.get(table.record(.get, "/ready")) { _, context -> JSONResponse<Status> in
-            do {
-                try await health.ping()
-                return JSONResponse(Status(status: "ready"))
-            } catch {
-                context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])
-                throw APIError(status: .serviceUnavailable, message: "database is not answering")
-            }
-        }
-        router.get(table.record(.get, "/openapi.json")) { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
-        }
+    }
+
+    func openAPI(_ request: Request, context: PosRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
     }
 }
 

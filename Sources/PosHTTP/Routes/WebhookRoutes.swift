@@ -2,9 +2,9 @@ import Hummingbird
 import PosDomain
 import PosServices
 
-/// Webhook registration and the event catalogue.
-struct WebhookRoutes {
-    let reader: RequestReader
+/// Webhook registration and management, and the event catalogue.
+struct WebhookRoutes: Sendable {
+    let body: JSONBodyDecoder
     let webhooks: WebhookService
     let deliveries: DeliveryService
 
@@ -24,17 +24,11 @@ struct WebhookRoutes {
             let statusCode: Int?
             let error: String?
         }
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let webhook: Body
         let ping: Ping?
     }
 
     struct Rotated: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let webhook: WebhookView
         /// The new `whsec_` secret, shown only here.
         let secret: String
@@ -42,9 +36,6 @@ struct WebhookRoutes {
     }
 
     struct Deleted: Encodable {
-        let code: Int
-        let isSuccess: Bool
-        let message: String
         let deliveriesDeadLettered: Int
     }
 
@@ -60,61 +51,57 @@ struct WebhookRoutes {
         let events: [Event]
     }
 
-    func register(on router: Router<PosRequestContext>, table: RouteTable) {
-        router.post(table.record(.post, "/api/v1/webhooks/register")) { request, _ in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            let registration = try await webhooks.register(body: try await reader.jsonBody(request), tenant: principal.tenant)
-            let webhook = registration.webhook
-            let ping = registration.ping
-            return JSONResponse(Registered(
-                code: 201, isSuccess: true, message: ping.succeeded ? "webhook registered" : "webhook registered; the ping got no 2xx",
+    func register(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Registered> {
+        let command = try await body.decode(RegisterWebhook.self, from: request)
+        let registration = try await webhooks.register(command, tenant: context.principal.tenant)
+        let webhook = registration.webhook
+        let ping = registration.ping
+        return Envelope(
+            .created, message: ping.succeeded ? "webhook registered" : "webhook registered; the ping got no 2xx",
+            Registered(
                 webhook: .init(id: webhook.id, outletId: webhook.outletId, provider: webhook.provider,
                                callbackUrl: webhook.callbackUrl, events: webhook.events, secret: registration.secret,
                                isActive: webhook.isActive, createdAt: webhook.createdAt.rfc3339),
-                ping: .init(delivered: ping.succeeded, statusCode: ping.statusCode, error: ping.error)),
-                status: .created)
-        }
-        router.get(table.record(.get, "/api/v1/webhooks")) { request, _ in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            return JSONResponse(List(webhooks: try await webhooks.webhooks(tenant: principal.tenant).map(WebhookView.init)))
-        }
-        router.get(table.record(.get, "/api/v1/webhooks/{webhookId}")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            return JSONResponse(WebhookView(try await webhooks.webhook(id: try Self.webhookId(context), tenant: principal.tenant)))
-        }
-        router.put(table.record(.put, "/api/v1/webhooks/{webhookId}")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            let body = try await reader.jsonBody(request)
-            return JSONResponse(WebhookView(try await webhooks.update(id: try Self.webhookId(context), body: body, tenant: principal.tenant)))
-        }
-        router.delete(table.record(.delete, "/api/v1/webhooks/{webhookId}")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            let count = try await webhooks.delete(id: try Self.webhookId(context), tenant: principal.tenant)
-            return JSONResponse(Deleted(code: 200, isSuccess: true, message: "webhook deleted", deliveriesDeadLettered: count))
-        }
-        router.get(table.record(.get, "/api/v1/webhooks/{webhookId}/deliveries")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            let webhook = try await webhooks.webhook(id: try Self.webhookId(context), tenant: principal.tenant)
-            let query = request.uri.queryParameters
-            let page = try await deliveries.list(
-                tenant: principal.tenant, status: query["status"].map(String.init), outletId: nil, webhookId: String(webhook.id),
-                since: query["since"].map(String.init), limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init))
-            return JSONResponse(DeliveryRoutes.Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
-        }
-        router.post(table.record(.post, "/api/v1/webhooks/{webhookId}/rotate-secret")) { request, context in
-            let principal = try await reader.principal(request, anyOf: [.partner, .admin])
-            let rotated = try await webhooks.rotateSecret(id: try Self.webhookId(context), tenant: principal.tenant)
-            return JSONResponse(Rotated(code: 200, isSuccess: true, message: "secret rotated", webhook: WebhookView(rotated.webhook),
-                                        secret: rotated.secret, previousSecretValidUntil: rotated.webhook.previousSecretExpiresAt?.rfc3339))
-        }
-        router.get(table.record(.get, "/api/v1/webhooks/events")) { _, _ in
-            JSONResponse(Catalogue(events: EventCatalogue.events.map { .init(name: $0.name, description: $0.description) }))
-        }
+                ping: .init(delivered: ping.succeeded, statusCode: ping.statusCode, error: ping.error)))
     }
-}
 
-extension WebhookRoutes {
-    static func webhookId(_ context: PosRequestContext) throws -> Int64 {
+    func list(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<List> {
+        JSONResponse(List(webhooks: try await webhooks.webhooks(tenant: context.principal.tenant).map(WebhookView.init)))
+    }
+
+    func webhook(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<WebhookView> {
+        JSONResponse(WebhookView(try await webhooks.webhook(id: try Self.webhookId(context), tenant: context.principal.tenant)))
+    }
+
+    func update(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<WebhookView> {
+        let command = try await body.decode(UpdateWebhook.self, from: request)
+        return JSONResponse(WebhookView(try await webhooks.update(id: try Self.webhookId(context), command, tenant: context.principal.tenant)))
+    }
+
+    func delete(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Deleted> {
+        let count = try await webhooks.delete(id: try Self.webhookId(context), tenant: context.principal.tenant)
+        return Envelope(message: "webhook deleted", Deleted(deliveriesDeadLettered: count))
+    }
+
+    func deliveries(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<DeliveryRoutes.Page> {
+        let tenant = context.principal.tenant
+        let webhook = try await webhooks.webhook(id: try Self.webhookId(context), tenant: tenant)
+        let query = try DeliveryQuery(query: request.uri.queryParameters, webhookId: webhook.id)
+        let page = try await deliveries.list(query, tenant: tenant)
+        return JSONResponse(DeliveryRoutes.Page(deliveries: page.deliveries.map { DeliveryView($0, attempts: nil) }, nextCursor: page.nextCursor))
+    }
+
+    func rotateSecret(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Rotated> {
+        let rotated = try await webhooks.rotateSecret(id: try Self.webhookId(context), tenant: context.principal.tenant)
+        return Envelope(message: "secret rotated", Rotated(webhook: WebhookView(rotated.webhook), secret: rotated.secret,
+                                                           previousSecretValidUntil: rotated.webhook.previousSecretExpiresAt?.rfc3339))
+    }
+
+    func events(_ request: Request, context: PosRequestContext) async throws -> JSONResponse<Catalogue> {
+        JSONResponse(Catalogue(events: EventCatalogue.events.map { .init(name: $0.name, description: $0.description) }))
+    }
+
+    static func webhookId(_ context: AuthenticatedContext) throws -> Int64 {
         guard let id = context.parameters.get("webhookId").flatMap(Int64.init), id > 0 else {
             throw APIError(status: .notFound, message: "no webhook with that id", details: "webhook ids are positive integers")
         }

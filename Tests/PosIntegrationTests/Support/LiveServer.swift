@@ -17,17 +17,24 @@ final class LiveServer: Sendable {
 
     static func start<Responder: HTTPResponderBuilder>(router: Responder, services: [any Service] = []) async throws -> LiveServer
     where Responder.Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+        try await start { onServerRunning in
+            Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                services: services,
+                onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? -1) },
+                logger: quietLogger
+            )
+        }
+    }
+
+    /// Runs the application `make` builds; it must listen on port 0 and report the port it got.
+    static func start(_ make: (_ onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service) async throws -> LiveServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            services: services,
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? -1)
-                continuation.finish()
-            },
-            logger: quietLogger
-        )
+        let app = make { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
         let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import PosApp
 import PosConnectors
 import PosDomain
 import PosHTTP
@@ -64,16 +65,19 @@ final class TestService: Sendable {
         let secretBox = try sharedSecretBox ?? SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
         let transport = HTTPTransport(timeout: deliveryTimeout, outboundGuard: outboundGuard)
         let services = ServiceGraph(
-            stores: stores, connector: WebhookConnector(transport: transport, clock: clock),
-            posConnectors: .builtIn(exchange: POSExchange(transport: transport, clock: clock)), secretBox: secretBox,
-            outboundGuard: outboundGuard, clock: clock,
+            stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
             delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
                                        pollIntervalMs: pollIntervalMs, instanceId: "test-\(UUID().uuidString.prefix(8))",
                                        rotationOverlapMs: rotationOverlapMs, health: health),
             authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
-        let (router, routes) = PosServer.buildRouter(
-            services: services, settings: ServerSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
-        let server = try await LiveServer.start(router: router, services: [services.worker])
+        let settings = ServerSettings(host: "127.0.0.1", port: 0, edge: EdgeSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
+        var routes: RouteTable?
+        let server = try await LiveServer.start { onServerRunning in
+            let made = PosApplication.make(services: services, settings: settings, logger: quietLogger, onServerRunning: onServerRunning)
+            routes = made.routes
+            return made.application
+        }
+        guard let routes else { throw TestFailure("the application was not made") }
         return TestService(
             directory: directory, stores: stores, ownsStores: sharedStores == nil, server: server, routes: routes,
             admin: TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now),
@@ -109,12 +113,14 @@ final class TestService: Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
+    /// Calls this service, or another server on loopback `port`.
     func call(_ method: String, _ path: String, key: String? = nil, headers: [(String, String)] = [],
-              json body: [UInt8]? = nil, contentType: String? = "application/json") async throws -> Reply {
+              json body: [UInt8]? = nil, contentType: String? = "application/json", port: Int? = nil) async throws -> Reply {
         var allHeaders = headers
         if let key { allHeaders.append(("X-Api-Key", key)) }
         if body != nil, let contentType { allHeaders.append(("Content-Type", contentType)) }
-        let response = try await client.send(method: .init(rawValue: method), url: baseURL + path, headers: allHeaders, body: body)
+        let base = port.map { "http://127.0.0.1:\($0)" } ?? baseURL
+        let response = try await client.send(method: .init(rawValue: method), url: base + path, headers: allHeaders, body: body)
         return Reply(status: response.status, headers: response.headers, body: response.body)
     }
 

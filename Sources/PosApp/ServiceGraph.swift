@@ -1,25 +1,9 @@
-import Hummingbird
 import Logging
 import PosConnectors
 import PosDomain
+import PosHTTP
 import PosServices
 import PosStorage
-
-/// Settings of the HTTP server, from flags and `POS_*` environment variables.
-public struct ServerSettings: Sendable {
-    public var host: String
-    public var port: Int
-    /// Partners' hosts are `<subdomain>.<baseDomain>` (`POS_BASE_DOMAIN`).
-    public var baseDomain: String?
-    public var maxBodyBytes: Int
-
-    public init(host: String = "127.0.0.1", port: Int = 8080, baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20) {
-        self.host = host
-        self.port = port
-        self.baseDomain = baseDomain
-        self.maxBodyBytes = maxBodyBytes
-    }
-}
 
 /// How deliveries are attempted and retried.
 public struct DeliverySettings: Sendable {
@@ -51,7 +35,7 @@ public struct DeliverySettings: Sendable {
     public var leaseMs: Int64 { timeoutMs + max(1_000, leaseMarginMs) }
 }
 
-/// Everything the routes call, built once at start.
+/// Every service, wired once at start to the stores and to connectors on one outbound transport.
 public struct ServiceGraph: Sendable {
     public let stores: any Stores
     public let auth: AuthService
@@ -62,9 +46,11 @@ public struct ServiceGraph: Sendable {
     public let providers: ProviderService
     public let clock: ServiceClock
 
-    public init(stores: any Stores, connector: any Connector, posConnectors: ConnectorRegistry, secretBox: SecretBox, outboundGuard: OutboundGuard,
+    public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
                 clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, logger: Logger,
                 onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
+        let connector = WebhookConnector(transport: transport, clock: clock)
+        let posConnectors = ConnectorRegistry.builtIn(exchange: POSExchange(transport: transport, clock: clock))
         self.stores = stores
         self.clock = clock
         self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
@@ -82,36 +68,10 @@ public struct ServiceGraph: Sendable {
         self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, outboundGuard: outboundGuard, connector: connector,
                                        rotationOverlapMs: delivery.rotationOverlapMs, clock: clock)
     }
-}
 
-public enum PosServer {
-    /// The router with every route and the middleware chain; `table` records what was registered.
-    public static func buildRouter(services: ServiceGraph, settings: ServerSettings) -> (Router<PosRequestContext>, RouteTable) {
-        let table = RouteTable(maxBodyBytes: settings.maxBodyBytes)
-        let router = Router(context: PosRequestContext.self)
-        router.add(middleware: RequestIdentityMiddleware())
-        router.add(middleware: ErrorEnvelopeMiddleware(routes: table))
-        let reader = RequestReader(auth: services.auth, baseDomain: settings.baseDomain, maxBodyBytes: settings.maxBodyBytes)
-        SystemRoutes(health: services.stores).register(on: router, table: table)
-        AuthRoutes(reader: reader, clock: services.clock).register(on: router, table: table)
-        OrderRoutes(reader: reader, dispatch: services.dispatch).register(on: router, table: table)
-        WebhookRoutes(reader: reader, webhooks: services.webhooks, deliveries: services.deliveries).register(on: router, table: table)
-        DeliveryRoutes(reader: reader, deliveries: services.deliveries).register(on: router, table: table)
-        ProviderRoutes(reader: reader, providers: services.providers).register(on: router, table: table)
-        return (router, table)
-    }
-
-    public static func buildApplication(
-        services: ServiceGraph, settings: ServerSettings, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        let (router, _) = buildRouter(services: services, settings: settings)
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "pos-integration"),
-            services: [services.worker],
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
-            logger: logger
-        )
+    /// What the HTTP routes call.
+    public var api: APIServices {
+        APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
+                    health: stores, clock: clock)
     }
 }

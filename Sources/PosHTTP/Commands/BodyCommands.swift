@@ -1,0 +1,158 @@
+import Foundation
+import PosConnectors
+import PosDomain
+import PosServices
+
+// One reader per body shape. Field paths in 400s are the JSON paths of the body.
+
+extension DispatchRequest: JSONBodyCommand {
+    /// The order's bytes are kept exactly as sent: they are what the webhook signs.
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        self = try DispatchValidator.validate(body: bytes, root: root)
+    }
+}
+
+extension RegisterWebhook: JSONBodyCommand {
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        self.init(outletId: try reader.identifier("outletId"), provider: try reader.identifier("provider"),
+                  callbackUrl: try reader.string("callbackUrl", maxLength: 2048), events: try BodyFields.events(reader))
+    }
+}
+
+extension UpdateWebhook: JSONBodyCommand {
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        let callbackUrl = try reader.optionalString("callbackUrl")
+        let events = root["events"] != nil ? try BodyFields.events(reader) : nil
+        var isActive: Bool?
+        if let active = root["isActive"], !BodyFields.isNull(active) { isActive = try reader.bool("isActive") }
+        guard callbackUrl != nil || events != nil || isActive != nil else {
+            throw ValidationError(field: "", message: "nothing to change: send callbackUrl, events or isActive")
+        }
+        self.init(callbackUrl: callbackUrl, events: events, isActive: isActive)
+    }
+}
+
+extension RecoverDeliveries: JSONBodyCommand {
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        guard let since = RFC3339.parseMilliseconds(try reader.string("since")) else {
+            throw ValidationError(field: "since", message: "must be an RFC 3339 date-time")
+        }
+        let outletId = try reader.optionalString("outletId")
+        let webhookId: Int64?
+        switch root["webhookId"]?.kind {
+        case nil, .null?:
+            webhookId = nil
+        case .number(let text)? where Int64(text) != nil:
+            webhookId = Int64(text)
+        default:
+            throw ValidationError(field: "webhookId", message: "must be an integer")
+        }
+        self.init(since: since, webhookId: webhookId, outletId: outletId)
+    }
+}
+
+extension PutProviderConnection: JSONBodyCommand {
+    /// Whether `apiKey` may be omitted (an update) and what `config` the POS takes are the service's to decide.
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        try BodyFields.rejectUnknown(root, allowed: ["status", "apiKey", "apiSecret", "webhookUrl", "baseUrl", "config"])
+        let status = try reader.optionalString("status") ?? "active"
+        guard Self.statuses.contains(status) else {
+            throw ValidationError(field: "status", message: "must be one of: \(Self.statuses.joined(separator: ", "))")
+        }
+        let apiKey = try BodyFields.secret(reader, "apiKey")
+        let apiSecret = try BodyFields.optionalText(reader, "apiSecret", maxLength: 4096)
+        let webhookUrl = try BodyFields.optionalText(reader, "webhookUrl", maxLength: 2048) ?? ""
+        if !webhookUrl.isEmpty { try BodyFields.httpURL(webhookUrl, field: "webhookUrl") }
+        let baseUrl = try reader.string("baseUrl", maxLength: 2048)
+        try BodyFields.httpURL(baseUrl, field: "baseUrl")
+        self.init(status: status, apiKey: apiKey, apiSecret: apiSecret, webhookUrl: webhookUrl, baseUrl: baseUrl,
+                  config: try BodyFields.config(root["config"]))
+    }
+}
+
+extension PutOutletProvider: JSONBodyCommand {
+    /// Whether the provider exists and takes these settings is the service's to decide.
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        try BodyFields.rejectUnknown(root, allowed: ["providerSlug", "externalId", "settings"])
+        let providerSlug = try reader.identifier("providerSlug")
+        // Revel and OktoPOS number their outlets; both spellings are taken and kept as text.
+        let externalId: String
+        let external = try reader.required("externalId")
+        switch external.kind {
+        case .string(let text) where !text.isEmpty && text.utf8.count <= DispatchValidator.maxIdentifierLength: externalId = text
+        case .number(let text) where (try? ExactDecimal(text))?.integerValue != nil: externalId = text
+        default: throw ValidationError(field: "externalId", message: "must be the outlet's id in the POS: a non-empty string or an integer")
+        }
+        self.init(providerSlug: providerSlug, externalId: externalId, settings: root["settings"].map(JSONValue.init) ?? .object([]))
+    }
+}
+
+/// Field rules several bodies share.
+enum BodyFields {
+    static func isNull(_ node: JSONNode) -> Bool {
+        if case .null = node.kind { return true }
+        return false
+    }
+
+    /// Event names from the catalogue, at least one, repeats dropped.
+    static func events(_ reader: FieldReader) throws(ValidationError) -> [String] {
+        var events: [String] = []
+        for element in try reader.array("events", minCount: 1) {
+            guard case .string(let name) = element.node.kind else {
+                throw ValidationError(field: element.path, message: "must be a string, not \(element.node.typeName)")
+            }
+            guard EventCatalogue.contains(name) else {
+                throw ValidationError(field: element.path, message: "must be one of: \(EventCatalogue.names.joined(separator: ", "))")
+            }
+            if !events.contains(name) { events.append(name) }
+        }
+        return events
+    }
+
+    /// Refuses a body key the endpoint does not take, naming it.
+    static func rejectUnknown(_ root: JSONNode, allowed: Set<String>) throws(ValidationError) {
+        try SettingsReader(JSONValue(root), path: "").rejectUnknownKeys(allowed: allowed, kind: "a field of this request")
+    }
+
+    static func optionalText(_ reader: FieldReader, _ key: String, maxLength: Int) throws(ValidationError) -> String? {
+        guard let node = reader.node[key] else { return nil }
+        if case .null = node.kind { return nil }
+        guard case .string(let text) = node.kind else { throw ValidationError(field: key, message: "must be a string, not \(node.typeName)") }
+        guard text.utf8.count <= maxLength else { throw ValidationError(field: key, message: "must be at most \(maxLength) bytes") }
+        return text
+    }
+
+    /// A credential: absent or null is nil, empty is refused.
+    static func secret(_ reader: FieldReader, _ key: String) throws(ValidationError) -> String? {
+        guard let text = try optionalText(reader, key, maxLength: 4096) else { return nil }
+        guard !text.isEmpty else { throw ValidationError(field: key, message: "must not be empty") }
+        return text
+    }
+
+    static func httpURL(_ text: String, field: String) throws(ValidationError) {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil,
+              url.query == nil, url.fragment == nil
+        else { throw ValidationError(field: field, message: "must be an absolute http(s) URL without query or fragment") }
+    }
+
+    /// `config` as an object; a JSON-encoded string (the original service's docs type it as a string) is read too.
+    static func config(_ node: JSONNode?) throws(ValidationError) -> JSONValue {
+        guard let node else { return .object([]) }
+        switch node.kind {
+        case .null: return .object([])
+        case .object: return JSONValue(node)
+        case .string(let text):
+            if text.isEmpty { return .object([]) }
+            guard let value = JSONValue(parsing: text), case .object = value else {
+                throw ValidationError(field: "config", message: "must be a JSON object (or a string holding one)")
+            }
+            return value
+        default: throw ValidationError(field: "config", message: "must be a JSON object, not \(node.typeName)")
+        }
+    }
+}

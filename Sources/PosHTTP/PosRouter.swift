@@ -1,0 +1,107 @@
+import Hummingbird
+import PosDomain
+import PosServices
+import PosStorage
+
+/// The services the routes call.
+public struct APIServices: Sendable {
+    public let auth: AuthService
+    public let dispatch: DispatchService
+    public let deliveries: DeliveryService
+    public let webhooks: WebhookService
+    public let providers: ProviderService
+    public let health: any StoreHealth
+    public let clock: ServiceClock
+
+    public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
+                providers: ProviderService, health: any StoreHealth, clock: @escaping ServiceClock) {
+        self.auth = auth
+        self.dispatch = dispatch
+        self.deliveries = deliveries
+        self.webhooks = webhooks
+        self.providers = providers
+        self.health = health
+        self.clock = clock
+    }
+}
+
+/// What the HTTP edge needs from the deployment.
+public struct EdgeSettings: Sendable {
+    /// Partners' hosts are `<subdomain>.<baseDomain>` (`POS_BASE_DOMAIN`).
+    public var baseDomain: String?
+    public var maxBodyBytes: Int
+
+    public init(baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20) {
+        self.baseDomain = baseDomain
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+public enum PosRouter {
+    /// The router with every route and the middleware chain; `table` records what was registered.
+    public static func build(services: APIServices, settings: EdgeSettings) -> (Router<PosRequestContext>, RouteTable) {
+        let table = RouteTable(maxBodyBytes: settings.maxBodyBytes)
+        let router = Router(context: PosRequestContext.self)
+        router.add(middleware: RequestIdentityMiddleware())
+        router.add(middleware: ErrorEnvelopeMiddleware(routes: table))
+
+        let open = RouteRegistrar(group: router.group(), table: table, access: .public)
+        // Every route below `authenticated` has a caller: the authenticator runs first, and the
+        // child context refuses to exist without its principal.
+        let authenticated = router.group()
+            .add(middleware: APIKeyAuthenticator(auth: services.auth, baseDomain: settings.baseDomain))
+            .group(context: AuthenticatedContext.self)
+        func apiKey(anyOf scopes: Set<APIScope>?) -> RouteRegistrar<AuthenticatedContext> {
+            RouteRegistrar(group: authenticated.group().add(middleware: ScopePolicyMiddleware(anyOf: scopes)),
+                           table: table, access: .apiKey(scopes: scopes))
+        }
+        let anyKey = apiKey(anyOf: nil)
+        let internalOnly = apiKey(anyOf: [.internal])
+        let internalOrPartner = apiKey(anyOf: [.internal, .partner])
+        let partnerOrAdmin = apiKey(anyOf: [.partner, .admin])
+        let internalOrAdmin = apiKey(anyOf: [.internal, .admin])
+        let adminOnly = apiKey(anyOf: [.admin])
+
+        let body = JSONBodyDecoder(maxBodyBytes: settings.maxBodyBytes)
+        let system = SystemRoutes(health: services.health)
+        let auth = AuthRoutes(clock: services.clock)
+        let orders = OrderRoutes(body: body, orders: services.dispatch)
+        let webhooks = WebhookRoutes(body: body, webhooks: services.webhooks, deliveries: services.deliveries)
+        let deliveries = DeliveryRoutes(body: body, deliveries: services.deliveries)
+        let providers = ProviderRoutes(body: body, providers: services.providers)
+
+        // The route list: who may call each endpoint, and the handler that serves it.
+        open.get("/health", use: system.live)
+        open.get("/ready", use: system.ready)
+        open.get("/openapi.json", use: system.openAPI)
+        open.get("/api/v1/webhooks/events", use: webhooks.events)
+
+        anyKey.get("/api/v1/auth/whoami", use: auth.whoAmI)
+
+        internalOnly.post("/api/v1/orders/dispatch", use: orders.dispatch)
+        internalOrPartner.get("/api/v1/orders/{orderId}", use: orders.order)
+
+        partnerOrAdmin.post("/api/v1/webhooks/register", use: webhooks.register)
+        partnerOrAdmin.get("/api/v1/webhooks", use: webhooks.list)
+        partnerOrAdmin.get("/api/v1/webhooks/{webhookId}", use: webhooks.webhook)
+        partnerOrAdmin.put("/api/v1/webhooks/{webhookId}", use: webhooks.update)
+        partnerOrAdmin.delete("/api/v1/webhooks/{webhookId}", use: webhooks.delete)
+        partnerOrAdmin.get("/api/v1/webhooks/{webhookId}/deliveries", use: webhooks.deliveries)
+        partnerOrAdmin.post("/api/v1/webhooks/{webhookId}/rotate-secret", use: webhooks.rotateSecret)
+
+        internalOrAdmin.get("/api/v1/deliveries", use: deliveries.list)
+        internalOrAdmin.post("/api/v1/deliveries/recover", use: deliveries.recover)
+        internalOrAdmin.get("/api/v1/deliveries/{deliveryId}", use: deliveries.delivery)
+        internalOrAdmin.post("/api/v1/deliveries/{deliveryId}/retry", use: deliveries.retry)
+
+        adminOnly.get("/api/v1/provider-connections", use: providers.connections)
+        adminOnly.put("/api/v1/provider-connections/{slug}", use: providers.putConnection)
+        adminOnly.get("/api/v1/provider-connections/{slug}", use: providers.connection)
+        adminOnly.delete("/api/v1/provider-connections/{slug}", use: providers.deleteConnection)
+        adminOnly.post("/api/v1/provider-connections/{slug}/test", use: providers.testConnection)
+        adminOnly.get("/api/v1/provider-connections/{slug}/remote-outlets", use: providers.remoteOutlets)
+        adminOnly.put("/api/v1/outlet-providers/{outletId}", use: providers.putOutletProvider)
+        adminOnly.get("/api/v1/outlet-providers/{outletId}", use: providers.outletProvider)
+        return (router, table)
+    }
+}
