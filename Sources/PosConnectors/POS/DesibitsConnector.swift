@@ -84,7 +84,9 @@ public struct DesibitsConnector: POSConnector {
             // The API has no modifier lines of its own (❓): a priced modifier is a line of its own menu item.
             for (modifierIndex, modifier) in item.modifiers.enumerated() {
                 guard let menuItem = try settings.mapping.modifier(for: modifier, item: index, index: modifierIndex) else { continue }
-                line(menuItem, quantity: modifier.quantity * item.quantity, price: modifier.price, note: "for \(item.name)")
+                let quantity = try Quantity.product(modifier.quantity, item.quantity,
+                                                    for: "order.items[\(index)].modifiers[\(modifierIndex)].quantity")
+                line(menuItem, quantity: quantity, price: modifier.price, note: "for \(item.name)")
             }
         }
         if order.deliveryFee.minorUnits > 0, let fee = settings.mapping.deliveryFeeProduct {

@@ -63,7 +63,10 @@ public struct OktoPOSConnector: POSConnector {
             + (settings.distributionChannelName.map { [("name", JSONValue.string($0))] } ?? []))
         let tax: JSONValue = .object([("taxRateId", .integer(settings.taxRateId))])
         var lines: [JSONValue] = []
-        func line(basketItemId: Int, main: Int, article: JSONValue, name: String, quantity: Int, unitPrice: Money, comment: String?) {
+        // `quantityField` is the order field an overflowing line total is blamed on.
+        func line(basketItemId: Int, main: Int, article: JSONValue, name: String, quantity: Int, unitPrice: Money, comment: String?,
+                  quantityField: String) throws(ValidationError) {
+            let total = try unitPrice.times(quantity, for: quantityField)
             lines.append(.object([
                 ("basketItemId", .integer(basketItemId)),
                 ("mainBasketItemId", .integer(main)),
@@ -71,24 +74,28 @@ public struct OktoPOSConnector: POSConnector {
                 ("name", .string(name)),
                 ("distributionChannel", channel),
                 ("quantity", .integer(quantity)),
-                ("price", money(unitPrice.times(quantity))),
+                ("price", money(total)),
                 ("pricePerUnit", money(unitPrice)),
                 ("tax", tax),
             ] + (comment.map { [("comment", JSONValue.string($0))] } ?? [])))
         }
         for (index, item) in order.items.enumerated() {
             let main = lines.count + 1
-            line(basketItemId: main, main: main, article: try settings.mapping.product(for: item, at: index), name: item.name,
-                 quantity: item.quantity, unitPrice: item.itemOnlyPrice, comment: settings.mapping.note(for: item))
+            try line(basketItemId: main, main: main, article: try settings.mapping.product(for: item, at: index), name: item.name,
+                     quantity: item.quantity, unitPrice: item.itemOnlyPrice, comment: settings.mapping.note(for: item),
+                     quantityField: "order.items[\(index)].quantity")
             for (modifierIndex, modifier) in item.modifiers.enumerated() {
                 guard let article = try settings.mapping.modifier(for: modifier, item: index, index: modifierIndex) else { continue }
-                line(basketItemId: lines.count + 1, main: main, article: article, name: modifier.modifierOptionName,
-                     quantity: modifier.quantity * item.quantity, unitPrice: modifier.price, comment: nil)
+                let field = "order.items[\(index)].modifiers[\(modifierIndex)].quantity"
+                try line(basketItemId: lines.count + 1, main: main, article: article, name: modifier.modifierOptionName,
+                         quantity: try Quantity.product(modifier.quantity, item.quantity, for: field), unitPrice: modifier.price, comment: nil,
+                         quantityField: field)
             }
         }
         if order.deliveryFee.minorUnits > 0, let feeArticle = settings.mapping.deliveryFeeProduct {
             let id = lines.count + 1
-            line(basketItemId: id, main: id, article: feeArticle, name: "Delivery fee", quantity: 1, unitPrice: order.deliveryFee, comment: nil)
+            try line(basketItemId: id, main: id, article: feeArticle, name: "Delivery fee", quantity: 1, unitPrice: order.deliveryFee, comment: nil,
+                     quantityField: "order.deliveryFee")
         }
         let purchased = timestamp(order.createdAt, zone: settings.timeZone)
         var body: [(String, JSONValue)] = [

@@ -272,7 +272,27 @@ public struct ProductMapping: Sendable {
     }
 }
 
+// Checked arithmetic inside a mapping: an amount or count the POS needs that does not fit is a
+// mapping error naming the order field (not retried, so the delivery is dead-lettered with that
+// reason) — never a trap that takes the process, and every replica that retries it, down.
 extension Money {
-    /// `self × factor`, exact.
-    public func times(_ factor: Int) -> Money { Money(minorUnits: minorUnits * Int64(factor), currency: currency) }
+    /// `self × factor`; an overflow names `field`.
+    public func times(_ factor: Int, for field: String) throws(ValidationError) -> Money {
+        do {
+            return try times(factor)
+        } catch {
+            throw ValidationError(field: field, message: "makes \(decimalString) × \(factor) larger than the largest amount this service can represent")
+        }
+    }
+}
+
+extension Quantity {
+    /// `lhs × rhs`; an overflow names `field`.
+    public static func product(_ lhs: Int, _ rhs: Int, for field: String) throws(ValidationError) -> Int {
+        do {
+            return try product(lhs, rhs)
+        } catch {
+            throw ValidationError(field: field, message: "makes the quantity \(lhs) × \(rhs) larger than the largest count this service can represent")
+        }
+    }
 }

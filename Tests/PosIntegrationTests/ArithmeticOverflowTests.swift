@@ -1,0 +1,102 @@
+import Foundation
+import PosConnectors
+import PosDomain
+import PosServices
+import Testing
+
+/// No order can crash the process: amounts that do not fit are a 400 at dispatch, and a connector's
+/// own arithmetic that overflows is a mapping failure of the delivery — never a trap.
+@Suite("Arithmetic overflow")
+struct ArithmeticOverflowTests {
+    /// The issue's order: 1 000 000 × 9 000 000 000 000.00 SGD is 9 × 10^20 cents, beyond `Int64`.
+    static let crafted = Fixtures.richOrder
+        .replacingOccurrences(of: #""quantity":2,"itemOnlyPrice":12.5"#, with: #""quantity":1000000,"itemOnlyPrice":9000000000000.0"#)
+
+    @Test("the crafted oktopos order is a 400 naming order.items[0].quantity; nothing is stored, nothing reaches the POS")
+    func dispatchRejectsOverflow() async throws {
+        #expect(Self.crafted != Fixtures.richOrder)
+        try await ConnectorDispatchTests.withRig { rig in
+            try await rig.connect("oktopos")
+            let reply = try await rig.dispatch("oktopos", order: Self.crafted)
+            #expect(reply.status == 400, "\(reply.text)")
+            #expect(reply.error["field"] as? String == "order.items[0].quantity", "\(reply.text)")
+            #expect((reply.error["message"] as? String)?.contains("larger than the largest amount") == true, "\(reply.text)")
+            #expect(try await rig.service.stores.orderCount(tenantId: rig.keys.tenant.id) == 0)
+            #expect(rig.sandboxes.oktopos.orders.isEmpty)
+            // The service is still up and takes the next order.
+            let next = try await rig.dispatch("oktopos")
+            #expect(next.json["dispatched"] as? Bool == true, "\(next.text)")
+        }
+    }
+
+    @Test("every derived amount is checked and blamed on its field", arguments: [
+        // A modifier line: price × its quantity × the item's quantity.
+        (#""price":1.5,"quantity":1}"#, #""price":90000000000000,"quantity":1000}"#, "order.items[0].modifiers[0].quantity"),
+        // Two item subtotals that fit alone but not together.
+        (#""itemSubTotal":28"#, #""itemSubTotal":90000000000000000"#, "order.items[1].itemSubTotal"),
+        (#""deliveryFee":3.5"#, #""deliveryFee":92233720368547758"#, "order.deliveryFee"),
+        (#""tip":2"#, #""tip":92233720368547758"#, "order.payment.tip"),
+    ])
+    func derivedAmounts(_ original: String, _ replacement: String, _ field: String) throws {
+        var order = Fixtures.richOrder.replacingOccurrences(of: original, with: replacement)
+        if field == "order.items[1].itemSubTotal" {
+            order = order.replacingOccurrences(of: #""itemSubTotal":4.9"#, with: #""itemSubTotal":90000000000000000"#)
+        }
+        #expect(order != Fixtures.richOrder)
+        do throws(ServiceError) {
+            _ = try DispatchService.parse(body: Array(#"{"outletId":"o","event":"order.paid","order":\#(order)}"#.utf8))
+            Issue.record("accepted an order whose \(field) overflows")
+        } catch {
+            guard case .invalid(let reported, let message, _) = error else {
+                Issue.record("expected invalid, got \(error)")
+                return
+            }
+            #expect(reported == field, "\(message)")
+        }
+    }
+
+    /// An order the validator accepted under its rules, whose line OktoPOS must total does not fit:
+    /// 2 burgers × 1 cheese × 46 116 860 184 273 879.04 SGD.
+    static var oktoposOverflow: CataOrder {
+        var order = ConnectorMappingTests.order
+        order.items[0].modifiers[0].price = Money(minorUnits: Int64.max / 2 + 1, currency: order.currency)
+        return order
+    }
+
+    @Test("oktopos: a line total that overflows is a mapping error naming the field")
+    func oktoposMappingOverflow() throws {
+        let settings = try OktoPOSConnector.Settings(ConnectorMappingTests.settings("oktopos"))
+        let error = #expect(throws: ValidationError.self) { try OktoPOSConnector.orderBody(Self.oktoposOverflow, settings: settings) }
+        #expect(error?.field == "order.items[0].modifiers[0].quantity", "\(error?.message ?? "")")
+    }
+
+    @Test("desibits: a modifier quantity × item quantity that overflows is a mapping error naming the field")
+    func desibitsMappingOverflow() throws {
+        var order = ConnectorMappingTests.order
+        order.items[0].quantity = Int.max
+        order.items[0].modifiers[0].quantity = 2
+        let settings = try DesibitsConnector.Settings(ConnectorMappingTests.settings("desibits"))
+        let error = #expect(throws: ValidationError.self) { try DesibitsConnector.orderBody(order, settings: settings, orderTypeId: 3) }
+        #expect(error?.field == "order.items[0].modifiers[0].quantity", "\(error?.message ?? "")")
+    }
+
+    @Test("a connector's dispatch of such an order is a non-retryable mapping failure (dead-lettered), sent nowhere")
+    func dispatchOutcomeIsMappingFailure() async throws {
+        let connector = OktoPOSConnector(exchange: POSExchange(transport: ConnectorMappingTests.unusedTransport, clock: { 0 }))
+        let outcome = await connector.dispatch(OverflowRig.dispatch(Self.oktoposOverflow, settings: ConnectorMappingTests.settings("oktopos")))
+        #expect(outcome.errorClass == "mapping")
+        #expect(!outcome.retryable, "a mapping failure is not retried: the delivery goes to the dead letter")
+        #expect(outcome.statusCode == nil, "no request was made")
+        #expect(outcome.reason.hasPrefix("order.items[0].modifiers[0].quantity"), "\(outcome.reason)")
+    }
+}
+
+enum OverflowRig {
+    /// A first attempt of `order` with credentials no request may use (the mapping must fail first).
+    static func dispatch(_ order: CataOrder, settings: JSONValue) -> POSDispatch {
+        POSDispatch(deliveryId: "d-overflow", attemptNumber: 1, order: order,
+                    credentials: ProviderCredentials(apiKey: "unused", apiSecret: "", baseUrl: "http://127.0.0.1:9", webhookUrl: "",
+                                                     config: .object([])),
+                    externalOutletId: "456", settings: settings, progress: nil, checkpoint: { _ in })
+    }
+}
