@@ -86,6 +86,6 @@ public struct DeliveryAttempter: Sendable {
 extension ConnectorOutcome {
     /// Our side is misconfigured (a missing mapping, an unreadable secret): not retried; fix it and replay.
     static func configuration(_ message: String) -> ConnectorOutcome {
-        .failed("configuration", message, retryable: false)
+        .failed(.configuration, message, retryable: false)
     }
 }

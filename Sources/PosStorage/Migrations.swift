@@ -156,6 +156,22 @@ enum Migrations {
             "CREATE INDEX outlet_providers_slug ON outlet_providers (tenant_id, provider_slug)",
             "ALTER TABLE deliveries ADD COLUMN progress TEXT",
         ]),
+        Step(version: 5, name: "provider OAuth tokens with a refresh lease", statements: [
+            """
+            CREATE TABLE provider_tokens (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                slug TEXT NOT NULL,
+                access_token_sealed TEXT NOT NULL,
+                refresh_token_sealed TEXT,
+                access_expires_at BIGINT,
+                version BIGINT NOT NULL,
+                refresh_owner TEXT,
+                refresh_lease_until BIGINT,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, slug)
+            )
+            """,
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

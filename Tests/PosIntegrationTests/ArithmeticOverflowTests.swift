@@ -84,7 +84,8 @@ struct ArithmeticOverflowTests {
     func dispatchOutcomeIsMappingFailure() async throws {
         let connector = OktoPOSConnector(exchange: POSExchange(transport: ConnectorMappingTests.unusedTransport, clock: { 0 }))
         let outcome = await connector.dispatch(OverflowRig.dispatch(Self.oktoposOverflow, settings: ConnectorMappingTests.settings("oktopos")))
-        #expect(outcome.errorClass == "mapping")
+        #expect(outcome.failureClass == .mapping)
+        #expect(outcome.errorClass == "mapping", "stored as before")
         #expect(!outcome.retryable, "a mapping failure is not retried: the delivery goes to the dead letter")
         #expect(outcome.statusCode == nil, "no request was made")
         #expect(outcome.reason.hasPrefix("order.items[0].modifiers[0].quantity"), "\(outcome.reason)")
@@ -95,8 +96,8 @@ enum OverflowRig {
     /// A first attempt of `order` with credentials no request may use (the mapping must fail first).
     static func dispatch(_ order: CataOrder, settings: JSONValue) -> POSDispatch {
         POSDispatch(deliveryId: "d-overflow", attemptNumber: 1, order: order,
-                    credentials: ProviderCredentials(apiKey: "unused", apiSecret: "", baseUrl: "http://127.0.0.1:9", webhookUrl: "",
-                                                     config: .object([])),
+                    access: ProviderAccess(baseUrl: "http://127.0.0.1:9", webhookUrl: "", config: .object([]),
+                                           credentials: StaticCredentialSource(key: "unused", secret: "")),
                     externalOutletId: "456", settings: settings, progress: nil, checkpoint: { _ in })
     }
 }

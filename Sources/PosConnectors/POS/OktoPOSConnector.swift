@@ -4,9 +4,8 @@ import PosDomain
 /// OktoPOS Manager's Order API (seed 003): `POST {baseUrl}/order/create` with the instance's API
 /// token, answered with `{"internalId": n}`. Money is a decimal string plus currency; items name
 /// known articles; modifiers are sub-lines pointing at their main line by `mainBasketItemId`.
-public struct OktoPOSConnector: POSConnector {
+public struct OktoPOSConnector: OrderDispatching, ConnectionTesting {
     public let slug = "oktopos"
-    public let capabilities: ConnectorCapabilities = [.dispatchOrder, .testConnection]
     private let exchange: POSExchange
 
     public init(exchange: POSExchange) {
@@ -170,8 +169,15 @@ public struct OktoPOSConnector: POSConnector {
 
     // MARK: Exchanges
 
-    private func authHeaders(_ credentials: ProviderCredentials) -> [(String, String)] {
-        [(credentials.config["tokenHeader"]?.stringValue ?? "X-API-Key", credentials.apiKey)]
+    /// The instance's API token in `config.tokenHeader` (default `X-API-Key`).
+    private func authorize(_ access: ProviderAccess) -> @Sendable (Credential) -> [(String, String)] {
+        let header = access.config["tokenHeader"]?.stringValue ?? "X-API-Key"
+        return { credential in
+            switch credential {
+            case .staticKey(let key, _): [(header, key)]
+            case .accessToken(let token): [("Authorization", "Bearer \(token)")]
+            }
+        }
     }
 
     public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
@@ -182,7 +188,8 @@ public struct OktoPOSConnector: POSConnector {
             return .mappingFailed(error)
         }
         let answer: POSExchange.Answer
-        switch await exchange.send(.POST, "\(request.credentials.baseUrl)/order/create", headers: authHeaders(request.credentials), json: body) {
+        switch await exchange.send(.POST, "\(request.access.baseUrl)/order/create", access: request.access, authorize: authorize(request.access),
+                                   json: body) {
         case .failure(let failure): return failure.outcome
         case .success(let value): answer = value
         }
@@ -206,8 +213,8 @@ public struct OktoPOSConnector: POSConnector {
         return messages.first?["text"]?.stringValue
     }
 
-    public func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult {
-        switch await exchange.send(.GET, "\(credentials.baseUrl)/order/ready", headers: authHeaders(credentials)) {
+    public func testConnection(_ access: ProviderAccess) async -> ConnectionTestResult {
+        switch await exchange.send(.GET, "\(access.baseUrl)/order/ready", access: access, authorize: authorize(access)) {
         case .failure(let failure):
             return ConnectionTestResult(success: false, message: failure.outcome.reason)
         case .success(let answer) where answer.succeeded:

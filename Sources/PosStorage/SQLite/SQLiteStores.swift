@@ -54,11 +54,11 @@ public final class SQLiteStores: StoreEngine {
 
     // MARK: Running work
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await translatingErrors { try await pool.read(body) }
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await translatingErrors { try await pool.write(body) }
     }
 
