@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import PosDomain
 
 /// What a call to a POS is authorized with, opened for the length of one call.
@@ -120,7 +121,7 @@ public struct OAuthTokenEndpoint: Sendable {
         let basic = Data("\(Self.formEncoded(clientId)):\(Self.formEncoded(clientSecret))".utf8).base64EncodedString()
         let body = form.map { "\(Self.formEncoded($0.0))=\(Self.formEncoded($0.1))" }.joined(separator: "&")
         let response: HTTPTransport.Response
-        do {
+        do throws(HTTPTransport.Failure) {
             response = try await transport.send(method: .POST, url: tokenURL, headers: [
                 ("Authorization", "Basic \(basic)"), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
             ], body: Array(body.utf8))

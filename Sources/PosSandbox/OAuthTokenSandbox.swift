@@ -117,7 +117,7 @@ public final class OAuthTokenSandbox: Sendable {
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         return state.withLock { state -> Response in
-            switch form["grant_type"] {
+            switch form["grant_type"] ?? "" {
             case "client_credentials":
                 state.stats.clientCredentialsGrants += 1
             case "refresh_token":
@@ -128,7 +128,7 @@ public final class OAuthTokenSandbox: Sendable {
                 }
                 state.accessTokens[access] = nil
             case let other:
-                return Self.oauthError(400, "unsupported_grant_type", "grant_type \(other ?? "(missing)") is not supported")
+                return Self.oauthError(400, "unsupported_grant_type", "grant_type \(other.isEmpty ? "(missing)" : other) is not supported")
             }
             state.issued += 1
             let access = "at-\(state.issued)-\(UUID().uuidString.lowercased())"

@@ -97,7 +97,7 @@ public struct ConnectorDeliverer: Sendable {
             }
         }
         let access: ProviderAccess
-        do {
+        do throws(CredentialFailure) {
             access = try self.access(for: found.connection, connector: found.connector)
         } catch {
             return .credentialFailed(error)

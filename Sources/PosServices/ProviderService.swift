@@ -129,7 +129,7 @@ public struct ProviderService: Sendable {
             throw ServiceError.invalid(field: "slug", message: "\(slug) cannot \(what)", details: "capabilities: \(capabilities(slug).joined(separator: ", "))")
         }
         let connection = try await connection(slug: slug, tenant: tenant)
-        do {
+        do throws(CredentialFailure) {
             return (capable, try deliverer.access(for: connection, connector: connector))
         } catch {
             throw ServiceError.unavailable(error.message)

@@ -71,17 +71,17 @@ struct CredentialRefreshTests {
         let origin: String
         let secretBox: SecretBox
         let transport: HTTPTransport
-        let now: Mutex<Int64>
+        let clock: TestClock
 
         var tokenURL: String { origin + "/oauth-sandbox/token" }
         var resourceURL: String { origin + "/oauth-sandbox/resource" }
         var scheme: CredentialScheme { .oauth2(tokenURL: tokenURL, scope: nil) }
 
-        func advance(byMs milliseconds: Int64) { now.withLock { $0 += milliseconds } }
+        func advance(byMs milliseconds: Int64) { clock.advance(byMs: milliseconds) }
 
         func provider(_ tokens: any ProviderTokenStore, owner: String) -> CredentialProvider {
             CredentialProvider(secretBox: secretBox, tokens: tokens, endpoint: OAuthTokenEndpoint(transport: transport),
-                               clock: { now.withLock { $0 } }, settings: .init(owner: owner, waitMs: 10_000, pollMs: 10))
+                               clock: { [clock] in clock.now }, settings: .init(owner: owner, waitMs: 10_000, pollMs: 10))
         }
 
         func connection(clientSecret: String = OAuthTokenSandbox.defaultClientSecret) throws -> ProviderConnection {
@@ -103,7 +103,7 @@ struct CredentialRefreshTests {
         let transport = HTTPTransport(timeout: .seconds(5), outboundGuard: nil)
         let rig = Rig(sandbox: sandbox, origin: "http://127.0.0.1:\(server.port)",
                       secretBox: try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey()), transport: transport,
-                      now: Mutex(SystemClock.now()))
+                      clock: TestClock(SystemClock.now()))
         do {
             try await body(rig)
         } catch {
@@ -260,6 +260,17 @@ struct CredentialRefreshTests {
             }
         }
     }
+}
+
+/// Time the test moves: tokens expire by it, the token double's own clock is real.
+final class TestClock: Sendable {
+    private let milliseconds: Mutex<Int64>
+
+    init(_ start: Int64) { milliseconds = Mutex(start) }
+
+    var now: Int64 { milliseconds.withLock { $0 } }
+
+    func advance(byMs delta: Int64) { milliseconds.withLock { $0 += delta } }
 }
 
 @Suite("Connector capabilities")

@@ -54,7 +54,7 @@ extension POSExchange {
     public func send(_ method: HTTPMethod, _ url: String, access: ProviderAccess, authorize: (Credential) -> [(String, String)],
                      json body: JSONValue? = nil, contentType: String = "application/json") async -> Result<Answer, POSCallFailure> {
         let credential: Credential
-        do {
+        do throws(CredentialFailure) {
             credential = try await access.credentials.credential()
         } catch {
             return .failure(POSCallFailure(outcome: .credentialFailed(error)))
@@ -62,7 +62,7 @@ extension POSExchange {
         let first = await send(method, url, headers: authorize(credential), json: body, contentType: contentType)
         guard case .success(let answer) = first, answer.response.status == 401 else { return first }
         let replacement: Credential?
-        do {
+        do throws(CredentialFailure) {
             replacement = try await access.credentials.credential(replacing: credential)
         } catch {
             return .failure(POSCallFailure(outcome: .credentialFailed(error, durationMs: answer.durationMs)))
