@@ -109,7 +109,8 @@ public struct ConnectorDeliverer: Sendable {
             do {
                 typed = try DispatchValidator.order(bytes: orderBytes)
             } catch {
-                return .configuration("the stored order no longer validates: \(error.field) \(error.message)")
+                // Stored before today's checks (an amount that overflows): it cannot be mapped, now or on a retry.
+                return .failed(.mapping, "the stored order no longer validates: \(error.field) \(error.message)", retryable: false)
             }
         }
         let providers = self.providers

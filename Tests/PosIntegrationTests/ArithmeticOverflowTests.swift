@@ -2,6 +2,7 @@ import Foundation
 import PosConnectors
 import PosDomain
 import PosServices
+import PosStorage
 import Testing
 
 /// No order can crash the process: amounts that do not fit are a 400 at dispatch, and a connector's
@@ -26,6 +27,30 @@ struct ArithmeticOverflowTests {
             // The service is still up and takes the next order.
             let next = try await rig.dispatch("oktopos")
             #expect(next.json["dispatched"] as? Bool == true, "\(next.text)")
+        }
+    }
+
+    @Test("a poison order already in the outbox (stored before the checks) is dead-lettered naming the field; the worker lives on")
+    func storedPoisonOrderGoesDead() async throws {
+        try await ConnectorDispatchTests.withRig { rig in
+            try await rig.connect("oktopos")
+            // What an older release left behind: the crafted order accepted, its first attempt's process killed.
+            let now = SystemClock.now()
+            let order = NewOrder(
+                id: UUID().uuidString, tenantId: rig.keys.tenant.id, outletId: "store-uuid-123", event: "order.paid",
+                orderUUID: "ord-poison", orderRefNo: "R", builtInTransformer: "oktopos", currency: "SGD", totalPayMinor: 3640,
+                payload: Array(Self.crafted.utf8), payloadSHA256: "x", receivedAt: now,
+                firstAttemptLease: DeliveryLease(owner: "killed-process", expiresAt: now + 100))
+            let completion = DispatchCompletion(orderId: order.id, status: .noTarget, reason: nil, response: nil, at: now)
+            _ = try await rig.service.stores.acceptOrder(order, completionWithoutTargets: completion, makeDeliveryId: { UUID().uuidString })
+
+            let dead = await rig.service.events.first { $0.transition.status == .dead }
+            #expect(dead?.attempt.attemptNumber == 1, "not retried")
+            #expect(dead?.attempt.errorClass == "mapping")
+            #expect(dead?.attempt.error?.contains("order.items[0].quantity") == true, "\(dead?.attempt.error ?? "")")
+            #expect(rig.sandboxes.oktopos.orders.isEmpty)
+            let next = try await rig.dispatch("oktopos")
+            #expect(next.json["dispatched"] as? Bool == true, "the process is alive: \(next.text)")
         }
     }
 
