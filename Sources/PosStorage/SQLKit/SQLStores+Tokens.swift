@@ -1,7 +1,7 @@
 import SQLKit
 
-// The token row through SQLKit (PostgreSQL). The statements are ProviderTokenStore's, word for word as on SQLite.
-extension SQLStores: ProviderTokenStore {
+// ProviderTokenStore (declared through StoreEngine) through SQLKit (PostgreSQL); the statements are word for word as on SQLite.
+extension SQLStores {
     public func providerToken(tenantId: String, slug: String) async throws -> ProviderToken? {
         try await engine.withReader { db in
             try await db.raw("""

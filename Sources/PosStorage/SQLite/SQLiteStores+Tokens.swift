@@ -1,7 +1,7 @@
 import GRDB
 
-// The token row on SQLite. The statements are ProviderTokenStore's, word for word as on PostgreSQL.
-extension SQLiteStores: ProviderTokenStore {
+// ProviderTokenStore (declared through StoreEngine) on SQLite; the statements are word for word as on PostgreSQL.
+extension SQLiteStores {
     public func providerToken(tenantId: String, slug: String) async throws -> ProviderToken? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT \(ProviderTokenSQL.columns) FROM provider_tokens WHERE tenant_id = ? AND slug = ?",
