@@ -293,6 +293,20 @@ struct ConnectorCapabilityTests {
         #expect(ConnectorCapability.of(Self.registry.connector("revel")!) == [.dispatchOrder, .testConnection, .listRemoteOutlets])
     }
 
+    @Test("the API shows the capabilities a connection's connector adopts, and refuses one it does not")
+    func capabilitiesOverHTTP() async throws {
+        try await ConnectorDispatchTests.withRig { rig in
+            try await rig.connect("revel")
+            try await rig.connect("oktopos", outletId: "another-outlet")
+            let revel = try await rig.service.call("GET", "/api/v1/provider-connections/revel", key: rig.keys.adminKey)
+            #expect(revel.json["capabilities"] as? [String] == ["dispatchOrder", "testConnection", "listRemoteOutlets"], "\(revel.text)")
+            let oktopos = try await rig.service.call("GET", "/api/v1/provider-connections/oktopos", key: rig.keys.adminKey)
+            #expect(oktopos.json["capabilities"] as? [String] == ["dispatchOrder", "testConnection"], "\(oktopos.text)")
+            let outlets = try await rig.service.call("GET", "/api/v1/provider-connections/oktopos/remote-outlets", key: rig.keys.adminKey)
+            #expect(outlets.status == 400 && (outlets.error["message"] as? String)?.contains("cannot list its outlets") == true, "\(outlets.text)")
+        }
+    }
+
     @Test("failure classes keep the strings stored before they were a type")
     func failureClassRawValues() {
         let stored: [FailureClass: String] = [
