@@ -59,6 +59,7 @@ struct ArithmeticOverflowTests {
         (#""price":1.5,"quantity":1}"#, #""price":90000000000000,"quantity":1000}"#, "order.items[0].modifiers[0].quantity"),
         // Two item subtotals that fit alone but not together.
         (#""itemSubTotal":28"#, #""itemSubTotal":90000000000000000"#, "order.items[1].itemSubTotal"),
+        (#""serviceCharge":0"#, #""serviceCharge":92233720368547758"#, "order.serviceCharge"),
         (#""deliveryFee":3.5"#, #""deliveryFee":92233720368547758"#, "order.deliveryFee"),
         (#""tip":2"#, #""tip":92233720368547758"#, "order.payment.tip"),
     ])

@@ -129,9 +129,11 @@ public enum DispatchValidator {
                 (field, what) = ("\(path).itemSubTotal", "the sum of itemSubTotal")
                 subTotals = try subTotals.plus(item.itemSubTotal)
             }
-            (field, what) = ("order.deliveryFee", "the order's total (lines, subtotal and serviceCharge plus deliveryFee)")
+            (field, what) = ("order.serviceCharge", "subtotal + serviceCharge")
+            let charged = try order.subtotal.plus(order.serviceCharge)
+            (field, what) = ("order.deliveryFee", "the order's total (its lines, or subtotal + serviceCharge, plus deliveryFee)")
+            _ = try charged.plus(order.deliveryFee)
             _ = try lines.plus(order.deliveryFee)
-            _ = try order.subtotal.plus(order.serviceCharge).plus(order.deliveryFee)
             (field, what) = ("order.payment.tip", "payment amount + tip")
             _ = try order.payment.amount.plus(order.payment.tip)
         } catch {
