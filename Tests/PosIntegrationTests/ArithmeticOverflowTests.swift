@@ -54,6 +54,18 @@ struct ArithmeticOverflowTests {
         }
     }
 
+    @Test("checked money and count arithmetic: exact up to the edge, an error past it")
+    func checkedArithmetic() throws {
+        let sgd = Currency(code: "SGD")!
+        let largest = Money(minorUnits: Int64.max, currency: sgd)
+        #expect(try Money(minorUnits: Int64.max - 1, currency: sgd).plus(Money(minorUnits: 1, currency: sgd)) == largest)
+        #expect(throws: ArithmeticOverflow.self) { try largest.plus(Money(minorUnits: 1, currency: sgd)) }
+        #expect(try Money(minorUnits: Int64.max / 2, currency: sgd).times(2).minorUnits == Int64.max - 1)
+        #expect(throws: ArithmeticOverflow.self) { try Money(minorUnits: Int64.max / 2 + 1, currency: sgd).times(2) }
+        #expect(try Quantity.product(1_000_000, 1_000_000) == 1_000_000_000_000)
+        #expect(throws: ArithmeticOverflow.self) { try Quantity.product(Int.max, 2) }
+    }
+
     @Test("every derived amount is checked and blamed on its field", arguments: [
         // A modifier line: price × its quantity × the item's quantity.
         (#""price":1.5,"quantity":1}"#, #""price":90000000000000,"quantity":1000}"#, "order.items[0].modifiers[0].quantity"),
