@@ -54,7 +54,11 @@ public struct ServiceGraph: Sendable {
         self.stores = stores
         self.clock = clock
         self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
-        let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock)
+        // OAuth POS: tokens sealed in the stores, refreshed by one replica at a time (leases named by this instance).
+        let credentials = CredentialProvider(secretBox: secretBox, tokens: stores, endpoint: OAuthTokenEndpoint(transport: transport),
+                                             clock: clock, settings: .init(owner: delivery.instanceId))
+        let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock,
+                                           credentials: credentials)
         let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, secretBox: secretBox, schedule: delivery.schedule,
                                           health: delivery.health, clock: clock)
         self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,

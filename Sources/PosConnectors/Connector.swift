@@ -26,11 +26,38 @@ public struct ConnectorRequest: Sendable {
     }
 }
 
+/// Why an attempt failed, in classes the outbox and the operator act on. The raw values are what
+/// `delivery_attempts.error_class` stores and the API shows; they never change.
+public enum FailureClass: String, Sendable, CaseIterable {
+    /// The receiver answered, with a status worth retrying (408, 425, 429, 5xx; any non-2xx for a webhook).
+    case httpStatus = "http_status"
+    case timeout
+    case network
+    /// The target URL cannot be called at all.
+    case invalidTarget = "invalid_target"
+    /// The outbound guard refused the target (SSRF protection).
+    case forbiddenTarget = "forbidden_target"
+    /// The POS refused our credentials (401/403), or the token endpoint refused to renew them.
+    case auth
+    /// The POS refused the request itself (another 4xx, or a 2xx saying no).
+    case rejected
+    /// The order cannot be mapped to this POS with these settings (an unmapped PLU, an amount that overflows).
+    case mapping
+    /// Our side is misconfigured (no mapping, an unreadable secret).
+    case configuration
+    /// A 2xx whose body is not what the POS documents.
+    case unexpectedResponse = "unexpected_response"
+    /// Our database could not record what the attempt needs.
+    case storage
+    /// The attempt began and never finished: the process making it died or lost its lease.
+    case interrupted
+}
+
 /// How an attempt went, in terms the outbox can act on.
 public struct ConnectorOutcome: Sendable, Equatable {
     public var statusCode: Int?
-    /// nil on success; otherwise `http_status`, `timeout`, `network`, `invalid_target`.
-    public var errorClass: String?
+    /// nil on success.
+    public var failureClass: FailureClass?
     public var error: String?
     public var responseExcerpt: String?
     public var signedWith: String?
@@ -42,15 +69,18 @@ public struct ConnectorOutcome: Sendable, Equatable {
     public var externalOrderId: String?
     public var durationMs: Int64
 
-    public var succeeded: Bool { errorClass == nil }
+    public var succeeded: Bool { failureClass == nil }
+
+    /// ``failureClass`` as stored on the attempt record and shown by the API.
+    public var errorClass: String? { failureClass?.rawValue }
 
     /// A 429 or a timeout: the receiver is struggling, so the retry waits longer.
-    public var overloaded: Bool { statusCode == 429 || errorClass == "timeout" }
+    public var overloaded: Bool { statusCode == 429 || failureClass == .timeout }
 
-    public init(statusCode: Int?, errorClass: String?, error: String?, responseExcerpt: String?, signedWith: String?,
+    public init(statusCode: Int?, failureClass: FailureClass?, error: String?, responseExcerpt: String?, signedWith: String?,
                 retryable: Bool, retryAfterMs: Int64?, externalOrderId: String?, durationMs: Int64) {
         self.statusCode = statusCode
-        self.errorClass = errorClass
+        self.failureClass = failureClass
         self.error = error
         self.responseExcerpt = responseExcerpt
         self.signedWith = signedWith
@@ -70,23 +100,34 @@ public struct ConnectorOutcome: Sendable, Equatable {
     }
 }
 
-/// Delivers an order to one kind of target: the standard signed webhook, or a POS's own API.
-/// A connector is pure mapping plus its HTTP exchange; persistence and retries live elsewhere.
-public protocol Connector: Sendable {
-    /// The name recorded on deliveries (`webhook`, or a POS slug).
+/// Delivers an order to a partner's signed webhook: the verbatim order bytes, signed with the
+/// partner's secrets. A POS is the other kind of delivery target (``OrderDispatching``); both answer
+/// one attempt with one ``ConnectorOutcome`` and leave persistence and retries to the outbox
+/// (docs/adr/0003).
+public protocol SignedWebhookSending: Sendable {
+    /// The name recorded on deliveries (`webhook`).
     var name: String { get }
     func send(_ request: ConnectorRequest) async -> ConnectorOutcome
 }
 
+/// The webhook sender's former name, kept for call sites in code being rewritten in parallel (the
+/// HTTP edge, the outbox); new code says ``SignedWebhookSending``.
+public typealias Connector = SignedWebhookSending
+
 extension ConnectorOutcome {
     /// No request was made.
-    public static let notSent = ConnectorOutcome(statusCode: nil, errorClass: nil, error: nil, responseExcerpt: nil, signedWith: nil,
+    public static let notSent = ConnectorOutcome(statusCode: nil, failureClass: nil, error: nil, responseExcerpt: nil, signedWith: nil,
                                                  retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: 0)
 
-    /// A failed attempt of class `errorClass` (`network`, `mapping`, `configuration`…) with its message.
-    public static func failed(_ errorClass: String, _ message: String, retryable: Bool, statusCode: Int? = nil, signedWith: String? = nil,
+    /// A failed attempt of class `failureClass` with its message.
+    public static func failed(_ failureClass: FailureClass, _ message: String, retryable: Bool, statusCode: Int? = nil, signedWith: String? = nil,
                               durationMs: Int64 = 0) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: statusCode, errorClass: errorClass, error: message, responseExcerpt: nil, signedWith: signedWith,
+        ConnectorOutcome(statusCode: statusCode, failureClass: failureClass, error: message, responseExcerpt: nil, signedWith: signedWith,
                          retryable: retryable, retryAfterMs: nil, externalOrderId: nil, durationMs: durationMs)
+    }
+
+    /// No credential could be had for the attempt.
+    public static func credentialFailed(_ failure: CredentialFailure, durationMs: Int64 = 0) -> ConnectorOutcome {
+        .failed(failure.failureClass, failure.message, retryable: failure.retryable, durationMs: durationMs)
     }
 }

@@ -3,7 +3,7 @@ import PosDomain
 
 /// The standard path: POST the verbatim order bytes to the partner's callback URL, signed with
 /// `X-Cata-Signature` and the Standard Webhooks headers.
-public struct WebhookConnector: Connector {
+public struct WebhookConnector: SignedWebhookSending {
     public let name = "webhook"
     private let transport: HTTPTransport
     private let clock: @Sendable () -> Int64
@@ -38,7 +38,7 @@ public struct WebhookConnector: Connector {
 
 extension ConnectorOutcome {
     static func invalidTarget(_ message: String) -> ConnectorOutcome {
-        .failed("invalid_target", message, retryable: false)
+        .failed(.invalidTarget, message, retryable: false)
     }
 
     /// 2xx is delivered; anything else is a failure worth retrying (decisions D5), with the
@@ -48,7 +48,7 @@ extension ConnectorOutcome {
         let success = (200..<300).contains(response.status)
         return ConnectorOutcome(
             statusCode: response.status,
-            errorClass: success ? nil : "http_status",
+            failureClass: success ? nil : .httpStatus,
             error: success ? nil : "receiver answered HTTP \(response.status)",
             responseExcerpt: excerpt.isEmpty ? nil : excerpt,
             signedWith: signedWith,
@@ -60,13 +60,13 @@ extension ConnectorOutcome {
     }
 
     public static func fromTransportFailure(_ failure: HTTPTransport.Failure, signedWith: String?, durationMs: Int64) -> ConnectorOutcome {
-        let (errorClass, message, retryable): (String, String, Bool) = switch failure {
-        case .timeout(let message): ("timeout", message, true)
-        case .network(let message): ("network", message, true)
-        case .invalidURL(let message): ("invalid_target", message, false)
-        case .forbiddenTarget(let message): ("forbidden_target", message, false)
+        let (failureClass, message, retryable): (FailureClass, String, Bool) = switch failure {
+        case .timeout(let message): (.timeout, message, true)
+        case .network(let message): (.network, message, true)
+        case .invalidURL(let message): (.invalidTarget, message, false)
+        case .forbiddenTarget(let message): (.forbiddenTarget, message, false)
         }
-        return .failed(errorClass, message, retryable: retryable, signedWith: signedWith, durationMs: durationMs)
+        return .failed(failureClass, message, retryable: retryable, signedWith: signedWith, durationMs: durationMs)
     }
 
     /// A partner may answer `{ "externalOrderId": "…" }`; we keep it for status reconciliation.

@@ -1,25 +1,28 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, and the signed-webhook receiver at `/webhook/…`.
+/// Revel at `/revel`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
     public static let desibitsPrefix = "/desibits"
     public static let revelPrefix = "/revel"
+    public static let oauthPrefix = "/oauth-sandbox"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
     public let revel: RevelSandbox
     public let webhook: SignedWebhookReceiver
+    public let oauth: OAuthTokenSandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
-        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: [])
+        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox()
     ) {
         self.oktopos = oktopos
         self.desibits = desibits
         self.revel = revel
         self.webhook = webhook
+        self.oauth = oauth
     }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -27,6 +30,7 @@ public final class PosSandboxes: Sendable {
         desibits.addRoutes(to: router, prefix: Self.desibitsPrefix)
         revel.addRoutes(to: router, prefix: Self.revelPrefix)
         webhook.addRoutes(to: router)
+        oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
     }
 
     /// Base URLs a connector is configured with, for a sandbox listening at `origin` (`http://127.0.0.1:9090`).
@@ -39,5 +43,6 @@ public final class PosSandboxes: Sendable {
         oktopos.reset()
         desibits.reset()
         revel.reset()
+        oauth.reset()
     }
 }

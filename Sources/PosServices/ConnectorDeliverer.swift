@@ -3,30 +3,36 @@ import PosDomain
 import PosStorage
 
 /// Delivers an order through a built-in transformer: finds the outlet's mapping and the tenant's
-/// connection, opens the credentials, and hands the connector the order with the progress earlier
-/// attempts recorded. Looked up on every attempt, so a fixed mapping applies to the next retry.
+/// connection, gets the connection's access from the credential provider, and hands the connector
+/// the order with the progress earlier attempts recorded. Looked up on every attempt, so a fixed
+/// mapping applies to the next retry.
 public struct ConnectorDeliverer: Sendable {
     public let registry: ConnectorRegistry
+    public let credentialProvider: CredentialProvider
     private let providers: any ProviderStore
-    private let secretBox: SecretBox
     private let clock: ServiceClock
 
-    public init(registry: ConnectorRegistry, providers: any ProviderStore, secretBox: SecretBox, clock: @escaping ServiceClock) {
+    /// Without `credentials`, static keys are served and OAuth connections refused as misconfigured;
+    /// the composition root passes a provider with the token store once an OAuth POS is registered.
+    public init(registry: ConnectorRegistry, providers: any ProviderStore, secretBox: SecretBox, clock: @escaping ServiceClock,
+                credentials: CredentialProvider? = nil) {
         self.registry = registry
         self.providers = providers
-        self.secretBox = secretBox
+        self.credentialProvider = credentials ?? CredentialProvider(secretBox: secretBox, clock: clock)
         self.clock = clock
     }
 
     /// What a connector needs besides the order, or why it cannot be had.
     public struct Route: Sendable {
-        public var connector: any POSConnector
+        public var connector: any OrderDispatching
         public var connection: ProviderConnection
         public var mapping: OutletProvider
     }
 
     public enum RouteProblem: Error, Sendable, Equatable {
         case unknownConnector(String)
+        /// A connector for the slug exists but cannot take orders.
+        case cannotDispatch(String)
         case noConnection(String)
         case connectionInactive(String)
         case outletNotMapped(outletId: String, slug: String)
@@ -35,7 +41,7 @@ public struct ConnectorDeliverer: Sendable {
         /// The dispatch field a 400 names: the transformer, or the outlet that is not mapped to it.
         public var field: String {
             switch self {
-            case .unknownConnector, .noConnection, .connectionInactive: "builtInTransformer"
+            case .unknownConnector, .cannotDispatch, .noConnection, .connectionInactive: "builtInTransformer"
             case .outletNotMapped, .outletMappedElsewhere: "outletId"
             }
         }
@@ -43,6 +49,7 @@ public struct ConnectorDeliverer: Sendable {
         public var message: String {
             switch self {
             case .unknownConnector(let slug): "unknown builtInTransformer \"\(slug)\""
+            case .cannotDispatch(let slug): "builtInTransformer \"\(slug)\" cannot take orders"
             case .noConnection(let slug): "no provider connection for \"\(slug)\"; create it with PUT /api/v1/provider-connections/\(slug)"
             case .connectionInactive(let slug): "the provider connection for \"\(slug)\" is inactive"
             case .outletNotMapped(let outletId, let slug):
@@ -55,7 +62,8 @@ public struct ConnectorDeliverer: Sendable {
 
     /// The connector, connection and mapping for an order of `outletId` to `slug`.
     public func route(slug: String, tenantId: String, outletId: String) async throws -> Result<Route, RouteProblem> {
-        guard let connector = registry.connector(slug) else { return .failure(.unknownConnector(slug)) }
+        guard registry.connector(slug) != nil else { return .failure(.unknownConnector(slug)) }
+        guard let connector = registry.connector(slug, as: (any OrderDispatching).self) else { return .failure(.cannotDispatch(slug)) }
         guard let connection = try await providers.connection(tenantId: tenantId, slug: slug) else { return .failure(.noConnection(slug)) }
         guard connection.isActive else { return .failure(.connectionInactive(slug)) }
         guard let mapping = try await providers.outletProvider(tenantId: tenantId, outletId: outletId) else {
@@ -67,13 +75,10 @@ public struct ConnectorDeliverer: Sendable {
         return .success(Route(connector: connector, connection: connection, mapping: mapping))
     }
 
-    /// The connection's secrets opened; nil when the master key cannot open them.
-    public func credentials(_ connection: ProviderConnection) -> ProviderCredentials? {
-        guard let key = try? secretBox.open(connection.sealedApiKey), let secret = try? secretBox.open(connection.sealedApiSecret) else {
-            return nil
-        }
-        return ProviderCredentials(apiKey: key, apiSecret: secret, baseUrl: connection.baseUrl, webhookUrl: connection.webhookUrl,
-                                   config: JSONValue(parsing: connection.config) ?? .object([]))
+    /// Where `connection`'s POS is and where `connector`'s calls get their credentials.
+    public func access(for connection: ProviderConnection, connector: any POSConnector) throws(CredentialFailure) -> ProviderAccess {
+        try credentialProvider.access(for: connection, scheme: connector.credentialScheme(
+            config: JSONValue(parsing: connection.config) ?? .object([]), baseUrl: connection.baseUrl))
     }
 
     func deliver(_ delivery: Delivery, attemptNumber: Int, outletId: String, orderBytes: [UInt8], order: CataOrder?,
@@ -88,11 +93,14 @@ public struct ConnectorDeliverer: Sendable {
                 case .failure(let problem): return .configuration(problem.message)
                 }
             } catch {
-                return .failed("storage", "could not read the provider configuration", retryable: true)
+                return .failed(.storage, "could not read the provider configuration", retryable: true)
             }
         }
-        guard let credentials = credentials(found.connection) else {
-            return .configuration("the \(delivery.connector) credentials cannot be decrypted with this master key")
+        let access: ProviderAccess
+        do throws(CredentialFailure) {
+            access = try self.access(for: found.connection, connector: found.connector)
+        } catch {
+            return .credentialFailed(error)
         }
         let typed: CataOrder
         if let order {
@@ -101,14 +109,15 @@ public struct ConnectorDeliverer: Sendable {
             do {
                 typed = try DispatchValidator.order(bytes: orderBytes)
             } catch {
-                return .configuration("the stored order no longer validates: \(error.field) \(error.message)")
+                // Stored before today's checks (an amount that overflows): it cannot be mapped, now or on a retry.
+                return .failed(.mapping, "the stored order no longer validates: \(error.field) \(error.message)", retryable: false)
             }
         }
         let providers = self.providers
         let clock = self.clock
         let deliveryId = delivery.id
         return await found.connector.dispatch(POSDispatch(
-            deliveryId: delivery.id, attemptNumber: attemptNumber, order: typed, credentials: credentials,
+            deliveryId: delivery.id, attemptNumber: attemptNumber, order: typed, access: access,
             externalOutletId: found.mapping.externalId, settings: JSONValue(parsing: found.mapping.settings) ?? .object([]),
             progress: delivery.progress.flatMap { JSONValue(parsing: $0) },
             checkpoint: { progress in try await providers.saveProgress(deliveryId: deliveryId, progress: progress.serialized, at: clock()) }))

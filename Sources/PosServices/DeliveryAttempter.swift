@@ -58,7 +58,7 @@ public struct DeliveryAttempter: Sendable {
             error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
         // Only the endpoint's own answers count against it, not our configuration.
         let update = target.map { target in
-            let verdict = outcome.errorClass == "configuration"
+            let verdict = outcome.failureClass == .configuration
                 ? EndpointHealthPolicy.Verdict(health: target.webhook.health, disabledReason: nil)
                 : health.after(target.webhook.health, succeeded: outcome.succeeded, at: finishedAt)
             return EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt)
@@ -85,7 +85,7 @@ public struct DeliveryAttempter: Sendable {
         let now = clock()
         return lost.map { number in
             DeliveryAttempt(deliveryId: delivery.id, attemptNumber: number, startedAt: now, durationMs: 0, statusCode: nil,
-                            errorClass: "interrupted", error: OutboxPolicy.interruptedError, responseExcerpt: nil, signedWith: nil)
+                            errorClass: FailureClass.interrupted.rawValue, error: OutboxPolicy.interruptedError, responseExcerpt: nil, signedWith: nil)
         }
     }
 
@@ -117,6 +117,6 @@ public struct DeliveryAttempter: Sendable {
 extension ConnectorOutcome {
     /// Our side is misconfigured (a missing mapping, an unreadable secret): not retried; fix it and replay.
     static func configuration(_ message: String) -> ConnectorOutcome {
-        .failed("configuration", message, retryable: false)
+        .failed(.configuration, message, retryable: false)
     }
 }

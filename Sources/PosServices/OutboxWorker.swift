@@ -1,4 +1,5 @@
 import Logging
+import PosConnectors
 import PosDomain
 import PosStorage
 import ServiceLifecycle
@@ -88,7 +89,7 @@ public final class OutboxWorker: Service, Sendable {
         if attempter.scheduleExhausted(by: delivery), let dead = attempter.givenUp(delivery, interrupted: interrupted) {
             // Its attempts keep dying with the process: stop here instead of taking every replica down in turn.
             recorded = interrupted.dropLast().map { Self.interrupted($0, at: dead.at) } + [dead]
-            outcome = (dead.attempt.error ?? "interrupted", nil, "interrupted", nil)
+            outcome = (dead.attempt.error ?? FailureClass.interrupted.rawValue, nil, FailureClass.interrupted.rawValue, nil)
         } else {
             let result = await attempter.attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
                                                  orderBytes: claimed.event.payload, order: nil)

@@ -61,8 +61,9 @@ public struct ProviderService: Sendable {
         return connector
     }
 
+    /// What the provider's connector can do, by name (derived from the capability protocols it adopts).
     public func capabilities(_ slug: String) -> [String] {
-        deliverer.registry.connector(slug)?.capabilities.names ?? []
+        deliverer.registry.capabilities(slug).map(\.rawValue)
     }
 
     // MARK: Connections
@@ -85,7 +86,12 @@ public struct ProviderService: Sendable {
             sealedApiSecret: try command.apiSecret.map { try secretBox.seal($0) } ?? existing?.sealedApiSecret ?? secretBox.seal(""),
             webhookUrl: command.webhookUrl, baseUrl: command.baseUrl, config: command.config.serialized,
             createdAt: existing?.createdAt ?? now, updatedAt: now)
-        return try await translatingStoreErrors { try await providers.upsertConnection(connection) }
+        let saved = try await translatingStoreErrors { try await providers.upsertConnection(connection) }
+        // Tokens were issued to the old client (or server): the next call gets new ones.
+        if command.apiKey != nil || command.apiSecret != nil || existing?.baseUrl != command.baseUrl {
+            try await translatingStoreErrors { try await deliverer.credentialProvider.forgetTokens(tenantId: tenant.id, slug: slug) }
+        }
+        return saved
     }
 
     public func connections(tenant: Tenant) async throws -> [ProviderConnection] {
@@ -106,6 +112,7 @@ public struct ProviderService: Sendable {
         guard let removed = try await translatingStoreErrors({ try await providers.deleteConnection(tenantId: tenant.id, slug: slug) }) else {
             throw ServiceError.notFound("no provider connection for \"\(slug)\"")
         }
+        try await translatingStoreErrors { try await deliverer.credentialProvider.forgetTokens(tenantId: tenant.id, slug: slug) }
         return removed
     }
 
@@ -122,30 +129,31 @@ public struct ProviderService: Sendable {
     // MARK: Calls to the POS
 
     public func testConnection(slug: String, tenant: Tenant) async throws -> ConnectionTestResult {
-        let (connector, credentials) = try await opened(slug: slug, tenant: tenant, capability: .testConnection, what: "test its connection")
-        return await connector.testConnection(credentials)
+        let (connector, access) = try await opened(slug: slug, tenant: tenant, as: (any ConnectionTesting).self, what: "test its connection")
+        return await connector.testConnection(access)
     }
 
     public func remoteOutlets(slug: String, tenant: Tenant) async throws -> [RemoteOutlet] {
-        let (connector, credentials) = try await opened(slug: slug, tenant: tenant, capability: .listRemoteOutlets, what: "list its outlets")
+        let (connector, access) = try await opened(slug: slug, tenant: tenant, as: (any RemoteOutletListing).self, what: "list its outlets")
         do {
-            return try await connector.remoteOutlets(credentials)
+            return try await connector.remoteOutlets(access)
         } catch {
             throw ServiceError.badGateway("\(slug) did not list its outlets", details: error.message)
         }
     }
 
-    private func opened(slug: String, tenant: Tenant, capability: ConnectorCapabilities, what: String) async throws -> (any POSConnector, ProviderCredentials) {
+    /// The connector for `slug` that can do `capability`, and the connection's access.
+    private func opened<Capability>(slug: String, tenant: Tenant, as capability: Capability.Type, what: String) async throws -> (Capability, ProviderAccess) {
         let connector = try connector(slug)
-        guard connector.capabilities.contains(capability) else {
-            throw ServiceError.invalid(field: "slug", message: "\(slug) cannot \(what)",
-                                       details: "capabilities: \(connector.capabilities.names.joined(separator: ", "))")
+        guard let capable = deliverer.registry.connector(slug, as: capability) else {
+            throw ServiceError.invalid(field: "slug", message: "\(slug) cannot \(what)", details: "capabilities: \(capabilities(slug).joined(separator: ", "))")
         }
         let connection = try await connection(slug: slug, tenant: tenant)
-        guard let credentials = deliverer.credentials(connection) else {
-            throw ServiceError.unavailable("the \(slug) credentials cannot be decrypted with this master key")
+        do throws(CredentialFailure) {
+            return (capable, try deliverer.access(for: connection, connector: connector))
+        } catch {
+            throw ServiceError.unavailable(error.message)
         }
-        return (connector, credentials)
     }
 
     // MARK: Outlet mappings

@@ -335,10 +335,10 @@ public protocol StoreHealth: Sendable {
 }
 
 /// Everything the service needs from persistence. One engine implements it all.
-public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OutboxStore & ProviderStore & StoreHealth
+public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OutboxStore & ProviderStore & ProviderTokenStore & StoreHealth
 
 /// An engine's stores with their lifecycle: schema migration at start, closing at the end.
-public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OutboxStore, ProviderStore, StoreHealth {
+public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OutboxStore, ProviderStore, ProviderTokenStore, StoreHealth {
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
     func migrate() async throws -> [Int]

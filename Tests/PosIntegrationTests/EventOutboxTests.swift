@@ -98,7 +98,7 @@ struct ForwardMigrationTests {
     }
 
     static func expectMigratedForward(_ stores: SQLStores) async throws {
-        #expect(try await stores.migrate() == [5])
+        #expect(try await stores.migrate() == [5, 6])
         let detail = try #require(try await stores.order(id: "order-1", tenantId: "t-1"))
         #expect(detail.deliveries.map(\.id) == ["d-1", "d-2"])
         #expect(detail.deliveries.allSatisfy { $0.eventId == "order-1" && $0.subject == EventSubject(.order, id: "order-1") })

@@ -110,7 +110,10 @@ struct OutboxWorkerTests {
             let completion = DispatchCompletion(orderId: order.id, status: .noTarget, reason: nil, response: nil, at: now)
             _ = try await service.stores.acceptOrder(order, completionWithoutTargets: completion, makeDeliveryId: { UUID().uuidString })
             let delivered = await service.events.first { $0.transition.status == .delivered }
-            #expect(delivered?.attempt.attemptNumber == 1)
+            #expect(delivered?.attempt.attemptNumber == 2, "the killed process's attempt counts")
+            let interrupted = await service.events.first { $0.attempt.attemptNumber == 1 }
+            #expect(interrupted?.attempt.errorClass == "interrupted")
+            #expect(receiver.received.count == 1)
             #expect(receiver.received.first?.body == Array(Fixtures.seedOrder.utf8))
         }
     }

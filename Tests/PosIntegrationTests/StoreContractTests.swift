@@ -30,7 +30,8 @@ enum StoreEngines {
 
     /// PostgreSQL at `POS_TEST_POSTGRES_URL` (scripts/test starts one): each test gets a database of its own.
     static let postgres = Factory(name: "PostgreSQL") {
-        let (stores, drop) = try await PostgresTestDatabase.create()
+        let (url, drop) = try await PostgresTestDatabase.create()
+        let stores = try PostgresTestDatabase.stores(url)
         return (stores, {
             await stores.shutdown()
             await drop()
@@ -281,8 +282,8 @@ enum PostgresTestDatabase {
         return environment["POS_TEST_SKIP_POSTGRES"] == "1" && environment["CI"] != "true"
     }
 
-    /// A new, empty database on the test server, and how to drop it.
-    static func create() async throws -> (SQLStores, drop: @Sendable () async -> Void) {
+    /// A new, empty database on the test server: its URL, and how to drop it.
+    static func create() async throws -> (url: String, drop: @Sendable () async -> Void) {
         guard let adminURL = ProcessInfo.processInfo.environment["POS_TEST_POSTGRES_URL"] else {
             throw TestFailure("POS_TEST_POSTGRES_URL is not set: run the tests through scripts/test, which starts PostgreSQL "
                               + "(or set POS_TEST_SKIP_POSTGRES=1 to leave PostgreSQL out locally)")
@@ -290,11 +291,14 @@ enum PostgresTestDatabase {
         let name = "pos_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let admin = try PostgresEngine(url: adminURL, poolSize: 1, logger: quietLogger)
         _ = try await admin.read { db in try db.execute("CREATE DATABASE \(name)", []) }
-        let stores = SQLStores(engine: try PostgresEngine(url: url(adminURL, database: name), poolSize: 4, logger: quietLogger))
-        return (stores, {
+        return (url(adminURL, database: name), {
             _ = try? await admin.read { db in try db.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", []) }
             await admin.shutdown()
         })
+    }
+
+    static func stores(_ url: String) throws -> SQLStores {
+        SQLStores(engine: try PostgresEngine(url: url, poolSize: 4, logger: quietLogger))
     }
 
     /// `adminURL` with its database replaced by `database`.

@@ -16,5 +16,17 @@ public struct ConnectorRegistry: Sendable {
 
     public func connector(_ slug: String) -> (any POSConnector)? { connectors[slug] }
 
+    /// The connector for `slug` that can do `capability`
+    /// (`registry.connector("revel", as: (any RemoteOutletListing).self)`); nil when there is no such
+    /// connector or it cannot.
+    public func connector<Capability>(_ slug: String, as capability: Capability.Type) -> Capability? {
+        connectors[slug] as? Capability
+    }
+
+    /// What the connector for `slug` can do, by name; derived from the protocols it adopts.
+    public func capabilities(_ slug: String) -> [ConnectorCapability] {
+        connectors[slug].map(ConnectorCapability.of) ?? []
+    }
+
     public var slugs: [String] { connectors.keys.sorted() }
 }

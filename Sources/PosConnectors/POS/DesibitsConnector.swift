@@ -5,9 +5,8 @@ import PosDomain
 /// create it (`POST /api/v1/pos/orders`), pay it (`…/{id}/payment`, the Cata order uuid as
 /// `transaction_id`), send it to the kitchen (`…/{id}/kot`). Each finished step is checkpointed,
 /// so a retry resumes at the step that failed and never creates a second order.
-public struct DesibitsConnector: POSConnector {
+public struct DesibitsConnector: OrderDispatching, ConnectionTesting {
     public let slug = "desibits"
-    public let capabilities: ConnectorCapabilities = [.dispatchOrder, .testConnection]
     private let exchange: POSExchange
 
     public init(exchange: POSExchange) {
@@ -84,7 +83,9 @@ public struct DesibitsConnector: POSConnector {
             // The API has no modifier lines of its own (❓): a priced modifier is a line of its own menu item.
             for (modifierIndex, modifier) in item.modifiers.enumerated() {
                 guard let menuItem = try settings.mapping.modifier(for: modifier, item: index, index: modifierIndex) else { continue }
-                line(menuItem, quantity: modifier.quantity * item.quantity, price: modifier.price, note: "for \(item.name)")
+                let quantity = try Quantity.product(modifier.quantity, item.quantity,
+                                                    for: "order.items[\(index)].modifiers[\(modifierIndex)].quantity")
+                line(menuItem, quantity: quantity, price: modifier.price, note: "for \(item.name)")
             }
         }
         if order.deliveryFee.minorUnits > 0, let fee = settings.mapping.deliveryFeeProduct {
@@ -130,8 +131,12 @@ public struct DesibitsConnector: POSConnector {
 
     // MARK: Exchanges
 
-    private func headers(_ credentials: ProviderCredentials) -> [(String, String)] {
-        [("Authorization", "Bearer \(credentials.apiKey)")]
+    /// The POS's API token as a Bearer token (an OAuth access token would go the same way).
+    private static func authorize(_ credential: Credential) -> [(String, String)] {
+        switch credential {
+        case .staticKey(let key, _): [("Authorization", "Bearer \(key)")]
+        case .accessToken(let token): [("Authorization", "Bearer \(token)")]
+        }
     }
 
     public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
@@ -143,8 +148,8 @@ public struct DesibitsConnector: POSConnector {
         }
         var progress = Progress(request.progress)
         var spent: Int64 = 0
-        let api = "\(request.credentials.baseUrl)/api/v1/pos"
-        let auth = headers(request.credentials)
+        let api = "\(request.access.baseUrl)/api/v1/pos"
+        let auth = request.access
         do throws(StepFailure) {
             if progress.orderId == nil {
                 var typeId = settings.orderTypeId ?? 0
@@ -160,7 +165,7 @@ public struct DesibitsConnector: POSConnector {
                 }
                 let created = try await call(.POST, "\(api)/orders", body: body, step: "desibits create order", auth: auth, spent: &spent)
                 guard let id = created["data"]?["id"]?.idText else {
-                    throw StepFailure(outcome: .failed("unexpected_response", "desibits create order answered without data.id", retryable: false))
+                    throw StepFailure(outcome: .failed(.unexpectedResponse, "desibits create order answered without data.id", retryable: false))
                 }
                 progress.orderId = id
                 progress.orderNumber = created["data"]?["order_number"]?.stringValue
@@ -189,15 +194,15 @@ public struct DesibitsConnector: POSConnector {
         } catch {
             return error.outcome.taking(max(spent, error.outcome.durationMs))
         }
-        return ConnectorOutcome(statusCode: 200, errorClass: nil, error: nil, responseExcerpt: progress.summary, signedWith: nil,
+        return ConnectorOutcome(statusCode: 200, failureClass: nil, error: nil, responseExcerpt: progress.summary, signedWith: nil,
                                 retryable: false, retryAfterMs: nil, externalOrderId: progress.orderId, durationMs: spent)
     }
 
-    public func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult {
+    public func testConnection(_ access: ProviderAccess) async -> ConnectionTestResult {
         var spent: Int64 = 0
         do throws(StepFailure) {
-            let types = try await call(.GET, "\(credentials.baseUrl)/api/v1/pos/order-types", body: nil, step: "desibits order-types",
-                                       auth: headers(credentials), spent: &spent)
+            let types = try await call(.GET, "\(access.baseUrl)/api/v1/pos/order-types", body: nil, step: "desibits order-types",
+                                       auth: access, spent: &spent)
             let count = if case .array(let entries)? = types["data"] { entries.count } else { 0 }
             return ConnectionTestResult(success: true, message: "desibits answered with \(count) order type(s)")
         } catch {
@@ -219,10 +224,10 @@ public struct DesibitsConnector: POSConnector {
 
     /// One step's exchange; its JSON answer, or the attempt's outcome. `alreadyDone` is the status
     /// with which the POS says an earlier attempt already did this step.
-    private func call(_ method: HTTPMethod, _ url: String, body: JSONValue?, step: String, auth: [(String, String)],
+    private func call(_ method: HTTPMethod, _ url: String, body: JSONValue?, step: String, auth: ProviderAccess,
                       spent: inout Int64, alreadyDone: Int? = nil) async throws(StepFailure) -> JSONValue {
         let answer: POSExchange.Answer
-        switch await exchange.send(method, url, headers: auth, json: body) {
+        switch await exchange.send(method, url, access: auth, authorize: Self.authorize, json: body) {
         case .failure(let failure):
             spent += failure.outcome.durationMs
             throw StepFailure(outcome: failure.outcome)
@@ -234,11 +239,11 @@ public struct DesibitsConnector: POSConnector {
     }
 
     /// Finds the id (or `result` field) of the entry whose code or name matches one of `names`.
-    private func lookUp(_ url: String, names: [String], what: String, field: String, auth: [(String, String)], spent: inout Int64,
+    private func lookUp(_ url: String, names: [String], what: String, field: String, auth: ProviderAccess, spent: inout Int64,
                         result: String = "id") async throws(StepFailure) -> JSONValue {
         let list = try await call(.GET, url, body: nil, step: "desibits \(what)s", auth: auth, spent: &spent)
         guard case .array(let entries)? = list["data"] else {
-            throw StepFailure(outcome: .failed("unexpected_response", "desibits \(what)s answered without data", retryable: false, statusCode: 200))
+            throw StepFailure(outcome: .failed(.unexpectedResponse, "desibits \(what)s answered without data", retryable: false, statusCode: 200))
         }
         let match = entries.first { entry in
             [entry["code"], entry["name"]].compactMap { $0?.stringValue.map(Self.normalized) }.contains { names.contains($0) }

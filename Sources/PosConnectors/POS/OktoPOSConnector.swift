@@ -4,9 +4,8 @@ import PosDomain
 /// OktoPOS Manager's Order API (seed 003): `POST {baseUrl}/order/create` with the instance's API
 /// token, answered with `{"internalId": n}`. Money is a decimal string plus currency; items name
 /// known articles; modifiers are sub-lines pointing at their main line by `mainBasketItemId`.
-public struct OktoPOSConnector: POSConnector {
+public struct OktoPOSConnector: OrderDispatching, ConnectionTesting {
     public let slug = "oktopos"
-    public let capabilities: ConnectorCapabilities = [.dispatchOrder, .testConnection]
     private let exchange: POSExchange
 
     public init(exchange: POSExchange) {
@@ -63,7 +62,10 @@ public struct OktoPOSConnector: POSConnector {
             + (settings.distributionChannelName.map { [("name", JSONValue.string($0))] } ?? []))
         let tax: JSONValue = .object([("taxRateId", .integer(settings.taxRateId))])
         var lines: [JSONValue] = []
-        func line(basketItemId: Int, main: Int, article: JSONValue, name: String, quantity: Int, unitPrice: Money, comment: String?) {
+        // `quantityField` is the order field an overflowing line total is blamed on.
+        func line(basketItemId: Int, main: Int, article: JSONValue, name: String, quantity: Int, unitPrice: Money, comment: String?,
+                  quantityField: String) throws(ValidationError) {
+            let total = try unitPrice.times(quantity, for: quantityField)
             lines.append(.object([
                 ("basketItemId", .integer(basketItemId)),
                 ("mainBasketItemId", .integer(main)),
@@ -71,24 +73,28 @@ public struct OktoPOSConnector: POSConnector {
                 ("name", .string(name)),
                 ("distributionChannel", channel),
                 ("quantity", .integer(quantity)),
-                ("price", money(unitPrice.times(quantity))),
+                ("price", money(total)),
                 ("pricePerUnit", money(unitPrice)),
                 ("tax", tax),
             ] + (comment.map { [("comment", JSONValue.string($0))] } ?? [])))
         }
         for (index, item) in order.items.enumerated() {
             let main = lines.count + 1
-            line(basketItemId: main, main: main, article: try settings.mapping.product(for: item, at: index), name: item.name,
-                 quantity: item.quantity, unitPrice: item.itemOnlyPrice, comment: settings.mapping.note(for: item))
+            try line(basketItemId: main, main: main, article: try settings.mapping.product(for: item, at: index), name: item.name,
+                     quantity: item.quantity, unitPrice: item.itemOnlyPrice, comment: settings.mapping.note(for: item),
+                     quantityField: "order.items[\(index)].quantity")
             for (modifierIndex, modifier) in item.modifiers.enumerated() {
                 guard let article = try settings.mapping.modifier(for: modifier, item: index, index: modifierIndex) else { continue }
-                line(basketItemId: lines.count + 1, main: main, article: article, name: modifier.modifierOptionName,
-                     quantity: modifier.quantity * item.quantity, unitPrice: modifier.price, comment: nil)
+                let field = "order.items[\(index)].modifiers[\(modifierIndex)].quantity"
+                try line(basketItemId: lines.count + 1, main: main, article: article, name: modifier.modifierOptionName,
+                         quantity: try Quantity.product(modifier.quantity, item.quantity, for: field), unitPrice: modifier.price, comment: nil,
+                         quantityField: field)
             }
         }
         if order.deliveryFee.minorUnits > 0, let feeArticle = settings.mapping.deliveryFeeProduct {
             let id = lines.count + 1
-            line(basketItemId: id, main: id, article: feeArticle, name: "Delivery fee", quantity: 1, unitPrice: order.deliveryFee, comment: nil)
+            try line(basketItemId: id, main: id, article: feeArticle, name: "Delivery fee", quantity: 1, unitPrice: order.deliveryFee, comment: nil,
+                     quantityField: "order.deliveryFee")
         }
         let purchased = timestamp(order.createdAt, zone: settings.timeZone)
         var body: [(String, JSONValue)] = [
@@ -163,8 +169,15 @@ public struct OktoPOSConnector: POSConnector {
 
     // MARK: Exchanges
 
-    private func authHeaders(_ credentials: ProviderCredentials) -> [(String, String)] {
-        [(credentials.config["tokenHeader"]?.stringValue ?? "X-API-Key", credentials.apiKey)]
+    /// The instance's API token in `config.tokenHeader` (default `X-API-Key`).
+    private func authorize(_ access: ProviderAccess) -> @Sendable (Credential) -> [(String, String)] {
+        let header = access.config["tokenHeader"]?.stringValue ?? "X-API-Key"
+        return { credential in
+            switch credential {
+            case .staticKey(let key, _): [(header, key)]
+            case .accessToken(let token): [("Authorization", "Bearer \(token)")]
+            }
+        }
     }
 
     public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
@@ -175,7 +188,8 @@ public struct OktoPOSConnector: POSConnector {
             return .mappingFailed(error)
         }
         let answer: POSExchange.Answer
-        switch await exchange.send(.POST, "\(request.credentials.baseUrl)/order/create", headers: authHeaders(request.credentials), json: body) {
+        switch await exchange.send(.POST, "\(request.access.baseUrl)/order/create", access: request.access, authorize: authorize(request.access),
+                                   json: body) {
         case .failure(let failure): return failure.outcome
         case .success(let value): answer = value
         }
@@ -199,8 +213,8 @@ public struct OktoPOSConnector: POSConnector {
         return messages.first?["text"]?.stringValue
     }
 
-    public func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult {
-        switch await exchange.send(.GET, "\(credentials.baseUrl)/order/ready", headers: authHeaders(credentials)) {
+    public func testConnection(_ access: ProviderAccess) async -> ConnectionTestResult {
+        switch await exchange.send(.GET, "\(access.baseUrl)/order/ready", access: access, authorize: authorize(access)) {
         case .failure(let failure):
             return ConnectionTestResult(success: false, message: failure.outcome.reason)
         case .success(let answer) where answer.succeeded:

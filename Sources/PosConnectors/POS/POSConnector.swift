@@ -2,54 +2,13 @@ import Foundation
 import NIOHTTP1
 import PosDomain
 
-/// What a built-in transformer can do. Routes ask before they call.
-public struct ConnectorCapabilities: OptionSet, Sendable {
-    public let rawValue: Int
-    public init(rawValue: Int) { self.rawValue = rawValue }
-
-    /// Rewrite a Cata order into the POS's API and send it there.
-    public static let dispatchOrder = ConnectorCapabilities(rawValue: 1 << 0)
-    /// Make a harmless authenticated call to prove the credentials work.
-    public static let testConnection = ConnectorCapabilities(rawValue: 1 << 1)
-    /// List the POS's own outlets (to map ours onto).
-    public static let listRemoteOutlets = ConnectorCapabilities(rawValue: 1 << 2)
-    /// Translate the POS's order statuses into ours (later).
-    public static let statusMapping = ConnectorCapabilities(rawValue: 1 << 3)
-    /// Import the POS's menu (later).
-    public static let menuImport = ConnectorCapabilities(rawValue: 1 << 4)
-
-    public var names: [String] {
-        [(Self.dispatchOrder, "dispatchOrder"), (.testConnection, "testConnection"), (.listRemoteOutlets, "listRemoteOutlets"),
-         (.statusMapping, "statusMapping"), (.menuImport, "menuImport")]
-            .filter { contains($0.0) }.map(\.1)
-    }
-}
-
-/// A tenant's connection to one POS with its secrets opened, for the length of one call.
-public struct ProviderCredentials: Sendable {
-    public var apiKey: String
-    public var apiSecret: String
-    /// The POS's API root, without a trailing slash.
-    public var baseUrl: String
-    public var webhookUrl: String
-    /// Connector-specific options (`{"tokenHeader": "X-API-Key"}`); never secrets.
-    public var config: JSONValue
-
-    public init(apiKey: String, apiSecret: String, baseUrl: String, webhookUrl: String, config: JSONValue) {
-        self.apiKey = apiKey
-        self.apiSecret = apiSecret
-        self.baseUrl = baseUrl.hasSuffix("/") ? String(baseUrl.dropLast()) : baseUrl
-        self.webhookUrl = webhookUrl
-        self.config = config
-    }
-}
-
 /// One order for a POS: the order, where it goes, and what earlier attempts already finished.
 public struct POSDispatch: Sendable {
     public var deliveryId: String
     public var attemptNumber: Int
     public var order: CataOrder
-    public var credentials: ProviderCredentials
+    /// Where the POS is and where the call's credential comes from.
+    public var access: ProviderAccess
     /// The outlet's id in the POS (`outlet-providers.externalId`).
     public var externalOutletId: String
     /// The outlet's mapping settings, already accepted by ``POSConnector/validate(settings:)``.
@@ -60,12 +19,12 @@ public struct POSDispatch: Sendable {
     /// Throws when the store cannot take it; the connector then stops this attempt.
     public var checkpoint: @Sendable (JSONValue) async throws -> Void
 
-    public init(deliveryId: String, attemptNumber: Int, order: CataOrder, credentials: ProviderCredentials, externalOutletId: String,
+    public init(deliveryId: String, attemptNumber: Int, order: CataOrder, access: ProviderAccess, externalOutletId: String,
                 settings: JSONValue, progress: JSONValue?, checkpoint: @escaping @Sendable (JSONValue) async throws -> Void) {
         self.deliveryId = deliveryId
         self.attemptNumber = attemptNumber
         self.order = order
-        self.credentials = credentials
+        self.access = access
         self.externalOutletId = externalOutletId
         self.settings = settings
         self.progress = progress
@@ -109,22 +68,22 @@ public struct ConnectorFailure: Error, Sendable, Equatable {
     }
 }
 
-/// A built-in transformer: pure mapping from the Cata order to one POS's API, plus its HTTP
-/// exchange(s). Persistence, retries and the dead letter live in the outbox, not here.
+/// A built-in transformer: one POS, what every POS has — its slug, the settings and config it
+/// takes, how it authenticates. What it can do is the capability protocols it adopts
+/// (``OrderDispatching``, ``ConnectionTesting``, ``RemoteOutletListing``… in `Capabilities.swift`):
+/// pure mapping plus HTTP exchanges; persistence, retries and the dead letter live in the outbox.
 ///
 /// Adding a POS touches only its connector file, its sandbox double and one line in
 /// ``ConnectorRegistry``.
 public protocol POSConnector: Sendable {
     /// The provider slug (`builtInTransformer`, `/provider-connections/{slug}`).
     var slug: String { get }
-    var capabilities: ConnectorCapabilities { get }
     /// Checks an outlet's `settings` object; the error names the key as `settings.<key>`.
     func validate(settings: JSONValue) throws(ValidationError)
     /// Checks a connection's `config` object; the error names the key as `config.<key>`.
     func validate(config: JSONValue) throws(ValidationError)
-    func dispatch(_ request: POSDispatch) async -> ConnectorOutcome
-    func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult
-    func remoteOutlets(_ credentials: ProviderCredentials) async throws(ConnectorFailure) -> [RemoteOutlet]
+    /// How the POS authenticates a connection with this `config` and `baseUrl`.
+    func credentialScheme(config: JSONValue, baseUrl: String) -> CredentialScheme
 }
 
 extension POSConnector {
@@ -132,22 +91,21 @@ extension POSConnector {
         try SettingsReader(config, path: "config").rejectUnknownKeys(allowed: [])
     }
 
-    public func remoteOutlets(_ credentials: ProviderCredentials) async throws(ConnectorFailure) -> [RemoteOutlet] {
-        throw ConnectorFailure("\(slug) cannot list its outlets")
-    }
+    /// A static key and secret, as the operator entered them.
+    public func credentialScheme(config: JSONValue, baseUrl: String) -> CredentialScheme { .staticKey }
 }
 
 /// A mapping that cannot be made from this order and these settings (an unmapped PLU). Not
 /// retryable: the operator fixes the settings and replays the delivery.
 extension ConnectorOutcome {
     public static func mappingFailed(_ error: ValidationError) -> ConnectorOutcome {
-        .failed("mapping", "\(error.field) \(error.message)", retryable: false)
+        .failed(.mapping, "\(error.field) \(error.message)", retryable: false)
     }
 
     /// The attempt's progress could not be stored; the steps already done are not repeated next time
     /// only if they were recorded, so stop here and retry.
     static func checkpointFailed(_ error: any Error, durationMs: Int64) -> ConnectorOutcome {
-        .failed("storage", "could not record progress: \(HTTPTransport.describe(error))", retryable: true, durationMs: durationMs)
+        .failed(.storage, "could not record progress: \(HTTPTransport.describe(error))", retryable: true, durationMs: durationMs)
     }
 }
 
@@ -272,7 +230,27 @@ public struct ProductMapping: Sendable {
     }
 }
 
+// Checked arithmetic inside a mapping: an amount or count the POS needs that does not fit is a
+// mapping error naming the order field (not retried, so the delivery is dead-lettered with that
+// reason) — never a trap that takes the process, and every replica that retries it, down.
 extension Money {
-    /// `self × factor`, exact.
-    public func times(_ factor: Int) -> Money { Money(minorUnits: minorUnits * Int64(factor), currency: currency) }
+    /// `self × factor`; an overflow names `field`.
+    public func times(_ factor: Int, for field: String) throws(ValidationError) -> Money {
+        do {
+            return try times(factor)
+        } catch {
+            throw ValidationError(field: field, message: "makes \(decimalString) × \(factor) larger than the largest amount this service can represent")
+        }
+    }
+}
+
+extension Quantity {
+    /// `lhs × rhs`; an overflow names `field`.
+    public static func product(_ lhs: Int, _ rhs: Int, for field: String) throws(ValidationError) -> Int {
+        do {
+            return try product(lhs, rhs)
+        } catch {
+            throw ValidationError(field: field, message: "makes the quantity \(lhs) × \(rhs) larger than the largest count this service can represent")
+        }
+    }
 }

@@ -47,6 +47,35 @@ public struct POSExchange: Sendable {
     }
 }
 
+extension POSExchange {
+    /// One call authorized with the connection's credential, built into headers by `authorize`. A 401
+    /// asks the credential source for a replacement (an OAuth refresh, done by one caller across
+    /// replicas) and retries exactly once; a second 401, or a 401 to a static key, is the answer.
+    public func send(_ method: HTTPMethod, _ url: String, access: ProviderAccess, authorize: (Credential) -> [(String, String)],
+                     json body: JSONValue? = nil, contentType: String = "application/json") async -> Result<Answer, POSCallFailure> {
+        let credential: Credential
+        do throws(CredentialFailure) {
+            credential = try await access.credentials.credential()
+        } catch {
+            return .failure(POSCallFailure(outcome: .credentialFailed(error)))
+        }
+        let first = await send(method, url, headers: authorize(credential), json: body, contentType: contentType)
+        guard case .success(let answer) = first, answer.response.status == 401 else { return first }
+        let replacement: Credential?
+        do throws(CredentialFailure) {
+            replacement = try await access.credentials.credential(replacing: credential)
+        } catch {
+            return .failure(POSCallFailure(outcome: .credentialFailed(error, durationMs: answer.durationMs)))
+        }
+        guard let replacement else { return first }
+        return await send(method, url, headers: authorize(replacement), json: body, contentType: contentType).map { retried in
+            var retried = retried
+            retried.durationMs += answer.durationMs
+            return retried
+        }
+    }
+}
+
 /// A call that did not get an HTTP answer, already turned into the attempt's outcome.
 public struct POSCallFailure: Error, Sendable {
     public var outcome: ConnectorOutcome
@@ -55,7 +84,7 @@ public struct POSCallFailure: Error, Sendable {
 extension ConnectorOutcome {
     /// The POS accepted the order.
     public static func accepted(_ answer: POSExchange.Answer, externalOrderId: String?, summary: String? = nil, durationMs: Int64) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: answer.response.status, errorClass: nil, error: nil, responseExcerpt: summary ?? answer.excerpt,
+        ConnectorOutcome(statusCode: answer.response.status, failureClass: nil, error: nil, responseExcerpt: summary ?? answer.excerpt,
                          signedWith: nil, retryable: false, retryAfterMs: nil, externalOrderId: externalOrderId, durationMs: durationMs)
     }
 
@@ -63,14 +92,14 @@ extension ConnectorOutcome {
     /// same request would fail again. 408/425/429 and 5xx are, honouring `Retry-After`.
     public static func refused(_ answer: POSExchange.Answer, step: String, message: String? = nil, durationMs: Int64) -> ConnectorOutcome {
         let status = answer.response.status
-        let (errorClass, retryable): (String, Bool) = switch status {
-        case 401, 403: ("auth", false)
-        case 408, 425, 429, 500...599: ("http_status", true)
-        default: ("rejected", false)
+        let (failureClass, retryable): (FailureClass, Bool) = switch status {
+        case 401, 403: (.auth, false)
+        case 408, 425, 429, 500...599: (.httpStatus, true)
+        default: (.rejected, false)
         }
         let detail = message.map { ": \($0)" } ?? ""
         return ConnectorOutcome(
-            statusCode: status, errorClass: errorClass, error: "\(step) answered HTTP \(status)\(detail)", responseExcerpt: answer.excerpt,
+            statusCode: status, failureClass: failureClass, error: "\(step) answered HTTP \(status)\(detail)", responseExcerpt: answer.excerpt,
             signedWith: nil, retryable: retryable,
             retryAfterMs: retryable ? answer.response.header("Retry-After").flatMap { RetryAfter.milliseconds($0, now: answer.finishedAt) } : nil,
             externalOrderId: nil, durationMs: durationMs)
@@ -78,7 +107,7 @@ extension ConnectorOutcome {
 
     /// A 2xx whose body is not what the POS documents: retrying will not make it so.
     public static func unexpectedAnswer(_ answer: POSExchange.Answer, step: String, expected: String, durationMs: Int64) -> ConnectorOutcome {
-        ConnectorOutcome(statusCode: answer.response.status, errorClass: "unexpected_response",
+        ConnectorOutcome(statusCode: answer.response.status, failureClass: .unexpectedResponse,
                          error: "\(step) answered HTTP \(answer.response.status) without \(expected)", responseExcerpt: answer.excerpt,
                          signedWith: nil, retryable: false, retryAfterMs: nil, externalOrderId: nil, durationMs: durationMs)
     }

@@ -3,9 +3,8 @@ import PosDomain
 /// Revel's web-order cart (`cata-reference.md` §2.6): `POST {baseUrl}/specialresources/cart/submit`
 /// with `API-AUTHENTICATION: key:secret` and a JSON body sent as `text/plain` (Revel answers
 /// "Unhandled error" to `application/json`). Prices are decimal numbers in major units.
-public struct RevelConnector: POSConnector {
+public struct RevelConnector: OrderDispatching, ConnectionTesting, RemoteOutletListing {
     public let slug = "revel"
-    public let capabilities: ConnectorCapabilities = [.dispatchOrder, .testConnection, .listRemoteOutlets]
     private let exchange: POSExchange
 
     public init(exchange: POSExchange) {
@@ -104,8 +103,11 @@ public struct RevelConnector: POSConnector {
 
     // MARK: Exchanges
 
-    private func authHeaders(_ credentials: ProviderCredentials) -> [(String, String)] {
-        [("API-AUTHENTICATION", "\(credentials.apiKey):\(credentials.apiSecret)")]
+    private static func authorize(_ credential: Credential) -> [(String, String)] {
+        switch credential {
+        case .staticKey(let key, let secret): [("API-AUTHENTICATION", "\(key):\(secret)")]
+        case .accessToken(let token): [("Authorization", "Bearer \(token)")]
+        }
     }
 
     public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
@@ -116,8 +118,8 @@ public struct RevelConnector: POSConnector {
             return .mappingFailed(error)
         }
         let answer: POSExchange.Answer
-        switch await exchange.send(.POST, "\(request.credentials.baseUrl)/specialresources/cart/submit", headers: authHeaders(request.credentials),
-                                   json: body, contentType: "text/plain") {
+        switch await exchange.send(.POST, "\(request.access.baseUrl)/specialresources/cart/submit", access: request.access,
+                                   authorize: Self.authorize, json: body, contentType: "text/plain") {
         case .failure(let failure): return failure.outcome
         case .success(let value): answer = value
         }
@@ -135,28 +137,28 @@ public struct RevelConnector: POSConnector {
         var refused = ConnectorOutcome.refused(answer, step: "Revel cart/submit", message: json?["errorMsg"]?.stringValue, durationMs: answer.durationMs)
         if answer.succeeded {
             // `{"status":"ERROR"}` on a 200: Revel rejected the cart.
-            refused.errorClass = "rejected"
+            refused.failureClass = .rejected
             refused.retryable = false
         }
         return refused
     }
 
-    public func testConnection(_ credentials: ProviderCredentials) async -> ConnectionTestResult {
+    public func testConnection(_ access: ProviderAccess) async -> ConnectionTestResult {
         do throws(ConnectorFailure) {
-            let page = try await establishments(credentials, path: "/enterprise/Establishment/?limit=1&offset=0")
+            let page = try await establishments(access, path: "/enterprise/Establishment/?limit=1&offset=0")
             return ConnectionTestResult(success: true, message: "Revel answered; \(page.total.map { "\($0) establishment(s)" } ?? "establishments listed")")
         } catch {
             return ConnectionTestResult(success: false, message: error.message)
         }
     }
 
-    public func remoteOutlets(_ credentials: ProviderCredentials) async throws(ConnectorFailure) -> [RemoteOutlet] {
+    public func remoteOutlets(_ access: ProviderAccess) async throws(ConnectorFailure) -> [RemoteOutlet] {
         var outlets: [RemoteOutlet] = []
         var path: String? = "/enterprise/Establishment/?limit=250&offset=0"
         // Revel pages with `meta.next`; a bound keeps a looping `next` from running forever.
         for _ in 0..<40 {
             guard let next = path else { break }
-            let page = try await establishments(credentials, path: next)
+            let page = try await establishments(access, path: next)
             outlets += page.outlets
             path = page.next
         }
@@ -169,15 +171,15 @@ public struct RevelConnector: POSConnector {
         var total: Int64?
     }
 
-    private func establishments(_ credentials: ProviderCredentials, path: String) async throws(ConnectorFailure) -> EstablishmentPage {
+    private func establishments(_ access: ProviderAccess, path: String) async throws(ConnectorFailure) -> EstablishmentPage {
         let answer: POSExchange.Answer
-        switch await exchange.send(.GET, credentials.baseUrl + path, headers: authHeaders(credentials)) {
+        switch await exchange.send(.GET, access.baseUrl + path, access: access, authorize: Self.authorize) {
         case .failure(let failure): throw ConnectorFailure(failure.outcome.reason)
         case .success(let value): answer = value
         }
         guard answer.succeeded else {
             let outcome = ConnectorOutcome.refused(answer, step: "Revel Establishment", durationMs: answer.durationMs)
-            throw ConnectorFailure(outcome.reason, isAuthFailure: outcome.errorClass == "auth")
+            throw ConnectorFailure(outcome.reason, isAuthFailure: outcome.failureClass == .auth)
         }
         guard let json = answer.json, case .array(let objects)? = json["objects"] ?? json["results"] else {
             throw ConnectorFailure("Revel Establishment answered without objects")
@@ -188,7 +190,7 @@ public struct RevelConnector: POSConnector {
         }
         let meta = json["meta"]
         // `next` is a path on the same host; anything else is not followed.
-        let next = meta?["next"]?.stringValue.flatMap { $0.hasPrefix("/") ? Self.relative($0, to: credentials.baseUrl) : nil }
+        let next = meta?["next"]?.stringValue.flatMap { $0.hasPrefix("/") ? Self.relative($0, to: access.baseUrl) : nil }
         return EstablishmentPage(outlets: outlets, next: next, total: meta?["total_count"]?.integerValue)
     }
 

@@ -118,3 +118,39 @@ public struct ExactDecimal: Sendable, Equatable {
     /// The value when it is a whole number that fits `Int64`.
     public var integerValue: Int64? { try? scaled(by: 0) }
 }
+
+/// An amount or count that does not fit: the result of checked money or quantity arithmetic that
+/// would overflow `Int64` minor units (or `Int`). Values come from requests and POS answers, so
+/// arithmetic on them reports this instead of trapping.
+public struct ArithmeticOverflow: Error, Equatable, Sendable {
+    public init() {}
+}
+
+extension Money {
+    public static func zero(_ currency: Currency) -> Money { Money(minorUnits: 0, currency: currency) }
+
+    /// `self × factor`, exact, or ``ArithmeticOverflow``.
+    public func times(_ factor: Int) throws(ArithmeticOverflow) -> Money {
+        guard let factor = Int64(exactly: factor) else { throw ArithmeticOverflow() }
+        let (product, overflow) = minorUnits.multipliedReportingOverflow(by: factor)
+        guard !overflow else { throw ArithmeticOverflow() }
+        return Money(minorUnits: product, currency: currency)
+    }
+
+    /// `self + other` (same currency), exact, or ``ArithmeticOverflow``.
+    public func plus(_ other: Money) throws(ArithmeticOverflow) -> Money {
+        precondition(currency == other.currency, "adding \(other.currency) to \(currency)")
+        let (sum, overflow) = minorUnits.addingReportingOverflow(other.minorUnits)
+        guard !overflow else { throw ArithmeticOverflow() }
+        return Money(minorUnits: sum, currency: currency)
+    }
+}
+
+/// Checked arithmetic on counts (an item's quantity × its modifier's).
+public enum Quantity {
+    public static func product(_ lhs: Int, _ rhs: Int) throws(ArithmeticOverflow) -> Int {
+        let (product, overflow) = lhs.multipliedReportingOverflow(by: rhs)
+        guard !overflow else { throw ArithmeticOverflow() }
+        return product
+    }
+}

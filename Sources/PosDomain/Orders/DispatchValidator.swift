@@ -92,13 +92,53 @@ public enum DispatchValidator {
         guard let createdAt = RFC3339.parseMilliseconds(createdAtText) else {
             throw ValidationError(field: order.path("createdAt"), message: "must be an RFC 3339 date-time such as 2024-12-01T14:30:00Z or 2024-12-01T22:30:00+08:00")
         }
-        return CataOrder(
+        let typed = CataOrder(
             uuid: uuid, orderRefNo: orderRefNo, dailyQueueNo: dailyQueueNo, storeUuid: storeUuid,
             storeName: storeName, deliveryMethod: deliveryMethod, status: status, currency: currency,
             isPreorder: isPreorder, items: items, subtotal: subtotal, discountTotal: discountTotal,
             serviceCharge: serviceCharge, deliveryFee: deliveryFee, totalPay: totalPay,
             payment: paymentValue, createdAt: createdAt
         )
+        try checkAmounts(typed)
+        return typed
+    }
+
+    /// Every amount a connector may derive from the order must fit `Int64` minor units: each line
+    /// (unit price × quantity, a modifier's price × its quantity × the item's), their sums, and the
+    /// order's totals. Checked once here, so an order that cannot be represented is a 400 naming the
+    /// field that makes it overflow — and a stored order read back for a retry fails the same way
+    /// instead of reaching a connector.
+    static func checkAmounts(_ order: CataOrder) throws(ValidationError) {
+        // What is being computed, for the error: the field that makes it overflow and the sum.
+        var field = "", what = ""
+        do throws(ArithmeticOverflow) {
+            var lines = Money.zero(order.currency)
+            var subTotals = Money.zero(order.currency)
+            for (index, item) in order.items.enumerated() {
+                let path = "order.items[\(index)]"
+                (field, what) = ("\(path).quantity", "the item's prices × quantity")
+                var line = try item.itemOnlyPrice.times(item.quantity)
+                _ = try item.modifierOnlyPrice.times(item.quantity)
+                _ = try item.itemPrice.times(item.quantity)
+                for (modifierIndex, modifier) in item.modifiers.enumerated() {
+                    (field, what) = ("\(path).modifiers[\(modifierIndex)].quantity", "the item's line with its modifiers (price × quantity × the item's quantity)")
+                    line = try line.plus(try modifier.price.times(try Quantity.product(modifier.quantity, item.quantity)))
+                }
+                (field, what) = (path, "the sum of the order's lines")
+                lines = try lines.plus(line)
+                (field, what) = ("\(path).itemSubTotal", "the sum of itemSubTotal")
+                subTotals = try subTotals.plus(item.itemSubTotal)
+            }
+            (field, what) = ("order.serviceCharge", "subtotal + serviceCharge")
+            let charged = try order.subtotal.plus(order.serviceCharge)
+            (field, what) = ("order.deliveryFee", "the order's total (its lines, or subtotal + serviceCharge, plus deliveryFee)")
+            _ = try charged.plus(order.deliveryFee)
+            _ = try lines.plus(order.deliveryFee)
+            (field, what) = ("order.payment.tip", "payment amount + tip")
+            _ = try order.payment.amount.plus(order.payment.tip)
+        } catch {
+            throw ValidationError(field: field, message: "makes \(what) larger than the largest amount this service can represent")
+        }
     }
 }
 

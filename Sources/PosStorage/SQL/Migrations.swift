@@ -255,6 +255,22 @@ enum Migrations {
             .postgres("ALTER TABLE webhooks ALTER COLUMN events TYPE TEXT[] USING string_to_array(events, ',')"),
             .postgres("ALTER TABLE api_keys ALTER COLUMN scopes TYPE TEXT[] USING string_to_array(scopes, ',')"),
         ]),
+        Step(version: 6, name: "provider OAuth tokens with a refresh lease", statements: [
+            """
+            CREATE TABLE provider_tokens (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                slug TEXT NOT NULL,
+                access_token_sealed TEXT NOT NULL,
+                refresh_token_sealed TEXT,
+                access_expires_at BIGINT,
+                version BIGINT NOT NULL,
+                refresh_owner TEXT,
+                refresh_lease_until BIGINT,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, slug)
+            )
+            """,
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

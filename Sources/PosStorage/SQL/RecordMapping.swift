@@ -106,6 +106,15 @@ enum RecordMapping {
             createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"))
     }
 
+    static func providerToken(_ row: SQLRow) throws -> ProviderToken {
+        ProviderToken(
+            tenantId: try row.string("tenant_id"), slug: try row.string("slug"),
+            sealedAccessToken: try row.string("access_token_sealed"), sealedRefreshToken: try row.optionalString("refresh_token_sealed"),
+            accessExpiresAt: try row.optionalInt64("access_expires_at"), version: try row.int64("version"),
+            refreshOwner: try row.optionalString("refresh_owner"), refreshLeaseUntil: try row.optionalInt64("refresh_lease_until"),
+            updatedAt: try row.int64("updated_at"))
+    }
+
     static func attempt(_ row: SQLRow) throws -> DeliveryAttempt {
         DeliveryAttempt(
             deliveryId: try row.string("delivery_id"),
@@ -147,6 +156,9 @@ enum SharedSQL {
         tenant_id, slug, status, api_key_sealed, api_secret_sealed, webhook_url, base_url, config, created_at, updated_at
         """
     static let outletProviderColumns = "tenant_id, outlet_id, provider_slug, external_id, settings, created_at, updated_at"
+    static let providerTokenColumns = """
+        tenant_id, slug, access_token_sealed, refresh_token_sealed, access_expires_at, version, refresh_owner, refresh_lease_until, updated_at
+        """
     static let attemptColumns = """
         a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
         a.response_excerpt, a.signed_with

@@ -45,11 +45,13 @@ public final class SQLStores: StoreEngine {
         await engine.shutdown()
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+    @discardableResult
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await engine.read(body)
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await engine.write(body)
     }
 
@@ -501,6 +503,63 @@ public final class SQLStores: StoreEngine {
         try await write { db in
             try db.execute("UPDATE deliveries SET progress = ?, updated_at = ? WHERE id = ?", [progress, at, deliveryId])
         }
+    }
+}
+
+// MARK: ProviderTokenStore
+// Each write is one statement that checks what the caller last read (version, lease), so replicas
+// coordinate through the row alone; who refreshes and how long the others wait is CredentialProvider's.
+
+extension SQLStores {
+    public func providerToken(tenantId: String, slug: String) async throws -> ProviderToken? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.providerTokenColumns) FROM provider_tokens WHERE tenant_id = ? AND slug = ?",
+                            [tenantId, slug]).map(RecordMapping.providerToken)
+        }
+    }
+
+    public func insertProviderToken(_ token: ProviderToken) async throws -> Bool {
+        try await write { db in
+            try db.execute("""
+                INSERT INTO provider_tokens (\(SharedSQL.providerTokenColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, slug) DO NOTHING
+                """, [token.tenantId, token.slug, token.sealedAccessToken, token.sealedRefreshToken, token.accessExpiresAt, token.version,
+                      token.refreshOwner, token.refreshLeaseUntil, token.updatedAt]) == 1
+        }
+    }
+
+    public func acquireTokenRefreshLease(tenantId: String, slug: String, version: Int64, owner: String, until: Int64, now: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute("""
+                UPDATE provider_tokens SET refresh_owner = ?, refresh_lease_until = ?
+                WHERE tenant_id = ? AND slug = ? AND version = ? AND (refresh_owner IS NULL OR refresh_lease_until <= ?)
+                """, [owner, until, tenantId, slug, version, now]) == 1
+        }
+    }
+
+    public func completeTokenRefresh(tenantId: String, slug: String, version: Int64, owner: String, tokens: RefreshedProviderToken,
+                                     at: Int64) async throws -> Int64? {
+        try await write { db in
+            try db.queryOne("""
+                UPDATE provider_tokens SET access_token_sealed = ?, refresh_token_sealed = ?, access_expires_at = ?, version = version + 1,
+                    refresh_owner = NULL, refresh_lease_until = NULL, updated_at = ?
+                WHERE tenant_id = ? AND slug = ? AND version = ? AND refresh_owner = ?
+                RETURNING version
+                """, [tokens.sealedAccessToken, tokens.sealedRefreshToken, tokens.accessExpiresAt, at, tenantId, slug, version, owner])
+                .map { try $0.int64("version") }
+        }
+    }
+
+    public func releaseTokenRefreshLease(tenantId: String, slug: String, owner: String) async throws {
+        try await write { db in
+            try db.execute("""
+                UPDATE provider_tokens SET refresh_owner = NULL, refresh_lease_until = NULL WHERE tenant_id = ? AND slug = ? AND refresh_owner = ?
+                """, [tenantId, slug, owner])
+        }
+    }
+
+    public func deleteProviderToken(tenantId: String, slug: String) async throws {
+        try await write { db in try db.execute("DELETE FROM provider_tokens WHERE tenant_id = ? AND slug = ?", [tenantId, slug]) }
     }
 }
 

@@ -1,0 +1,159 @@
+import Foundation
+import NIOHTTP1
+import PosDomain
+
+/// What a call to a POS is authorized with, opened for the length of one call.
+public enum Credential: Sendable, Equatable, CustomStringConvertible {
+    /// A key and secret the operator entered, used as they are.
+    case staticKey(key: String, secret: String)
+    /// An OAuth 2 bearer token the service obtained and keeps fresh.
+    case accessToken(String)
+
+    /// Never the secret itself: credentials may end up in a log line by accident.
+    public var description: String {
+        switch self {
+        case .staticKey: "Credential.staticKey(redacted)"
+        case .accessToken: "Credential.accessToken(redacted)"
+        }
+    }
+}
+
+/// How a POS authenticates. A connector that says nothing uses a static key.
+public enum CredentialScheme: Sendable, Equatable {
+    case staticKey
+    /// OAuth 2: the connection's `apiKey`/`apiSecret` are the client id and secret; tokens come from
+    /// `tokenURL` (client credentials, then single-use refresh tokens).
+    case oauth2(tokenURL: String, scope: String?)
+}
+
+/// A credential could not be had (the token endpoint refused or did not answer).
+public struct CredentialFailure: Error, Sendable, Equatable {
+    public var failureClass: FailureClass
+    public var message: String
+    public var retryable: Bool
+
+    public init(_ failureClass: FailureClass, _ message: String, retryable: Bool) {
+        self.failureClass = failureClass
+        self.message = message
+        self.retryable = retryable
+    }
+}
+
+/// Where a connector asks for the credential of one call. The service's `CredentialProvider`
+/// implements it: a static key as stored, or an OAuth token it keeps fresh across replicas.
+public protocol CredentialSource: Sendable {
+    func credential() async throws(CredentialFailure) -> Credential
+    /// The POS answered 401 to `rejected`: a fresh credential to retry with once, or nil when a new
+    /// one cannot help (a static key is what it is).
+    func credential(replacing rejected: Credential) async throws(CredentialFailure) -> Credential?
+}
+
+/// A static key and secret, as stored.
+public struct StaticCredentialSource: CredentialSource {
+    private let key: String
+    private let secret: String
+
+    public init(key: String, secret: String) {
+        self.key = key
+        self.secret = secret
+    }
+
+    public func credential() async throws(CredentialFailure) -> Credential { .staticKey(key: key, secret: secret) }
+
+    public func credential(replacing rejected: Credential) async throws(CredentialFailure) -> Credential? { nil }
+}
+
+/// A tenant's connection to one POS for one call: where it is, its options, and where its
+/// credentials come from (never the secrets themselves).
+public struct ProviderAccess: Sendable {
+    /// The POS's API root, without a trailing slash.
+    public var baseUrl: String
+    public var webhookUrl: String
+    /// Connector-specific options (`{"tokenHeader": "X-API-Key"}`); never secrets.
+    public var config: JSONValue
+    public var credentials: any CredentialSource
+
+    public init(baseUrl: String, webhookUrl: String, config: JSONValue, credentials: any CredentialSource) {
+        self.baseUrl = baseUrl.hasSuffix("/") ? String(baseUrl.dropLast()) : baseUrl
+        self.webhookUrl = webhookUrl
+        self.config = config
+        self.credentials = credentials
+    }
+}
+
+/// Tokens an OAuth 2 token endpoint issued (RFC 6749 §5.1).
+public struct IssuedToken: Sendable, Equatable, CustomStringConvertible {
+    public var accessToken: String
+    public var refreshToken: String?
+    /// Seconds the access token lives, when the endpoint said.
+    public var expiresIn: Int64?
+
+    public init(accessToken: String, refreshToken: String?, expiresIn: Int64?) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresIn = expiresIn
+    }
+
+    public var description: String { "IssuedToken(redacted, expiresIn: \(expiresIn.map(String.init) ?? "?"))" }
+}
+
+/// The OAuth 2 token endpoint: client credentials and refresh-token grants, client authenticated
+/// with HTTP Basic (RFC 6749 §2.3.1), form-encoded bodies.
+public struct OAuthTokenEndpoint: Sendable {
+    private let transport: HTTPTransport
+
+    public init(transport: HTTPTransport) {
+        self.transport = transport
+    }
+
+    public func clientCredentials(tokenURL: String, clientId: String, clientSecret: String, scope: String?) async throws(CredentialFailure) -> IssuedToken {
+        try await grant(tokenURL: tokenURL, clientId: clientId, clientSecret: clientSecret,
+                        form: [("grant_type", "client_credentials")] + (scope.map { [("scope", $0)] } ?? []))
+    }
+
+    /// Spends `refreshToken`: a POS with single-use refresh tokens answers `invalid_grant` to a second use.
+    public func refresh(tokenURL: String, clientId: String, clientSecret: String, refreshToken: String) async throws(CredentialFailure) -> IssuedToken {
+        try await grant(tokenURL: tokenURL, clientId: clientId, clientSecret: clientSecret,
+                        form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+    }
+
+    private func grant(tokenURL: String, clientId: String, clientSecret: String, form: [(String, String)]) async throws(CredentialFailure) -> IssuedToken {
+        let basic = Data("\(Self.formEncoded(clientId)):\(Self.formEncoded(clientSecret))".utf8).base64EncodedString()
+        let body = form.map { "\(Self.formEncoded($0.0))=\(Self.formEncoded($0.1))" }.joined(separator: "&")
+        let response: HTTPTransport.Response
+        do throws(HTTPTransport.Failure) {
+            response = try await transport.send(method: .POST, url: tokenURL, headers: [
+                ("Authorization", "Basic \(basic)"), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
+            ], body: Array(body.utf8))
+        } catch {
+            throw Self.failure(error)
+        }
+        let json = (try? JSONParser.parse(response.body)).map(JSONValue.init)
+        guard (200..<300).contains(response.status) else {
+            // 400 invalid_grant / 401 invalid_client: asking again will not help; 5xx and 429 may.
+            let code = json?["error"]?.stringValue ?? "HTTP \(response.status)"
+            let retryable = response.status == 429 || response.status >= 500
+            throw CredentialFailure(retryable ? .httpStatus : .auth, "the token endpoint answered HTTP \(response.status): \(code)", retryable: retryable)
+        }
+        guard let access = json?["access_token"]?.stringValue, !access.isEmpty else {
+            throw CredentialFailure(.unexpectedResponse, "the token endpoint answered without access_token", retryable: false)
+        }
+        return IssuedToken(accessToken: access, refreshToken: json?["refresh_token"]?.stringValue, expiresIn: json?["expires_in"]?.integerValue)
+    }
+
+    static func failure(_ error: HTTPTransport.Failure) -> CredentialFailure {
+        switch error {
+        case .timeout(let message): CredentialFailure(.timeout, "token endpoint: \(message)", retryable: true)
+        case .network(let message): CredentialFailure(.network, "token endpoint: \(message)", retryable: true)
+        case .invalidURL(let message): CredentialFailure(.invalidTarget, "token endpoint: \(message)", retryable: false)
+        case .forbiddenTarget(let message): CredentialFailure(.forbiddenTarget, "token endpoint: \(message)", retryable: false)
+        }
+    }
+
+    /// `application/x-www-form-urlencoded` escaping: unreserved characters stay, everything else is %XX.
+    static func formEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}

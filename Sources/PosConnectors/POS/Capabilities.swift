@@ -1,0 +1,217 @@
+import PosDomain
+
+// What a POS connector can do is the protocols it adopts, one per capability, each a requirement
+// or two. A connector adopts only what its POS can; callers ask the registry for "the connector
+// for slug X that can do Y" and get nil otherwise, so there are no flags to keep in step and no
+// throwing defaults. docs/adr/0003-connector-capabilities.md explains the shape.
+
+/// Send an order to the POS: pure mapping plus its exchange(s), one attempt per call.
+public protocol OrderDispatching: POSConnector {
+    func dispatch(_ request: POSDispatch) async -> ConnectorOutcome
+}
+
+/// Cancel an order the POS already has.
+public protocol OrderCancelling: POSConnector {
+    func cancel(_ request: POSCancellation) async -> ConnectorOutcome
+}
+
+/// Receive the POS's own status webhooks. Verification comes first and is part of reading, so an
+/// unverified body is never read.
+public protocol InboundStatusReceiving: POSConnector {
+    func statusUpdates(from webhook: InboundWebhook, access: ProviderAccess) async throws(InboundWebhookRejection) -> [OrderStatusUpdate]
+}
+
+/// Ask the POS for an order's status (for a POS that cannot call us back).
+public protocol OrderStatusPolling: POSConnector {
+    func status(of order: POSOrderReference) async throws(ConnectorFailure) -> OrderStatusUpdate
+}
+
+/// Read the POS's menu for an outlet.
+public protocol MenuImporting: POSConnector {
+    func importMenu(_ request: POSMenuRequest) async throws(ConnectorFailure) -> ImportedMenu
+}
+
+/// Make a harmless authenticated call to prove the connection works.
+public protocol ConnectionTesting: POSConnector {
+    func testConnection(_ access: ProviderAccess) async -> ConnectionTestResult
+}
+
+/// List the POS's own outlets (to map ours onto).
+public protocol RemoteOutletListing: POSConnector {
+    func remoteOutlets(_ access: ProviderAccess) async throws(ConnectorFailure) -> [RemoteOutlet]
+}
+
+/// A capability by name, as the API shows it (`GET /provider-connections` → `capabilities`).
+/// Derived from conformance, never declared separately.
+public enum ConnectorCapability: String, CaseIterable, Sendable {
+    case dispatchOrder
+    case cancelOrder
+    case inboundStatus
+    case statusPolling
+    case menuImport
+    case testConnection
+    case listRemoteOutlets
+
+    /// Whether `connector` adopts this capability's protocol.
+    public func isAdopted(by connector: any POSConnector) -> Bool {
+        switch self {
+        case .dispatchOrder: connector is any OrderDispatching
+        case .cancelOrder: connector is any OrderCancelling
+        case .inboundStatus: connector is any InboundStatusReceiving
+        case .statusPolling: connector is any OrderStatusPolling
+        case .menuImport: connector is any MenuImporting
+        case .testConnection: connector is any ConnectionTesting
+        case .listRemoteOutlets: connector is any RemoteOutletListing
+        }
+    }
+
+    public static func of(_ connector: any POSConnector) -> [ConnectorCapability] {
+        allCases.filter { $0.isAdopted(by: connector) }
+    }
+}
+
+// MARK: Inputs and outputs of the capabilities still to be built (cancel, status, menu)
+
+/// An order the POS already has, named both ways.
+public struct POSOrderReference: Sendable {
+    /// The POS's id (`externalOrderId` on our order).
+    public var externalOrderId: String
+    /// The Cata order's `uuid`.
+    public var orderUUID: String
+    public var externalOutletId: String
+    public var access: ProviderAccess
+
+    public init(externalOrderId: String, orderUUID: String, externalOutletId: String, access: ProviderAccess) {
+        self.externalOrderId = externalOrderId
+        self.orderUUID = orderUUID
+        self.externalOutletId = externalOutletId
+        self.access = access
+    }
+}
+
+/// One attempt at cancelling an order (an outbox job like a dispatch).
+public struct POSCancellation: Sendable {
+    public var deliveryId: String
+    public var attemptNumber: Int
+    public var order: POSOrderReference
+    /// Why, in the operator's words, when the POS takes a reason.
+    public var reason: String?
+    public var settings: JSONValue
+
+    public init(deliveryId: String, attemptNumber: Int, order: POSOrderReference, reason: String?, settings: JSONValue) {
+        self.deliveryId = deliveryId
+        self.attemptNumber = attemptNumber
+        self.order = order
+        self.reason = reason
+        self.settings = settings
+    }
+}
+
+/// Where an order stands, in our words; `posStatus` keeps the POS's own.
+public enum OrderStatus: String, Sendable, CaseIterable {
+    case accepted, preparing, ready, completed, cancelled, rejected
+}
+
+public struct OrderStatusUpdate: Sendable, Equatable {
+    public var externalOrderId: String
+    /// The Cata order's `uuid`, when the POS echoes it.
+    public var orderUUID: String?
+    public var status: OrderStatus
+    public var posStatus: String
+    /// When the POS says it happened (ms since the epoch).
+    public var occurredAt: Int64?
+
+    public init(externalOrderId: String, orderUUID: String?, status: OrderStatus, posStatus: String, occurredAt: Int64?) {
+        self.externalOrderId = externalOrderId
+        self.orderUUID = orderUUID
+        self.status = status
+        self.posStatus = posStatus
+        self.occurredAt = occurredAt
+    }
+}
+
+/// A webhook the POS sent us, as received.
+public struct InboundWebhook: Sendable {
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    public var receivedAt: Int64
+
+    public init(headers: [(String, String)], body: [UInt8], receivedAt: Int64) {
+        self.headers = headers
+        self.body = body
+        self.receivedAt = receivedAt
+    }
+}
+
+/// Why an inbound webhook was not read.
+public enum InboundWebhookRejection: Error, Sendable, Equatable {
+    /// The signature (or shared token) did not verify: answered 401, never read.
+    case unverified(String)
+    /// Verified but not a status update this connector understands: answered 400.
+    case unreadable(ValidationError)
+}
+
+public struct POSMenuRequest: Sendable {
+    public var externalOutletId: String
+    public var settings: JSONValue
+    public var access: ProviderAccess
+    public var currency: Currency
+
+    public init(externalOutletId: String, settings: JSONValue, access: ProviderAccess, currency: Currency) {
+        self.externalOutletId = externalOutletId
+        self.settings = settings
+        self.access = access
+        self.currency = currency
+    }
+}
+
+/// A POS menu in our terms: products (with the PLU we map by) and their modifier groups.
+public struct ImportedMenu: Sendable, Equatable {
+    public var products: [Product]
+    public var modifierGroups: [ModifierGroup]
+
+    public struct Product: Sendable, Equatable {
+        public var externalId: String
+        public var plu: String?
+        public var name: String
+        public var price: Money?
+        public var modifierGroupIds: [String]
+
+        public init(externalId: String, plu: String?, name: String, price: Money?, modifierGroupIds: [String]) {
+            self.externalId = externalId
+            self.plu = plu
+            self.name = name
+            self.price = price
+            self.modifierGroupIds = modifierGroupIds
+        }
+    }
+
+    public struct ModifierGroup: Sendable, Equatable {
+        public var externalId: String
+        public var name: String
+        public var options: [Option]
+
+        public struct Option: Sendable, Equatable {
+            public var externalId: String
+            public var name: String
+            public var price: Money?
+
+            public init(externalId: String, name: String, price: Money?) {
+                self.externalId = externalId
+                self.name = name
+                self.price = price
+            }
+        }
+
+        public init(externalId: String, name: String, options: [Option]) {
+            self.externalId = externalId
+            self.name = name
+            self.options = options
+        }
+    }
+
+    public init(products: [Product], modifierGroups: [ModifierGroup]) {
+        self.products = products
+        self.modifierGroups = modifierGroups
+    }
+}
