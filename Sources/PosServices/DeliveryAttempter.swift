@@ -78,28 +78,33 @@ public struct DeliveryAttempter: Sendable {
         return DeliveryTransition(status: .dead, nextAttemptAt: nil)
     }
 
-    /// The attempts of a claimed delivery that began and were never recorded: the process making
-    /// them died or lost its lease. Recorded with the claimed attempt's outcome.
-    public func interruptedAttempts(of delivery: Delivery) -> [DeliveryAttempt] {
-        guard let lost = OutboxPolicy.interruptedAttempts(of: delivery) else { return [] }
-        let now = clock()
-        return lost.map { number in
-            DeliveryAttempt(deliveryId: delivery.id, attemptNumber: number, startedAt: now, durationMs: 0, statusCode: nil,
-                            errorClass: FailureClass.interrupted.rawValue, error: OutboxPolicy.interruptedError, responseExcerpt: nil, signedWith: nil)
+    /// What the worker records for a claimed delivery: first the attempts that began and never
+    /// finished (their process died or lost its lease), then this attempt — or, when the unfinished
+    /// ones used up the schedule, the delivery given up as dead without another call, so a delivery
+    /// that kills its process cannot take every replica down in turn.
+    public func attempt(claimed: ClaimedDelivery) async -> (recorded: [RecordedAttempt], outcome: ConnectorOutcome, health: EndpointHealthUpdate?) {
+        let delivery = claimed.delivery
+        let unfinished = OutboxPolicy.interruptedAttempts(of: delivery).map { numbers in
+            numbers.map { number in
+                DeliveryAttempt(deliveryId: delivery.id, attemptNumber: number, startedAt: clock(), durationMs: 0, statusCode: nil,
+                                errorClass: FailureClass.interrupted.rawValue, error: OutboxPolicy.interruptedError, responseExcerpt: nil,
+                                signedWith: nil)
+            }
+        } ?? []
+        // Recorded before the claimed attempt, whose outcome the delivery takes.
+        func recorded(_ attempt: DeliveryAttempt, at: Int64) -> RecordedAttempt {
+            RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .failed, nextAttemptAt: nil), at: at)
         }
-    }
-
-    /// Whether interrupted attempts used up the schedule: the claimed attempt would be one too many,
-    /// so the delivery is dead-lettered instead of killing another process.
-    public func scheduleExhausted(by delivery: Delivery) -> Bool {
-        delivery.attemptsStarted > schedule.maxAttempts && delivery.attemptCount < delivery.attemptsStarted - 1
-    }
-
-    /// The schedule's attempts were all started and the last never finished: recorded dead, no call made.
-    public func givenUp(_ delivery: Delivery, interrupted: [DeliveryAttempt]) -> RecordedAttempt? {
-        guard var last = interrupted.last else { return nil }
-        last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: schedule.maxAttempts)
-        return RecordedAttempt(attempt: last, transition: DeliveryTransition(status: .dead, nextAttemptAt: nil), at: clock())
+        if var last = unfinished.last, delivery.attemptsStarted > schedule.maxAttempts {
+            let now = clock()
+            last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: schedule.maxAttempts)
+            let dead = RecordedAttempt(attempt: last, transition: DeliveryTransition(status: .dead, nextAttemptAt: nil), at: now)
+            return (unfinished.dropLast().map { recorded($0, at: now) } + [dead],
+                    .failed(.interrupted, last.error ?? OutboxPolicy.interruptedError, retryable: false), nil)
+        }
+        let result = await attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
+                                   orderBytes: claimed.event.payload, order: nil)
+        return (unfinished.map { recorded($0, at: result.recorded.at) } + [result.recorded], result.outcome, result.health)
     }
 
     private func sendToWebhook(_ delivery: Delivery, target: WebhookTarget, attemptNumber: Int, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {

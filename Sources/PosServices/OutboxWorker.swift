@@ -82,22 +82,7 @@ public final class OutboxWorker: Service, Sendable {
 
     private func attempt(_ claimed: ClaimedDelivery) async {
         let delivery = claimed.delivery
-        let interrupted = attempter.interruptedAttempts(of: delivery)
-        let recorded: [RecordedAttempt]
-        let outcome: (reason: String, statusCode: Int?, errorClass: String?, externalOrderId: String?)
-        var health: [EndpointHealthUpdate] = []
-        if attempter.scheduleExhausted(by: delivery), let dead = attempter.givenUp(delivery, interrupted: interrupted) {
-            // Its attempts keep dying with the process: stop here instead of taking every replica down in turn.
-            recorded = interrupted.dropLast().map { Self.interrupted($0, at: dead.at) } + [dead]
-            outcome = (dead.attempt.error ?? FailureClass.interrupted.rawValue, nil, FailureClass.interrupted.rawValue, nil)
-        } else {
-            let result = await attempter.attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
-                                                 orderBytes: claimed.event.payload, order: nil)
-            let final = result.recorded
-            recorded = interrupted.map { Self.interrupted($0, at: final.at) } + [final]
-            outcome = (result.outcome.reason, result.outcome.statusCode, result.outcome.errorClass, result.outcome.externalOrderId)
-            health = result.health.map { [$0] } ?? []
-        }
+        let (recorded, outcome, health) = await attempter.attempt(claimed: claimed)
         guard let last = recorded.last else { return }
         let number = last.attempt.attemptNumber
         // Only an order's own dispatch event moves the order's dispatch status.
@@ -117,7 +102,7 @@ public final class OutboxWorker: Service, Sendable {
         default: nil
         }
         do {
-            try await outbox.recordAttempts(recorded, completion: completion, health: health)
+            try await outbox.recordAttempts(recorded, completion: completion, health: health.map { [$0] } ?? [])
         } catch {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.error("could not record a delivery attempt", metadata: [
@@ -130,13 +115,6 @@ public final class OutboxWorker: Service, Sendable {
             "outcome": .string(outcome.errorClass ?? "delivered"), "next": .string(last.transition.status.rawValue),
         ])
         for attempt in recorded { onAttemptRecorded(attempt) }
-    }
-}
-
-extension OutboxWorker {
-    /// An attempt that never finished, recorded before the claimed one (whose outcome the delivery takes).
-    static func interrupted(_ attempt: DeliveryAttempt, at: Int64) -> RecordedAttempt {
-        RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .failed, nextAttemptAt: nil), at: at)
     }
 }
 
