@@ -215,12 +215,12 @@ public final class SQLStores: StoreEngine {
             let record = OrderRecord.accepted(order, completion: planned.isEmpty ? completion : nil)
             guard try db.execute("""
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
-                                    total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
+                                    total_pay_minor, payload_sha256, dispatch_status, dispatch_reason, first_response,
                                     received_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
                 """, [order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo, order.builtInTransformer,
-                      order.currency, order.totalPayMinor, SQLValue.bytes(order.payload), order.payloadSHA256,
+                      order.currency, order.totalPayMinor, order.payloadSHA256,
                       record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt]) == 1
             else {
                 guard let existing = try db.queryOne("""
@@ -433,7 +433,8 @@ public final class SQLStores: StoreEngine {
                 """
             var arguments: [any SQLBindable] = [now, now, tenantId, since]
             if let webhookId { sql += " AND webhook_id = ?"; arguments.append(webhookId) }
-            if let outletId { sql += " AND event_id IN (SELECT id FROM events WHERE tenant_id = ? AND outlet_id = ?)"; arguments += [tenantId, outletId] }
+            // Through the event's primary key: the deliveries are already narrowed by tenant, status and time.
+            if let outletId { sql += " AND EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.outlet_id = ?)"; arguments.append(outletId) }
             let count = try db.execute(sql, arguments)
             if count > 0, let notify = db.dialect.outboxNotification { try db.execute(notify) }
             return count
@@ -570,7 +571,7 @@ extension SQLStores: OutboxNotifications {
 }
 
 extension NewOrder {
-    /// The order's `order.paid` (or other dispatched) event: the order's own bytes, under the order's id.
+    /// The order's `order.paid` event: the order's own bytes (kept only here), under the order's id.
     var paidEvent: OutboxEvent {
         OutboxEvent(id: id, tenantId: tenantId, type: event, subject: EventSubject(.order, id: id), outletId: outletId, payload: payload,
                     createdAt: receivedAt)

@@ -96,14 +96,14 @@ private struct GRDBSession: SQLSession {
     }
 
     private static func arguments(_ values: [any SQLBindable]) -> StatementArguments {
-        StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
+        StatementArguments(values.map { value -> DatabaseValue in
             switch value.sqlValue {
-            case .null: nil
-            case .integer(let number): number
-            case .string(let text): text
-            case .bytes(let bytes): Data(bytes)
-            case .boolean(let flag): flag ? Int64(1) : Int64(0)
-            case .strings(let list): list.joined(separator: ",")
+            case .null: .null
+            case .integer(let number): number.databaseValue
+            case .string(let text): text.databaseValue
+            case .bytes(let bytes): Data(bytes).databaseValue
+            case .boolean(let flag): (flag ? Int64(1) : Int64(0)).databaseValue
+            case .strings(let list): list.joined(separator: ",").databaseValue
             }
         })
     }
