@@ -189,13 +189,12 @@ enum Migrations {
                 created_at BIGINT NOT NULL
             )
             """,
-            // Every order so far carried one event: its own bytes, under its own id.
+            // Every order with deliveries carried one event: its own bytes, under its own id.
             """
             INSERT INTO events (id, tenant_id, type, subject_type, subject_id, outlet_id, payload, created_at)
             SELECT id, tenant_id, event, 'order', id, outlet_id, payload, received_at FROM orders
+            WHERE id IN (SELECT order_id FROM deliveries)
             """,
-            // The event is now the one home of an order's bytes.
-            "ALTER TABLE orders DROP COLUMN payload",
             // SQLite cannot drop NOT NULL from order_id: the table is rebuilt (``SQLEngine/migrate(_:)``
             // runs this with foreign keys off and checks them before commit).
             .sqlite("""

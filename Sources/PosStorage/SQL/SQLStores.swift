@@ -215,12 +215,12 @@ public final class SQLStores: StoreEngine {
             let record = OrderRecord.accepted(order, completion: planned.isEmpty ? completion : nil)
             guard try db.execute("""
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
-                                    total_pay_minor, payload_sha256, dispatch_status, dispatch_reason, first_response,
+                                    total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
                                     received_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
                 """, [order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo, order.builtInTransformer,
-                      order.currency, order.totalPayMinor, order.payloadSHA256,
+                      order.currency, order.totalPayMinor, SQLValue.bytes(order.payload), order.payloadSHA256,
                       record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt]) == 1
             else {
                 guard let existing = try db.queryOne("""
@@ -229,7 +229,8 @@ public final class SQLStores: StoreEngine {
                 else { throw StoreError.unavailable("conflicting order vanished") }
                 return .existing(try RecordMapping.order(existing))
             }
-            try Self.insert(event, planned, lease: order.firstAttemptLease, db)
+            // An order with nowhere to go needs no event: its record keeps its bytes, and intake stays two statements.
+            if !planned.isEmpty { try Self.insert(event, planned, lease: order.firstAttemptLease, db) }
             return .created(record, planned)
         }
     }
@@ -571,7 +572,7 @@ extension SQLStores: OutboxNotifications {
 }
 
 extension NewOrder {
-    /// The order's `order.paid` event: the order's own bytes (kept only here), under the order's id.
+    /// The order's `order.paid` event: the order's own bytes, under the order's id.
     var paidEvent: OutboxEvent {
         OutboxEvent(id: id, tenantId: tenantId, type: event, subject: EventSubject(.order, id: id), outletId: outletId, payload: payload,
                     createdAt: receivedAt)
