@@ -81,14 +81,8 @@ public final class PostgresEngine: SQLEngine {
         do {
             return try await threads.runIfActive { [self] in
                 let connection = try checkOut()
-                do {
-                    let result = try body(PostgresSession(connection: connection, logger: logger))
-                    checkIn(connection)
-                    return result
-                } catch {
-                    checkIn(connection)
-                    throw error
-                }
+                defer { checkIn(connection) }
+                return try body(PostgresSession(connection: connection, logger: logger))
             }
         } catch let error as PSQLError where error.code != .server {
             throw StoreError.unavailable("postgres: \(error.code)")

@@ -173,6 +173,12 @@ extension SQLSession {
     func queryOne(_ sql: String, _ arguments: [any SQLBindable] = []) throws -> SQLRow? {
         try query(sql, arguments).first
     }
+
+    /// Inside a transaction that made deliveries due: wakes every replica's idle worker on commit
+    /// (where the engine can; polling covers the rest).
+    func notifyOutbox() throws {
+        if let notification = dialect.outboxNotification { try execute(notification) }
+    }
 }
 
 /// `?, ?, ?` for an `IN (…)` list of `count` values.

@@ -301,7 +301,7 @@ public final class SQLStores: StoreEngine {
             let planned = OutboxPolicy.plan(event, connector: connector, webhooks: webhooks, firstAttempt: .outbox, makeId: makeDeliveryId)
             guard !planned.isEmpty else { return [] }
             try Self.insert(event, planned, lease: nil, db)
-            if let notify = db.dialect.outboxNotification { try db.execute(notify) }
+            try db.notifyOutbox()
             return planned
         }
     }
@@ -391,7 +391,7 @@ public final class SQLStores: StoreEngine {
                 UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
                 WHERE id = ?
                 """, [now, now, id])
-            if let notify = db.dialect.outboxNotification { try db.execute(notify) }
+            try db.notifyOutbox()
             return delivery.requeued(at: now)
         }
     }
@@ -437,7 +437,7 @@ public final class SQLStores: StoreEngine {
             // Through the event's primary key: the deliveries are already narrowed by tenant, status and time.
             if let outletId { sql += " AND EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.outlet_id = ?)"; arguments.append(outletId) }
             let count = try db.execute(sql, arguments)
-            if count > 0, let notify = db.dialect.outboxNotification { try db.execute(notify) }
+            if count > 0 { try db.notifyOutbox() }
             return count
         }
     }
