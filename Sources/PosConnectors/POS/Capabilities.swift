@@ -16,9 +16,11 @@ public protocol OrderCancelling: POSConnector {
 }
 
 /// Receive the POS's own status webhooks. Verification comes first and is part of reading, so an
-/// unverified body is never read.
+/// unverified body is never read. Pure: no I/O, the secret is the connection's `webhookSecret`
+/// (nil when none is set — a connector whose POS always signs then refuses everything).
+/// Signatures are compared in constant time.
 public protocol InboundStatusReceiving: POSConnector {
-    func statusUpdates(from webhook: InboundWebhook, access: ProviderAccess) async throws(InboundWebhookRejection) -> [OrderStatusUpdate]
+    func readInbound(_ webhook: InboundWebhook, webhookSecret: String?) throws(InboundWebhookRejection) -> InboundWebhookReading
 }
 
 /// Ask the POS for an order's status (for a POS that cannot call us back).
@@ -107,31 +109,33 @@ public struct POSCancellation: Sendable {
     }
 }
 
-/// Where an order stands, in our words; `posStatus` keeps the POS's own.
-public enum OrderStatus: String, Sendable, CaseIterable {
-    case accepted, preparing, ready, completed, cancelled, rejected
-}
-
+/// A status the POS reported for one of our orders, in our words; `posStatus` keeps the POS's own.
 public struct OrderStatusUpdate: Sendable, Equatable {
-    public var externalOrderId: String
-    /// The Cata order's `uuid`, when the POS echoes it.
+    /// The POS's id for the order (our `externalOrderId`), when it names it.
+    public var externalOrderId: String?
+    /// The Cata order's `uuid` (the reference we sent), when the POS echoes it.
     public var orderUUID: String?
-    public var status: OrderStatus
+    /// nil when the POS's status has no equivalent of ours (the update is skipped, not an error).
+    public var status: OrderStatus?
     public var posStatus: String
     /// When the POS says it happened (ms since the epoch).
     public var occurredAt: Int64?
+    /// The POS's reason, for a rejection or cancellation.
+    public var reason: String?
 
-    public init(externalOrderId: String, orderUUID: String?, status: OrderStatus, posStatus: String, occurredAt: Int64?) {
+    public init(externalOrderId: String?, orderUUID: String?, status: OrderStatus?, posStatus: String, occurredAt: Int64?, reason: String? = nil) {
         self.externalOrderId = externalOrderId
         self.orderUUID = orderUUID
         self.status = status
         self.posStatus = posStatus
         self.occurredAt = occurredAt
+        self.reason = reason
     }
 }
 
 /// A webhook the POS sent us, as received.
 public struct InboundWebhook: Sendable {
+    /// Header names as sent; look them up with ``header(_:)`` (case-insensitive).
     public var headers: [(String, String)]
     public var body: [UInt8]
     public var receivedAt: Int64
@@ -141,13 +145,28 @@ public struct InboundWebhook: Sendable {
         self.body = body
         self.receivedAt = receivedAt
     }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+}
+
+/// What a verified inbound webhook says.
+public enum InboundWebhookReading: Sendable, Equatable {
+    /// Status changes to apply, in the order the POS sent them.
+    case statusUpdates([OrderStatusUpdate])
+    /// A handshake (Revel's first `{"ping":"pong"}`): answered 200 with `reply`, nothing applied.
+    case handshake(reply: JSONValue)
+    /// Verified but nothing we act on (an event type we do not map): answered 200 `{skipped: true, reason}`
+    /// so the POS stops retrying.
+    case ignored(reason: String)
 }
 
 /// Why an inbound webhook was not read.
 public enum InboundWebhookRejection: Error, Sendable, Equatable {
-    /// The signature (or shared token) did not verify: answered 401, never read.
+    /// The signature (or shared token) did not verify, or none was sent: answered 401, never read.
     case unverified(String)
-    /// Verified but not a status update this connector understands: answered 400.
+    /// Verified but not a body this connector can read: answered 400.
     case unreadable(ValidationError)
 }
 
