@@ -17,6 +17,8 @@ public struct DeliverySettings: Sendable {
     public var rotationOverlapMs: Int64
     /// Circuit breaker and auto-disable.
     public var health: EndpointHealthPolicy
+    /// When a POS without status webhooks is asked about an open order (`POS_STATUS_POLL_SCHEDULE`, `POS_STATUS_POLL_FOR`).
+    public var statusPollSchedule: RetrySchedule = .statusPolling
 
     public init(timeoutMs: Int64 = 10_000, schedule: RetrySchedule = .standard, pollIntervalMs: Int64 = 1_000, instanceId: String,
                 rotationOverlapMs: Int64 = 86_400_000, health: EndpointHealthPolicy = EndpointHealthPolicy()) {
@@ -44,6 +46,8 @@ public struct ServiceGraph: Sendable {
     public let webhooks: WebhookService
     public let worker: OutboxWorker
     public let providers: ProviderService
+    public let orderStatus: OrderStatusService
+    public let inbound: InboundStatusService
     public let clock: ServiceClock
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
@@ -59,7 +63,11 @@ public struct ServiceGraph: Sendable {
                                              clock: clock, settings: .init(owner: delivery.instanceId))
         let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock,
                                            credentials: credentials)
-        let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, secretBox: secretBox, schedule: delivery.schedule,
+        let orderStatus = OrderStatusService(store: stores, registry: posConnectors, clock: clock)
+        self.orderStatus = orderStatus
+        self.inbound = InboundStatusService(store: stores, registry: posConnectors, secretBox: secretBox, status: orderStatus, clock: clock)
+        let jobs = ConnectorJobs(orders: stores, deliverer: deliverer, status: orderStatus, pollSchedule: delivery.statusPollSchedule, clock: clock)
+        let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, jobs: jobs, secretBox: secretBox, schedule: delivery.schedule,
                                           health: delivery.health, clock: clock)
         self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,
                                         instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs)
@@ -76,6 +84,6 @@ public struct ServiceGraph: Sendable {
     /// What the HTTP routes call.
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
-                    health: stores, clock: clock)
+                    orderStatus: orderStatus, inbound: inbound, health: stores, clock: clock)
     }
 }

@@ -45,12 +45,16 @@ public struct APIError: HTTPResponseError, Equatable {
             self.init(status: .badRequest, message: message, details: details, field: field)
         case .unauthorized:
             self = .unauthorized
+        case .unverified(let message):
+            self.init(status: .unauthorized, message: message)
         case .forbidden(let message):
             self.init(status: .forbidden, message: message)
         case .notFound(let message):
             self.init(status: .notFound, message: message)
         case .conflict(let message, let details):
             self.init(status: .conflict, message: message, details: details)
+        case .preconditionFailed(let message, let details):
+            self.init(status: .preconditionFailed, message: message, details: details)
         case .unavailable(let message):
             self.init(status: .serviceUnavailable, message: "service temporarily unavailable", details: message)
         case .badGateway(let message, let details):

@@ -10,13 +10,18 @@ public struct APIServices: Sendable {
     public let deliveries: DeliveryService
     public let webhooks: WebhookService
     public let providers: ProviderService
+    public let orderStatus: OrderStatusService
+    public let inbound: InboundStatusService
     public let health: any StoreHealth
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
-                providers: ProviderService, health: any StoreHealth, clock: @escaping ServiceClock) {
+                providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, health: any StoreHealth,
+                clock: @escaping ServiceClock) {
         self.auth = auth
         self.dispatch = dispatch
+        self.orderStatus = orderStatus
+        self.inbound = inbound
         self.deliveries = deliveries
         self.webhooks = webhooks
         self.providers = providers
@@ -30,10 +35,14 @@ public struct EdgeSettings: Sendable {
     /// Partners' hosts are `<subdomain>.<baseDomain>` (`POS_BASE_DOMAIN`).
     public var baseDomain: String?
     public var maxBodyBytes: Int
+    /// How POS systems reach this service (`POS_PUBLIC_URL`), for connections' `inboundUrl`; without
+    /// it, the scheme and host the admin's request came in on.
+    public var publicURL: String?
 
-    public init(baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20) {
+    public init(baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, publicURL: String? = nil) {
         self.baseDomain = baseDomain
         self.maxBodyBytes = maxBodyBytes
+        self.publicURL = publicURL
     }
 }
 
@@ -65,21 +74,25 @@ public enum PosRouter {
         let body = JSONBodyDecoder(maxBodyBytes: settings.maxBodyBytes)
         let system = SystemRoutes(health: services.health)
         let auth = AuthRoutes(clock: services.clock)
-        let orders = OrderRoutes(body: body, orders: services.dispatch)
+        let orders = OrderRoutes(body: body, orders: services.dispatch, statuses: services.orderStatus)
+        let inbound = InboundRoutes(inbound: services.inbound, maxBodyBytes: settings.maxBodyBytes)
         let webhooks = WebhookRoutes(body: body, webhooks: services.webhooks, deliveries: services.deliveries)
         let deliveries = DeliveryRoutes(body: body, deliveries: services.deliveries)
-        let providers = ProviderRoutes(body: body, providers: services.providers)
+        let providers = ProviderRoutes(body: body, providers: services.providers, publicURL: settings.publicURL)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
         open.get("/ready", use: system.ready)
         open.get("/openapi.json", use: system.openAPI)
         open.get("/api/v1/webhooks/events", use: webhooks.events)
+        open.post("/api/v1/inbound/{provider}/order-status/{connectionToken}", use: inbound.orderStatus)
 
         anyKey.get("/api/v1/auth/whoami", use: auth.whoAmI)
 
         internalOnly.post("/api/v1/orders/dispatch", use: orders.dispatch)
         internalOrPartner.get("/api/v1/orders/{orderId}", use: orders.order)
+        internalOrPartner.post("/api/v1/orders/{orderId}/status", use: orders.status)
+        internalOnly.post("/api/v1/orders/{orderId}/cancel", use: orders.cancel)
 
         partnerOrAdmin.post("/api/v1/webhooks/register", use: webhooks.register)
         partnerOrAdmin.get("/api/v1/webhooks", use: webhooks.list)
@@ -102,6 +115,7 @@ public enum PosRouter {
         adminOnly.get("/api/v1/provider-connections/{slug}/remote-outlets", use: providers.remoteOutlets)
         adminOnly.put("/api/v1/outlet-providers/{outletId}", use: providers.putOutletProvider)
         adminOnly.get("/api/v1/outlet-providers/{outletId}", use: providers.outletProvider)
+        adminOnly.get("/api/v1/inbound-requests", use: inbound.requests)
         return (router, table)
     }
 }

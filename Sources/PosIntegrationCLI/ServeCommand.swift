@@ -58,12 +58,25 @@ struct ServeCommand: AsyncParsableCommand {
                 cooldownMs: try Settings.duration("POS_CIRCUIT_COOLDOWN", default: 60_000),
                 disableAfterMs: try Settings.duration("POS_DISABLE_AFTER", default: 5 * 86_400_000)))
         delivery.leaseMarginMs = try Settings.duration("POS_LEASE_MARGIN", default: 30_000)
+        if environment["POS_STATUS_POLL_SCHEDULE"] != nil || environment["POS_STATUS_POLL_FOR"] != nil {
+            let steps = try environment["POS_STATUS_POLL_SCHEDULE"].map { text in
+                guard let steps = RetrySchedule(parsing: text)?.delaysMs else {
+                    throw ValidationError("POS_STATUS_POLL_SCHEDULE must be comma-separated durations such as 30s,1m,2m,5m")
+                }
+                return steps
+            } ?? RetrySchedule.statusPollingSteps
+            guard let polling = RetrySchedule.polling(steps: steps, horizonMs: try Settings.duration("POS_STATUS_POLL_FOR", default: 86_400_000)) else {
+                throw ValidationError("POS_STATUS_POLL_SCHEDULE must end with a step longer than 0s, within POS_STATUS_POLL_FOR")
+            }
+            delivery.statusPollSchedule = polling
+        }
         guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
             delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
         let settings = ServerSettings(host: host, port: port,
-                                      edge: EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes))
+                                      edge: EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes,
+                                                         publicURL: environment["POS_PUBLIC_URL"]))
         let (app, _) = PosApplication.make(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])
         }

@@ -32,8 +32,8 @@ extension ServiceError {
         switch self {
         case .invalid(_, let message, _): message
         case .unauthorized: "unauthorized"
-        case .forbidden(let message), .notFound(let message), .unavailable(let message): message
-        case .conflict(let message, _), .badGateway(let message, _): message
+        case .forbidden(let message), .notFound(let message), .unavailable(let message), .unverified(let message): message
+        case .conflict(let message, _), .badGateway(let message, _), .preconditionFailed(let message, _): message
         }
     }
 }

@@ -31,8 +31,8 @@ public struct ConnectorDeliverer: Sendable {
 
     public enum RouteProblem: Error, Sendable, Equatable {
         case unknownConnector(String)
-        /// A connector for the slug exists but cannot take orders.
-        case cannotDispatch(String)
+        /// A connector for the slug exists but cannot do what is asked (`take orders`, `cancel orders`).
+        case incapable(String, what: String)
         case noConnection(String)
         case connectionInactive(String)
         case outletNotMapped(outletId: String, slug: String)
@@ -41,7 +41,7 @@ public struct ConnectorDeliverer: Sendable {
         /// The dispatch field a 400 names: the transformer, or the outlet that is not mapped to it.
         public var field: String {
             switch self {
-            case .unknownConnector, .cannotDispatch, .noConnection, .connectionInactive: "builtInTransformer"
+            case .unknownConnector, .incapable, .noConnection, .connectionInactive: "builtInTransformer"
             case .outletNotMapped, .outletMappedElsewhere: "outletId"
             }
         }
@@ -49,7 +49,7 @@ public struct ConnectorDeliverer: Sendable {
         public var message: String {
             switch self {
             case .unknownConnector(let slug): "unknown builtInTransformer \"\(slug)\""
-            case .cannotDispatch(let slug): "builtInTransformer \"\(slug)\" cannot take orders"
+            case .incapable(let slug, let what): "builtInTransformer \"\(slug)\" cannot \(what)"
             case .noConnection(let slug): "no provider connection for \"\(slug)\"; create it with PUT /api/v1/provider-connections/\(slug)"
             case .connectionInactive(let slug): "the provider connection for \"\(slug)\" is inactive"
             case .outletNotMapped(let outletId, let slug):
@@ -62,8 +62,16 @@ public struct ConnectorDeliverer: Sendable {
 
     /// The connector, connection and mapping for an order of `outletId` to `slug`.
     public func route(slug: String, tenantId: String, outletId: String) async throws -> Result<Route, RouteProblem> {
+        try await route(slug: slug, tenantId: tenantId, outletId: outletId, as: (any OrderDispatching).self, what: "take orders").map { connector, connection, mapping in
+            Route(connector: connector, connection: connection, mapping: mapping)
+        }
+    }
+
+    /// The connector for `slug` that can do `capability`, with the tenant's connection and the outlet's mapping.
+    public func route<Capability>(slug: String, tenantId: String, outletId: String, as capability: Capability.Type, what: String) async throws
+        -> Result<(Capability, ProviderConnection, OutletProvider), RouteProblem> {
         guard registry.connector(slug) != nil else { return .failure(.unknownConnector(slug)) }
-        guard let connector = registry.connector(slug, as: (any OrderDispatching).self) else { return .failure(.cannotDispatch(slug)) }
+        guard let connector = registry.connector(slug, as: capability) else { return .failure(.incapable(slug, what: what)) }
         guard let connection = try await providers.connection(tenantId: tenantId, slug: slug) else { return .failure(.noConnection(slug)) }
         guard connection.isActive else { return .failure(.connectionInactive(slug)) }
         guard let mapping = try await providers.outletProvider(tenantId: tenantId, outletId: outletId) else {
@@ -72,7 +80,7 @@ public struct ConnectorDeliverer: Sendable {
         guard mapping.providerSlug == slug else {
             return .failure(.outletMappedElsewhere(outletId: outletId, slug: slug, mappedTo: mapping.providerSlug))
         }
-        return .success(Route(connector: connector, connection: connection, mapping: mapping))
+        return .success((connector, connection, mapping))
     }
 
     /// Where `connection`'s POS is and where `connector`'s calls get their credentials.

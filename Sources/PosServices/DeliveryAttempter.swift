@@ -8,6 +8,8 @@ import PosStorage
 public struct DeliveryAttempter: Sendable {
     private let webhookConnector: any Connector
     private let connectors: ConnectorDeliverer
+    /// Cancellations and status polls; without it, a connector delivery of anything but an order is a configuration failure.
+    public let jobs: ConnectorJobs?
     private let secretBox: SecretBox
     private let schedule: RetrySchedule
     private let health: EndpointHealthPolicy
@@ -15,11 +17,12 @@ public struct DeliveryAttempter: Sendable {
     /// A draw from -1…1 for the schedule's jitter; fixed in tests.
     private let jitter: @Sendable () -> Double
 
-    public init(connector: any Connector, connectors: ConnectorDeliverer, secretBox: SecretBox, schedule: RetrySchedule,
+    public init(connector: any Connector, connectors: ConnectorDeliverer, jobs: ConnectorJobs? = nil, secretBox: SecretBox, schedule: RetrySchedule,
                 health: EndpointHealthPolicy = EndpointHealthPolicy(), clock: @escaping ServiceClock,
                 jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
         self.webhookConnector = connector
         self.connectors = connectors
+        self.jobs = jobs
         self.secretBox = secretBox
         self.schedule = schedule
         self.health = health
@@ -40,18 +43,26 @@ public struct DeliveryAttempter: Sendable {
                         route: ConnectorDeliverer.Route? = nil) async -> Result {
         // Counted as started when it was leased (max: a row written before attempts were counted so).
         let attemptNumber = max(delivery.attemptsStarted, delivery.attemptCount + 1)
-        let outcome: ConnectorOutcome
+        var outcome: ConnectorOutcome
+        var pollAgain = false
         if let target {
             outcome = await sendToWebhook(delivery, target: target, attemptNumber: attemptNumber, orderBytes: orderBytes, order: order)
-        } else if delivery.event != EventCatalogue.orderPaid {
-            // Connectors take orders today; the jobs of later capabilities (status polls, menu imports) bring their own.
-            outcome = .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)")
-        } else {
+        } else if delivery.event == EventCatalogue.orderPaid {
             outcome = await connectors.deliver(delivery, attemptNumber: attemptNumber, outletId: outletId, orderBytes: orderBytes, order: order,
                                                route: route)
+        } else if let jobs {
+            let job = await jobs.run(delivery, payload: orderBytes, attemptNumber: attemptNumber)
+            (outcome, pollAgain) = (job.outcome, job.pollAgain)
+        } else {
+            outcome = .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)")
         }
         let finishedAt = clock()
-        let transition = self.transition(after: attemptNumber, outcome: outcome, at: finishedAt)
+        let transition = pollAgain
+            ? pollTransition(after: attemptNumber, outcome: outcome, at: finishedAt)
+            : self.transition(after: attemptNumber, outcome: outcome, at: finishedAt, schedule: schedule(for: delivery.event))
+        if pollAgain, transition.status == .dead {
+            outcome.error = [outcome.error, "order not final after \(attemptNumber) polls; polling ends"].compactMap { $0 }.joined(separator: "; ")
+        }
         let attempt = DeliveryAttempt(
             deliveryId: delivery.id, attemptNumber: attemptNumber, startedAt: finishedAt - outcome.durationMs,
             durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
@@ -68,7 +79,7 @@ public struct DeliveryAttempter: Sendable {
 
     /// Where a delivery goes after attempt `attemptNumber` came to `outcome`: delivered, failed
     /// until its next time on the schedule, or dead.
-    func transition(after attemptNumber: Int, outcome: ConnectorOutcome, at finishedAt: Int64) -> DeliveryTransition {
+    func transition(after attemptNumber: Int, outcome: ConnectorOutcome, at finishedAt: Int64, schedule: RetrySchedule) -> DeliveryTransition {
         if outcome.succeeded { return DeliveryTransition(status: .delivered, nextAttemptAt: nil) }
         if outcome.retryable, let next = schedule.nextAttemptAt(
             after: attemptNumber, failedAt: finishedAt,
@@ -76,6 +87,19 @@ public struct DeliveryAttempter: Sendable {
             return DeliveryTransition(status: .failed, nextAttemptAt: next)
         }
         return DeliveryTransition(status: .dead, nextAttemptAt: nil)
+    }
+
+    /// A status poll that found the order not final: look again on the poll schedule (pending after
+    /// a good answer, failed after a bad one), or give up when the schedule is spent.
+    private func pollTransition(after attemptNumber: Int, outcome: ConnectorOutcome, at finishedAt: Int64) -> DeliveryTransition {
+        guard let jobs, let next = jobs.pollSchedule.nextAttemptAt(after: attemptNumber, failedAt: finishedAt, failure: .init(), jitter: jitter())
+        else { return DeliveryTransition(status: .dead, nextAttemptAt: nil) }
+        return DeliveryTransition(status: outcome.succeeded ? .pending : .failed, nextAttemptAt: next)
+    }
+
+    /// The schedule deliveries of `event` are retried on (status polls have their own).
+    func schedule(for event: String) -> RetrySchedule {
+        jobs?.schedule(for: event, otherwise: schedule) ?? schedule
     }
 
     /// What the worker records for a claimed delivery: first the attempts that began and never
@@ -95,9 +119,10 @@ public struct DeliveryAttempter: Sendable {
         func recorded(_ attempt: DeliveryAttempt, at: Int64) -> RecordedAttempt {
             RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .failed, nextAttemptAt: nil), at: at)
         }
-        if var last = unfinished.last, delivery.attemptsStarted > schedule.maxAttempts {
+        let maxAttempts = schedule(for: delivery.event).maxAttempts
+        if var last = unfinished.last, delivery.attemptsStarted > maxAttempts {
             let now = clock()
-            last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: schedule.maxAttempts)
+            last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: maxAttempts)
             let dead = RecordedAttempt(attempt: last, transition: DeliveryTransition(status: .dead, nextAttemptAt: nil), at: now)
             return (unfinished.dropLast().map { recorded($0, at: now) } + [dead],
                     .failed(.interrupted, last.error ?? OutboxPolicy.interruptedError, retryable: false), nil)

@@ -97,6 +97,7 @@ public struct DispatchService: Sendable {
             orderUUID: request.order.uuid, orderRefNo: request.order.orderRefNo, builtInTransformer: request.builtInTransformer,
             currency: request.order.currency.code, totalPayMinor: request.order.totalPay.minorUnits,
             payload: request.orderBytes, payloadSHA256: payloadHash, receivedAt: now,
+            fulfilment: Fulfilment(deliveryMethod: request.order.deliveryMethod),
             firstAttemptLease: DeliveryLease(owner: instanceId, expiresAt: now + leaseMs))
         // Written with the order when the outlet has nothing to deliver to: one commit, no second write.
         let noTarget = try completion(
@@ -156,12 +157,17 @@ public struct DispatchService: Sendable {
         }
         var successes: [String] = []
         var externalOrderId: String?
+        var followUps: [EventPublication] = []
         for (planned, result) in results {
             let outcome = result.outcome
             let target = planned.label
             if outcome.succeeded {
                 successes.append("\(target): \(outcome.reason)")
                 externalOrderId = externalOrderId ?? outcome.externalOrderId
+                if planned.delivery.isConnectorDelivery, let jobs = attempter.jobs {
+                    followUps += jobs.followUps(orderId: order.id, tenantId: order.tenantId, outletId: order.outletId,
+                                                connector: planned.delivery.connector, at: result.recorded.at)
+                }
             } else {
                 failures.append("\(target): \(outcome.reason)")
             }
@@ -173,10 +179,11 @@ public struct DispatchService: Sendable {
         }
         let dispatched = failures.isEmpty
         let reason = dispatched ? successes.joined(separator: "; ") : failures.joined(separator: "; ")
-        let done = try completion(
+        var done = try completion(
             orderId: order.id, status: dispatched ? .dispatched : .failed, reason: reason, externalOrderId: externalOrderId,
             response: DispatchResult(message: dispatched ? "order dispatched" : "order persisted; delivery failed",
                                      orderId: order.id, dispatched: dispatched, reason: reason))
+        done.completion.publications = followUps
         try await translatingStoreErrors {
             try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.compactMap(\.1.health))
         }

@@ -91,7 +91,11 @@ public final class OutboxWorker: Service, Sendable {
             switch last.transition.status {
             case .delivered:
                 DispatchCompletion(orderId: orderId, status: .dispatched, reason: "delivered on attempt \(number)",
-                                   externalOrderId: outcome.externalOrderId, response: nil, at: last.at)
+                                   externalOrderId: outcome.externalOrderId, response: nil, at: last.at,
+                                   publications: delivery.isConnectorDelivery
+                                       ? attempter.jobs?.followUps(orderId: orderId, tenantId: delivery.tenantId, outletId: claimed.event.outletId ?? "",
+                                                                   connector: delivery.connector, at: last.at) ?? []
+                                       : [])
             case .dead:
                 DispatchCompletion(orderId: orderId, status: .failed, reason: "dead-lettered after attempt \(number): \(outcome.reason)",
                                    response: nil, at: last.at)

@@ -3,6 +3,13 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
+/// What a `PUT` does to a stored secret.
+public enum SecretChange: Sendable, Equatable {
+    case keep
+    case remove
+    case set(String)
+}
+
 /// `PUT /provider-connections/{slug}`, validated. An omitted `apiKey` or `apiSecret` keeps the stored one.
 public struct PutProviderConnection: Sendable, Equatable {
     public static let statuses = ["active", "inactive"]
@@ -13,14 +20,18 @@ public struct PutProviderConnection: Sendable, Equatable {
     public let webhookUrl: String
     public let baseUrl: String
     public let config: JSONValue
+    /// What the POS signs (or authenticates) its status webhooks with.
+    public let webhookSecret: SecretChange
 
-    public init(status: String, apiKey: String?, apiSecret: String?, webhookUrl: String, baseUrl: String, config: JSONValue) {
+    public init(status: String, apiKey: String?, apiSecret: String?, webhookUrl: String, baseUrl: String, config: JSONValue,
+                webhookSecret: SecretChange = .keep) {
         self.status = status
         self.apiKey = apiKey
         self.apiSecret = apiSecret
         self.webhookUrl = webhookUrl
         self.baseUrl = baseUrl
         self.config = config
+        self.webhookSecret = webhookSecret
     }
 }
 
@@ -80,12 +91,25 @@ public struct ProviderService: Sendable {
             throw ServiceError.invalid(error)
         }
         let now = clock()
+        let sealedApiKey: String
+        if let apiKey = command.apiKey {
+            sealedApiKey = try secretBox.seal(apiKey)
+        } else if let existing {
+            sealedApiKey = existing.sealedApiKey
+        } else {
+            throw ServiceError.invalid(field: "apiKey", message: "apiKey is required")
+        }
+        let sealedWebhookSecret: String? = switch command.webhookSecret {
+        case .keep: existing?.sealedWebhookSecret
+        case .remove: nil
+        case .set(let secret): try secretBox.seal(secret)
+        }
         let connection = ProviderConnection(
-            tenantId: tenant.id, slug: slug, status: command.status,
-            sealedApiKey: try command.apiKey.map { try secretBox.seal($0) } ?? existing!.sealedApiKey,
+            tenantId: tenant.id, slug: slug, status: command.status, sealedApiKey: sealedApiKey,
             sealedApiSecret: try command.apiSecret.map { try secretBox.seal($0) } ?? existing?.sealedApiSecret ?? secretBox.seal(""),
             webhookUrl: command.webhookUrl, baseUrl: command.baseUrl, config: command.config.serialized,
-            createdAt: existing?.createdAt ?? now, updatedAt: now)
+            createdAt: existing?.createdAt ?? now, updatedAt: now,
+            connectionToken: existing?.connectionToken ?? Self.newConnectionToken(), sealedWebhookSecret: sealedWebhookSecret)
         let saved = try await translatingStoreErrors { try await providers.upsertConnection(connection) }
         // Tokens were issued to the old client (or server): the next call gets new ones.
         if command.apiKey != nil || command.apiSecret != nil || existing?.baseUrl != command.baseUrl {
@@ -124,6 +148,17 @@ public struct ProviderService: Sendable {
 
     public func hasSecret(_ connection: ProviderConnection) -> Bool {
         (try? secretBox.open(connection.sealedApiSecret)).map { !$0.isEmpty } ?? true
+    }
+
+    /// Whether the provider calls us with status webhooks (then the connection has an inbound URL).
+    public func receivesStatusWebhooks(_ slug: String) -> Bool {
+        deliverer.registry.connector(slug, as: (any InboundStatusReceiving).self) != nil
+    }
+
+    /// 192 random bits, hex: the unguessable part of a connection's inbound URL.
+    static func newConnectionToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<3).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
     }
 
     // MARK: Calls to the POS
@@ -187,5 +222,11 @@ public struct ProviderService: Sendable {
             throw ServiceError.notFound("outlet \"\(outletId)\" is not mapped to a provider")
         }
         return mapping
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -7,15 +7,33 @@ public enum ServiceError: Error, Equatable, Sendable {
     case invalid(field: String, message: String, details: String = "")
     /// 401. Always the same body, whatever the cause (decisions D4).
     case unauthorized
+    /// 401 for a caller that is not an API key holder (a POS whose webhook signature did not verify).
+    case unverified(String)
     /// 403: authenticated, but the key lacks the scope.
     case forbidden(String)
     case notFound(String)
     /// 409.
     case conflict(String, details: String = "")
+    /// 412: an `If-Match` version that is no longer the current one.
+    case preconditionFailed(String, details: String = "")
     /// 503: the database or another dependency is not answering.
     case unavailable(String)
     /// 502: a POS we asked on the caller's behalf failed.
     case badGateway(String, details: String = "")
+
+    /// The HTTP status the edge answers with.
+    public var statusCode: Int {
+        switch self {
+        case .invalid: 400
+        case .unauthorized, .unverified: 401
+        case .forbidden: 403
+        case .notFound: 404
+        case .conflict: 409
+        case .preconditionFailed: 412
+        case .unavailable: 503
+        case .badGateway: 502
+        }
+    }
 
     public static func invalid(_ error: ValidationError) -> ServiceError {
         .invalid(field: error.field, message: error.field.isEmpty ? error.message : "\(error.field) \(error.message)")

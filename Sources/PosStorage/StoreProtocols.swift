@@ -105,11 +105,12 @@ public struct NewOrder: Sendable {
     public var payload: [UInt8]
     public var payloadSHA256: String
     public var receivedAt: Int64
+    public var fulfilment: Fulfilment
     /// Held on the order's deliveries while the dispatch request makes their first attempt, so
     /// no worker takes them meanwhile; if this process dies, the lease runs out and a worker does.
     public var firstAttemptLease: DeliveryLease
 
-    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payload: [UInt8], payloadSHA256: String, receivedAt: Int64, firstAttemptLease: DeliveryLease) {
+    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payload: [UInt8], payloadSHA256: String, receivedAt: Int64, fulfilment: Fulfilment = .unknown, firstAttemptLease: DeliveryLease) {
         self.id = id
         self.tenantId = tenantId
         self.outletId = outletId
@@ -122,6 +123,7 @@ public struct NewOrder: Sendable {
         self.payload = payload
         self.payloadSHA256 = payloadSHA256
         self.receivedAt = receivedAt
+        self.fulfilment = fulfilment
         self.firstAttemptLease = firstAttemptLease
     }
 }
@@ -243,11 +245,14 @@ public struct OrderDetail: Sendable, Equatable {
     public var order: OrderRecord
     public var deliveries: [Delivery]
     public var attempts: [DeliveryAttempt]
+    /// Status changes after dispatch, oldest first.
+    public var history: [OrderStatusChange]
 
-    public init(order: OrderRecord, deliveries: [Delivery], attempts: [DeliveryAttempt]) {
+    public init(order: OrderRecord, deliveries: [Delivery], attempts: [DeliveryAttempt], history: [OrderStatusChange] = []) {
         self.order = order
         self.deliveries = deliveries
         self.attempts = attempts
+        self.history = history
     }
 }
 
@@ -261,14 +266,18 @@ public struct DispatchCompletion: Sendable, Equatable {
     /// Stored only if the order has none yet: duplicates replay the first.
     public var response: String?
     public var at: Int64
+    /// Published with it (the status poll of an order the POS now has).
+    public var publications: [EventPublication]
 
-    public init(orderId: String, status: DispatchStatus, reason: String?, externalOrderId: String? = nil, response: String?, at: Int64) {
+    public init(orderId: String, status: DispatchStatus, reason: String?, externalOrderId: String? = nil, response: String?, at: Int64,
+                publications: [EventPublication] = []) {
         self.orderId = orderId
         self.status = status
         self.reason = reason
         self.externalOrderId = externalOrderId
         self.response = response
         self.at = at
+        self.publications = publications
     }
 }
 
@@ -335,10 +344,12 @@ public protocol StoreHealth: Sendable {
 }
 
 /// Everything the service needs from persistence. One engine implements it all.
-public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OutboxStore & ProviderStore & ProviderTokenStore & StoreHealth
+public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OrderStatusStore & OutboxStore & ProviderStore & ProviderTokenStore
+    & StoreHealth
 
 /// An engine's stores with their lifecycle: schema migration at start, closing at the end.
-public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OutboxStore, ProviderStore, ProviderTokenStore, StoreHealth {
+public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OrderStatusStore, OutboxStore, ProviderStore, ProviderTokenStore,
+    StoreHealth {
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
     func migrate() async throws -> [Int]

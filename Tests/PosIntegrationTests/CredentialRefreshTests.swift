@@ -68,7 +68,8 @@ struct CredentialRefreshTests {
         func connection(clientSecret: String = OAuthTokenSandbox.defaultClientSecret) throws -> ProviderConnection {
             ProviderConnection(tenantId: CredentialRefreshTests.tenant.id, slug: CredentialRefreshTests.slug, status: "active",
                                sealedApiKey: try secretBox.seal(OAuthTokenSandbox.defaultClientId), sealedApiSecret: try secretBox.seal(clientSecret),
-                               webhookUrl: "", baseUrl: origin + "/oauth-sandbox", config: "{}", createdAt: 1, updatedAt: 1)
+                               webhookUrl: "", baseUrl: origin + "/oauth-sandbox", config: "{}", createdAt: 1, updatedAt: 1,
+                               connectionToken: "token-\(CredentialRefreshTests.slug)")
         }
 
         func access(_ provider: CredentialProvider) throws -> ProviderAccess {

@@ -11,7 +11,8 @@ struct ProviderStoreContractTests {
 
     static func connection(_ slug: String, at time: Int64, baseUrl: String = "https://pos.test") -> ProviderConnection {
         ProviderConnection(tenantId: tenant.id, slug: slug, status: "active", sealedApiKey: "v1:key", sealedApiSecret: "v1:secret",
-                           webhookUrl: "", baseUrl: baseUrl, config: "{}", createdAt: time, updatedAt: time)
+                           webhookUrl: "", baseUrl: baseUrl, config: "{}", createdAt: time, updatedAt: time,
+                           connectionToken: "token-\(slug)")
     }
 
     @Test("connections upsert keeping createdAt; deleting one removes its outlet mappings", arguments: StoreEngines.all)

@@ -22,6 +22,8 @@ public enum OutboxPolicy {
         case inline
         /// The outbox worker attempts it when due.
         case outbox
+        /// The outbox worker attempts it at this time, not before (a status poll's first look).
+        case at(Int64)
     }
 
     /// The deliveries of a new event: one to `connector` when the event goes to a POS (a built-in
@@ -44,10 +46,11 @@ public enum OutboxPolicy {
     /// endpoint's circuit is open: then pending until it closes.
     private static func delivery(of event: OutboxEvent, id: String, webhookId: Int64?, connector: String, circuitOpenUntil: Int64?,
                                  firstAttempt: FirstAttempt) -> Delivery {
-        let inline = firstAttempt == .inline && circuitOpenUntil == nil
+        let inline = if case .inline = firstAttempt { circuitOpenUntil == nil } else { false }
+        let due = if case .at(let time) = firstAttempt { max(time, circuitOpenUntil ?? time) } else { circuitOpenUntil ?? event.createdAt }
         return Delivery(id: id, tenantId: event.tenantId, eventId: event.id, subject: event.subject, webhookId: webhookId,
                         connector: connector, event: event.type, status: inline ? .delivering : .pending, attemptCount: 0,
-                        attemptsStarted: inline ? 1 : 0, nextAttemptAt: circuitOpenUntil ?? event.createdAt, lastStatusCode: nil,
+                        attemptsStarted: inline ? 1 : 0, nextAttemptAt: due, lastStatusCode: nil,
                         lastError: nil, createdAt: event.createdAt, updatedAt: event.createdAt, deliveredAt: nil)
     }
 

@@ -32,6 +32,28 @@ public struct RetrySchedule: Sendable, Equatable {
 
     public var maxAttempts: Int { delaysMs.count }
 
+    /// A status poll's schedule: `steps` (the first is the wait before the first look), then the last
+    /// step again and again while the total stays within `horizonMs`.
+    public static func polling(steps: [Int64], horizonMs: Int64) -> RetrySchedule? {
+        guard let last = steps.last, last > 0, steps.allSatisfy({ $0 >= 0 }) else { return nil }
+        var delays: [Int64] = []
+        var total: Int64 = 0
+        for step in steps where total + step <= horizonMs {
+            delays.append(step)
+            total += step
+        }
+        while total + last <= horizonMs {
+            delays.append(last)
+            total += last
+        }
+        return RetrySchedule(delaysMs: delays)
+    }
+
+    /// 30 s, 1 min, 2 min, 5 min…
+    public static let statusPollingSteps: [Int64] = [30_000, 60_000, 120_000, 300_000]
+    /// …then every 5 min for up to 24 h.
+    public static let statusPolling = polling(steps: statusPollingSteps, horizonMs: 86_400_000)!
+
     /// What a failed attempt tells the schedule.
     public struct Failure: Sendable, Equatable {
         /// The receiver's `Retry-After`, as a wait in milliseconds.

@@ -12,9 +12,14 @@ public struct ProviderConnection: Sendable, Equatable {
     public var config: String
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// The unguessable part of the connection's inbound URL (`/api/v1/inbound/{slug}/order-status/{token}`),
+    /// which tells an inbound POS webhook's tenant and connection. Kept across updates.
+    public var connectionToken: String
+    /// What the POS signs or authenticates its webhooks with, sealed; nil when none is set.
+    public var sealedWebhookSecret: String?
 
     public init(tenantId: String, slug: String, status: String, sealedApiKey: String, sealedApiSecret: String, webhookUrl: String,
-                baseUrl: String, config: String, createdAt: Int64, updatedAt: Int64) {
+                baseUrl: String, config: String, createdAt: Int64, updatedAt: Int64, connectionToken: String, sealedWebhookSecret: String? = nil) {
         self.tenantId = tenantId
         self.slug = slug
         self.status = status
@@ -25,6 +30,8 @@ public struct ProviderConnection: Sendable, Equatable {
         self.config = config
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.connectionToken = connectionToken
+        self.sealedWebhookSecret = sealedWebhookSecret
     }
 
     public var isActive: Bool { status == "active" }

@@ -116,8 +116,16 @@ public struct OrderRecord: Sendable, Equatable {
     public var externalOrderId: String?
     public var receivedAt: Int64
     public var updatedAt: Int64
+    /// Where the order stands in the kitchen (``OrderStatusMachine``); `PAID` from dispatch.
+    public var status: OrderStatus
+    /// Bumped by every applied status change; the `ETag` of the order's status.
+    public var version: Int64
+    /// When the change that set `status` happened; updates older than this are stale.
+    public var statusChangedAt: Int64?
+    public var fulfilment: Fulfilment
 
-    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payloadSHA256: String, dispatchStatus: DispatchStatus, dispatchReason: String?, firstResponse: String?, externalOrderId: String?, receivedAt: Int64, updatedAt: Int64) {
+    public init(id: String, tenantId: String, outletId: String, event: String, orderUUID: String, orderRefNo: String, builtInTransformer: String?, currency: String, totalPayMinor: Int64, payloadSHA256: String, dispatchStatus: DispatchStatus, dispatchReason: String?, firstResponse: String?, externalOrderId: String?, receivedAt: Int64, updatedAt: Int64,
+                status: OrderStatus = .paid, version: Int64 = 1, statusChangedAt: Int64? = nil, fulfilment: Fulfilment = .unknown) {
         self.id = id
         self.tenantId = tenantId
         self.outletId = outletId
@@ -134,6 +142,38 @@ public struct OrderRecord: Sendable, Equatable {
         self.externalOrderId = externalOrderId
         self.receivedAt = receivedAt
         self.updatedAt = updatedAt
+        self.status = status
+        self.version = version
+        self.statusChangedAt = statusChangedAt
+        self.fulfilment = fulfilment
+    }
+}
+
+/// One entry of an order's status history: an applied change, or a stale report kept for the record.
+public struct OrderStatusChange: Sendable, Equatable {
+    public var status: OrderStatus
+    public var previous: OrderStatus?
+    /// `partner`, `pos:<slug>`, `poll`, `platform`.
+    public var source: String
+    public var reason: String?
+    /// The POS's order id the reporter named.
+    public var posOrderId: String?
+    /// When it happened, as the reporter said (ms since the epoch); nil when it did not say.
+    public var occurredAt: Int64?
+    public var recordedAt: Int64
+    /// Older than the change already applied: recorded, not applied.
+    public var stale: Bool
+
+    public init(status: OrderStatus, previous: OrderStatus?, source: String, reason: String?, posOrderId: String?, occurredAt: Int64?,
+                recordedAt: Int64, stale: Bool) {
+        self.status = status
+        self.previous = previous
+        self.source = source
+        self.reason = reason
+        self.posOrderId = posOrderId
+        self.occurredAt = occurredAt
+        self.recordedAt = recordedAt
+        self.stale = stale
     }
 }
 

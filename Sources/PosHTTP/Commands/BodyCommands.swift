@@ -58,7 +58,7 @@ extension PutProviderConnection: JSONBodyCommand {
     /// Whether `apiKey` may be omitted (an update) and what `config` the POS takes are the service's to decide.
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
         let reader = try FieldReader.object(root, path: "")
-        try BodyFields.rejectUnknown(root, allowed: ["status", "apiKey", "apiSecret", "webhookUrl", "baseUrl", "config"])
+        try BodyFields.rejectUnknown(root, allowed: ["status", "apiKey", "apiSecret", "webhookUrl", "baseUrl", "config", "webhookSecret"])
         let status = try reader.optionalString("status") ?? "active"
         guard Self.statuses.contains(status) else {
             throw ValidationError(field: "status", message: "must be one of: \(Self.statuses.joined(separator: ", "))")
@@ -69,8 +69,14 @@ extension PutProviderConnection: JSONBodyCommand {
         if !webhookUrl.isEmpty { try BodyFields.httpURL(webhookUrl, field: "webhookUrl") }
         let baseUrl = try reader.string("baseUrl", maxLength: 2048)
         try BodyFields.httpURL(baseUrl, field: "baseUrl")
+        // Absent keeps the stored secret, null removes it.
+        let webhookSecret: SecretChange = switch root["webhookSecret"]?.kind {
+        case nil: .keep
+        case .null?: .remove
+        default: .set(try BodyFields.secret(reader, "webhookSecret") ?? "")
+        }
         self.init(status: status, apiKey: apiKey, apiSecret: apiSecret, webhookUrl: webhookUrl, baseUrl: baseUrl,
-                  config: try BodyFields.config(root["config"]))
+                  config: try BodyFields.config(root["config"]), webhookSecret: webhookSecret)
     }
 }
 
@@ -89,6 +95,40 @@ extension PutOutletProvider: JSONBodyCommand {
         default: throw ValidationError(field: "externalId", message: "must be the outlet's id in the POS: a non-empty string or an integer")
         }
         self.init(providerSlug: providerSlug, externalId: externalId, settings: root["settings"].map(JSONValue.init) ?? .object([]))
+    }
+}
+
+extension StatusReport: JSONBodyCommand {
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        try BodyFields.rejectUnknown(root, allowed: ["status", "posOrderId", "timestamp", "reason"])
+        let text = try reader.string("status", maxLength: 32)
+        guard let status = OrderStatus(rawValue: text) else {
+            throw ValidationError(field: "status", message: "must be one of: \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var occurredAt: Int64?
+        if let timestamp = try BodyFields.optionalText(reader, "timestamp", maxLength: 64) {
+            guard let parsed = RFC3339.parseMilliseconds(timestamp) else {
+                throw ValidationError(field: "timestamp", message: "must be an RFC 3339 date-time such as 2026-03-16T15:05:33Z")
+            }
+            occurredAt = parsed
+        }
+        self.init(status: status, posOrderId: try BodyFields.nonEmptyText(reader, "posOrderId", maxLength: DispatchValidator.maxIdentifierLength),
+                  occurredAt: occurredAt, reason: try BodyFields.nonEmptyText(reader, "reason", maxLength: 500))
+    }
+}
+
+/// `POST /orders/{orderId}/cancel`.
+struct CancelOrder: JSONBodyCommand {
+    let reason: String
+
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        try BodyFields.rejectUnknown(root, allowed: ["reason"])
+        guard let reason = try BodyFields.nonEmptyText(reader, "reason", maxLength: 500) else {
+            throw ValidationError(field: "reason", message: "is required")
+        }
+        self.reason = reason
     }
 }
 
@@ -124,6 +164,13 @@ enum BodyFields {
         if case .null = node.kind { return nil }
         guard case .string(let text) = node.kind else { throw ValidationError(field: key, message: "must be a string, not \(node.typeName)") }
         guard text.utf8.count <= maxLength else { throw ValidationError(field: key, message: "must be at most \(maxLength) bytes") }
+        return text
+    }
+
+    /// Optional text that is not blank when present.
+    static func nonEmptyText(_ reader: FieldReader, _ key: String, maxLength: Int) throws(ValidationError) -> String? {
+        guard let text = try optionalText(reader, key, maxLength: maxLength) else { return nil }
+        guard !text.allSatisfy(\.isWhitespace) else { throw ValidationError(field: key, message: "must not be blank") }
         return text
     }
 

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import PosConnectors
 import PosDomain
@@ -7,6 +8,8 @@ import PosServices
 struct ProviderRoutes: Sendable {
     let body: JSONBodyDecoder
     let providers: ProviderService
+    /// `POS_PUBLIC_URL`, the origin POS webhooks are sent to.
+    let publicURL: String?
 
     struct Saved: Encodable {
         let connection: ConnectionView
@@ -29,7 +32,7 @@ struct ProviderRoutes: Sendable {
     }
 
     func connections(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<List> {
-        JSONResponse(List(connections: try await providers.connections(tenant: context.principal.tenant).map(view)))
+        JSONResponse(List(connections: try await providers.connections(tenant: context.principal.tenant).map { view($0, request) }))
     }
 
     func putConnection(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Saved> {
@@ -37,11 +40,11 @@ struct ProviderRoutes: Sendable {
         let command = try await body.decode(PutProviderConnection.self, from: request)
         let connection = try await providers.putConnection(slug: slug, command, tenant: context.principal.tenant)
         let created = connection.createdAt == connection.updatedAt
-        return Envelope(message: created ? "provider connection created" : "provider connection updated", Saved(connection: view(connection)))
+        return Envelope(message: created ? "provider connection created" : "provider connection updated", Saved(connection: view(connection, request)))
     }
 
     func connection(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<ConnectionView> {
-        JSONResponse(view(try await providers.connection(slug: try context.parameters.require("slug"), tenant: context.principal.tenant)))
+        JSONResponse(view(try await providers.connection(slug: try context.parameters.require("slug"), tenant: context.principal.tenant), request))
     }
 
     func deleteConnection(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Deleted> {
@@ -78,11 +81,24 @@ struct ProviderRoutes: Sendable {
         return outletId
     }
 
-    private func view(_ connection: ProviderConnection) -> ConnectionView {
-        ConnectionView(slug: connection.slug, status: connection.status, apiKey: providers.maskedKey(connection),
-                       apiSecret: providers.hasSecret(connection) ? "****" : "", webhookUrl: connection.webhookUrl, baseUrl: connection.baseUrl,
-                       config: JSONValue(parsing: connection.config) ?? .object([]), capabilities: providers.capabilities(connection.slug),
-                       createdAt: connection.createdAt.rfc3339, updatedAt: connection.updatedAt.rfc3339)
+    private func view(_ connection: ProviderConnection, _ request: Request) -> ConnectionView {
+        let inboundUrl = providers.receivesStatusWebhooks(connection.slug)
+            ? "\(origin(request))/api/v1/inbound/\(connection.slug)/order-status/\(connection.connectionToken)"
+            : nil
+        return ConnectionView(slug: connection.slug, status: connection.status, apiKey: providers.maskedKey(connection),
+                              apiSecret: providers.hasSecret(connection) ? "****" : "", webhookSecret: connection.sealedWebhookSecret == nil ? "" : "****",
+                              webhookUrl: connection.webhookUrl, baseUrl: connection.baseUrl, inboundUrl: inboundUrl,
+                              config: JSONValue(parsing: connection.config) ?? .object([]), capabilities: providers.capabilities(connection.slug),
+                              createdAt: connection.createdAt.rfc3339, updatedAt: connection.updatedAt.rfc3339)
+    }
+
+    /// `POS_PUBLIC_URL`, or the scheme and host this request came in on (behind a proxy, its forwarded ones).
+    private func origin(_ request: Request) -> String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let forwardedProto = HTTPField.Name("X-Forwarded-Proto").flatMap { request.headers[$0] }
+        let scheme = forwardedProto ?? request.head.scheme ?? "http"
+        let host = request.head.authority ?? "localhost"
+        return "\(scheme)://\(host)"
     }
 }
 
@@ -92,8 +108,12 @@ struct ConnectionView: Encodable {
     let status: String
     let apiKey: String
     let apiSecret: String
+    /// `****` when set, empty when not: never shown.
+    let webhookSecret: String
     let webhookUrl: String
     let baseUrl: String
+    /// Where the POS sends its status webhooks for this connection; nil for a POS that sends none.
+    let inboundUrl: String?
     let config: JSONValue
     let capabilities: [String]
     let createdAt: String

@@ -271,6 +271,53 @@ enum Migrations {
             )
             """,
         ]),
+        Step(version: 7, name: "order status with history, inbound POS webhooks, connection tokens", statements: [
+            "ALTER TABLE orders ADD COLUMN status TEXT NOT NULL DEFAULT 'PAID'",
+            "ALTER TABLE orders ADD COLUMN status_version BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE orders ADD COLUMN status_changed_at BIGINT",
+            // Orders from before this step did not keep their delivery method: any path is allowed for them.
+            "ALTER TABLE orders ADD COLUMN fulfilment TEXT NOT NULL DEFAULT 'unknown'",
+            "CREATE INDEX orders_external ON orders (tenant_id, external_order_id)",
+            """
+            CREATE TABLE order_status_history (
+                id {{ID}},
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                order_id TEXT NOT NULL REFERENCES orders(id),
+                status TEXT NOT NULL,
+                previous TEXT,
+                source TEXT NOT NULL,
+                reason TEXT,
+                pos_order_id TEXT,
+                occurred_at BIGINT,
+                recorded_at BIGINT NOT NULL,
+                stale {{BOOL}} NOT NULL
+            )
+            """,
+            "CREATE INDEX order_status_history_order ON order_status_history (order_id, id)",
+            "ALTER TABLE provider_connections ADD COLUMN connection_token TEXT",
+            "ALTER TABLE provider_connections ADD COLUMN webhook_secret_sealed TEXT",
+            // Existing connections get their token here (192 random bits, hex); new ones get it from the service.
+            .sqlite("UPDATE provider_connections SET connection_token = lower(hex(randomblob(24)))"),
+            .postgres("""
+            UPDATE provider_connections SET connection_token = substr(replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', ''), 1, 48)
+            """),
+            "CREATE UNIQUE INDEX provider_connections_token ON provider_connections (connection_token)",
+            """
+            CREATE TABLE inbound_requests (
+                id {{ID}},
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                provider TEXT NOT NULL,
+                headers TEXT NOT NULL,
+                body TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT,
+                status_code INTEGER NOT NULL,
+                order_id TEXT,
+                received_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX inbound_requests_tenant ON inbound_requests (tenant_id, received_at)",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

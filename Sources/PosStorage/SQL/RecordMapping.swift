@@ -57,7 +57,27 @@ enum RecordMapping {
             firstResponse: try row.optionalString("first_response"),
             externalOrderId: try row.optionalString("external_order_id"),
             receivedAt: try row.int64("received_at"),
-            updatedAt: try row.int64("updated_at"))
+            updatedAt: try row.int64("updated_at"),
+            status: OrderStatus(rawValue: try row.string("status")) ?? .paid,
+            version: try row.int64("status_version"),
+            statusChangedAt: try row.optionalInt64("status_changed_at"),
+            fulfilment: Fulfilment(rawValue: try row.string("fulfilment")) ?? .unknown)
+    }
+
+    static func statusChange(_ row: SQLRow) throws -> OrderStatusChange {
+        OrderStatusChange(
+            status: OrderStatus(rawValue: try row.string("status")) ?? .paid,
+            previous: try row.optionalString("previous").flatMap(OrderStatus.init(rawValue:)),
+            source: try row.string("source"), reason: try row.optionalString("reason"), posOrderId: try row.optionalString("pos_order_id"),
+            occurredAt: try row.optionalInt64("occurred_at"), recordedAt: try row.int64("recorded_at"), stale: try row.bool("stale"))
+    }
+
+    static func inboundRequest(_ row: SQLRow) throws -> InboundRequestRecord {
+        InboundRequestRecord(
+            id: try row.int64("id"), tenantId: try row.string("tenant_id"), provider: try row.string("provider"),
+            headers: try row.string("headers"), body: try row.string("body"), outcome: try row.string("outcome"),
+            detail: try row.optionalString("detail"), statusCode: try row.int("status_code"), orderId: try row.optionalString("order_id"),
+            receivedAt: try row.int64("received_at"))
     }
 
     static func delivery(_ row: SQLRow) throws -> Delivery {
@@ -96,7 +116,8 @@ enum RecordMapping {
             tenantId: try row.string("tenant_id"), slug: try row.string("slug"), status: try row.string("status"),
             sealedApiKey: try row.string("api_key_sealed"), sealedApiSecret: try row.string("api_secret_sealed"),
             webhookUrl: try row.string("webhook_url"), baseUrl: try row.string("base_url"), config: try row.string("config"),
-            createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"))
+            createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"),
+            connectionToken: try row.string("connection_token"), sealedWebhookSecret: try row.optionalString("webhook_secret_sealed"))
     }
 
     static func outletProvider(_ row: SQLRow) throws -> OutletProvider {
@@ -141,7 +162,7 @@ enum SharedSQL {
     static let orderColumns = """
         o.id, o.tenant_id, o.outlet_id, o.event, o.order_uuid, o.order_ref_no, o.built_in_transformer, o.currency,
         o.total_pay_minor, o.payload_sha256, o.dispatch_status, o.dispatch_reason, o.first_response,
-        o.external_order_id, o.received_at, o.updated_at
+        o.external_order_id, o.received_at, o.updated_at, o.status, o.status_version, o.status_changed_at, o.fulfilment
         """
     static let deliveryColumns = """
         d.id, d.tenant_id, d.event_id, d.subject_type, d.subject_id, d.webhook_id, d.connector, d.event, d.status, d.attempt_count,
@@ -153,8 +174,11 @@ enum SharedSQL {
         e.payload AS event_payload, e.created_at AS event_created_at
         """
     static let connectionColumns = """
-        tenant_id, slug, status, api_key_sealed, api_secret_sealed, webhook_url, base_url, config, created_at, updated_at
+        tenant_id, slug, status, api_key_sealed, api_secret_sealed, webhook_url, base_url, config, created_at, updated_at, connection_token,
+        webhook_secret_sealed
         """
+    static let statusChangeColumns = "status, previous, source, reason, pos_order_id, occurred_at, recorded_at, stale"
+    static let inboundRequestColumns = "id, tenant_id, provider, headers, body, outcome, detail, status_code, order_id, received_at"
     static let outletProviderColumns = "tenant_id, outlet_id, provider_slug, external_id, settings, created_at, updated_at"
     static let providerTokenColumns = """
         tenant_id, slug, access_token_sealed, refresh_token_sealed, access_expires_at, version, refresh_owner, refresh_lease_until, updated_at
@@ -173,7 +197,7 @@ extension OrderRecord {
                     currency: order.currency, totalPayMinor: order.totalPayMinor, payloadSHA256: order.payloadSHA256,
                     dispatchStatus: completion?.status ?? .pending, dispatchReason: completion?.reason,
                     firstResponse: completion?.response, externalOrderId: nil,
-                    receivedAt: order.receivedAt, updatedAt: completion?.at ?? order.receivedAt)
+                    receivedAt: order.receivedAt, updatedAt: completion?.at ?? order.receivedAt, fulfilment: order.fulfilment)
     }
 }
 

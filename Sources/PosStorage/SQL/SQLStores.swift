@@ -216,12 +216,13 @@ public final class SQLStores: StoreEngine {
             guard try db.execute("""
                 INSERT INTO orders (id, tenant_id, outlet_id, event, order_uuid, order_ref_no, built_in_transformer, currency,
                                     total_pay_minor, payload, payload_sha256, dispatch_status, dispatch_reason, first_response,
-                                    received_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    received_at, updated_at, fulfilment)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
                 """, [order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo, order.builtInTransformer,
                       order.currency, order.totalPayMinor, SQLValue.bytes(order.payload), order.payloadSHA256,
-                      record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt]) == 1
+                      record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt,
+                      order.fulfilment.rawValue]) == 1
             else {
                 guard let existing = try db.queryOne("""
                     SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.tenant_id = ? AND o.order_uuid = ? AND o.event = ?
@@ -269,6 +270,7 @@ public final class SQLStores: StoreEngine {
                     WHERE id = ?
                     """, [completion.status.rawValue, completion.reason, completion.response, completion.externalOrderId, completion.at,
                           completion.orderId])
+                try Self.publish(completion.publications, makeDeliveryId: { UUID().uuidString.lowercased() }, db)
             }
         }
     }
@@ -285,7 +287,8 @@ public final class SQLStores: StoreEngine {
                 SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
                 WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ? ORDER BY a.started_at, a.attempt_number
                 """, [tenantId, id]).map(RecordMapping.attempt)
-            return OrderDetail(order: try RecordMapping.order(row), deliveries: deliveries, attempts: attempts)
+            return OrderDetail(order: try RecordMapping.order(row), deliveries: deliveries, attempts: attempts,
+                               history: try Self.statusHistory(orderId: id, tenantId: tenantId, db))
         }
     }
 
@@ -297,13 +300,26 @@ public final class SQLStores: StoreEngine {
 
     public func publish(_ event: OutboxEvent, connector: String?, makeDeliveryId: @escaping @Sendable () -> String) async throws -> [PlannedDelivery] {
         try await write { db in
-            let webhooks = connector == nil ? try Self.liveWebhooks(tenantId: event.tenantId, outletId: event.outletId, db) : []
-            let planned = OutboxPolicy.plan(event, connector: connector, webhooks: webhooks, firstAttempt: .outbox, makeId: makeDeliveryId)
-            guard !planned.isEmpty else { return [] }
-            try Self.insert(event, planned, lease: nil, db)
-            try db.notifyOutbox()
-            return planned
+            try Self.publish([EventPublication(event: event, connector: connector)], makeDeliveryId: makeDeliveryId, db)
         }
+    }
+
+    /// Writes each event with its deliveries (none when nobody subscribed, and then no event either)
+    /// and wakes the workers.
+    @discardableResult
+    static func publish(_ publications: [EventPublication], makeDeliveryId: () -> String, _ db: any SQLSession) throws -> [PlannedDelivery] {
+        var all: [PlannedDelivery] = []
+        for publication in publications {
+            let event = publication.event
+            let webhooks = publication.connector == nil ? try liveWebhooks(tenantId: event.tenantId, outletId: event.outletId, db) : []
+            let planned = OutboxPolicy.plan(event, connector: publication.connector, webhooks: webhooks,
+                                            firstAttempt: publication.dueAt.map(OutboxPolicy.FirstAttempt.at) ?? .outbox, makeId: makeDeliveryId)
+            guard !planned.isEmpty else { continue }
+            try insert(event, planned, lease: nil, db)
+            all += planned
+        }
+        if !all.isEmpty { try db.notifyOutbox() }
+        return all
     }
 
     /// The tenant's active webhooks for an outlet, or for every outlet when `outletId` is nil.
@@ -447,13 +463,14 @@ public final class SQLStores: StoreEngine {
     public func upsertConnection(_ connection: ProviderConnection) async throws -> ProviderConnection {
         try await write { db in
             guard let row = try db.queryOne("""
-                INSERT INTO provider_connections (\(SharedSQL.connectionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO provider_connections (\(SharedSQL.connectionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, slug) DO UPDATE SET status = excluded.status, api_key_sealed = excluded.api_key_sealed,
                     api_secret_sealed = excluded.api_secret_sealed, webhook_url = excluded.webhook_url, base_url = excluded.base_url,
-                    config = excluded.config, updated_at = excluded.updated_at
+                    config = excluded.config, updated_at = excluded.updated_at, webhook_secret_sealed = excluded.webhook_secret_sealed
                 RETURNING \(SharedSQL.connectionColumns)
                 """, [connection.tenantId, connection.slug, connection.status, connection.sealedApiKey, connection.sealedApiSecret,
-                      connection.webhookUrl, connection.baseUrl, connection.config, connection.createdAt, connection.updatedAt])
+                      connection.webhookUrl, connection.baseUrl, connection.config, connection.createdAt, connection.updatedAt,
+                      connection.connectionToken, connection.sealedWebhookSecret])
             else { throw StoreError.unavailable("provider connection vanished") }
             return try RecordMapping.connection(row)
         }

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import PosConnectors
+import PosDomain
+import PosStorage
+
+/// The answer to a POS's status webhook: a 200 with a JSON body the edge sends as is (refusals are thrown).
+public struct InboundAnswer: Sendable, Equatable {
+    public var statusCode: Int
+    public var body: JSONValue
+}
+
+/// `POST /inbound/{provider}/order-status/{connectionToken}`: the URL's token names the tenant and
+/// connection; the connector verifies the POS's own signature and reads its native body; each
+/// status goes through the same state machine as a partner's. Every request is logged for the
+/// tenant's admin, headers that carry secrets masked.
+public struct InboundStatusService: Sendable {
+    private let store: any OrderStatusStore & OrderStore
+    private let registry: ConnectorRegistry
+    private let secretBox: SecretBox
+    private let status: OrderStatusService
+    private let clock: ServiceClock
+
+    public init(store: any OrderStatusStore & OrderStore, registry: ConnectorRegistry, secretBox: SecretBox, status: OrderStatusService,
+                clock: @escaping ServiceClock) {
+        self.store = store
+        self.registry = registry
+        self.secretBox = secretBox
+        self.status = status
+        self.clock = clock
+    }
+
+    /// Throws ``ServiceError/notFound(_:)`` when the URL names no connection of this provider that
+    /// takes status webhooks (nothing is logged: there is no tenant to log it for); `.unverified` (401)
+    /// for a bad signature, `.invalid` (400) for a body the connector cannot read, `.unavailable` (503)
+    /// when our database fails — each after logging it.
+    public func receive(provider: String, token: String, headers: [(String, String)], body: [UInt8], logger: Logger) async throws -> InboundAnswer {
+        let connection = try await translatingStoreErrors { try await store.connection(token: token) }
+        guard let connection, connection.slug == provider,
+              ConstantTime.equals(Array(connection.connectionToken.utf8), Array(token.utf8)),
+              let connector = registry.connector(provider, as: (any InboundStatusReceiving).self)
+        else { throw ServiceError.notFound("no inbound status endpoint here") }
+        let receivedAt = clock()
+        var log = InboundRequestRecord(tenantId: connection.tenantId, provider: provider, headers: Self.loggable(headers).serialized,
+                                       body: String(decoding: body.prefix(64 * 1024), as: UTF8.self), outcome: "", detail: nil, statusCode: 0,
+                                       orderId: nil, receivedAt: receivedAt)
+        let answer: InboundAnswer
+        do {
+            answer = try await handle(InboundWebhook(headers: headers, body: body, receivedAt: receivedAt), connection: connection,
+                                      connector: connector, log: &log)
+        } catch let error as ServiceError {
+            if log.outcome.isEmpty {
+                // Our database is not answering: the POS keeps the update and sends it again.
+                log.outcome = "failed"
+                log.detail = String(describing: error)
+            }
+            log.statusCode = error.statusCode
+            try? await store.recordInbound(log)
+            throw error
+        }
+        log.statusCode = answer.statusCode
+        do {
+            try await store.recordInbound(log)
+        } catch {
+            logger.warning("could not log an inbound POS request", metadata: ["provider": .string(provider), "error": .string("\(error)")])
+        }
+        logger.info("inbound POS status", metadata: [
+            "provider": .string(provider), "tenant_id": .string(connection.tenantId), "outcome": .string(log.outcome),
+            "order_id": .string(log.orderId ?? "-"),
+        ])
+        return answer
+    }
+
+    /// The tenant's inbound POS requests, newest first.
+    public func requests(tenant: Tenant, limit: Int) async throws -> [InboundRequestRecord] {
+        try await translatingStoreErrors { try await store.inboundRequests(tenantId: tenant.id, limit: limit) }
+    }
+
+    private func handle(_ webhook: InboundWebhook, connection: ProviderConnection, connector: any InboundStatusReceiving,
+                        log: inout InboundRequestRecord) async throws -> InboundAnswer {
+        let secret: String?
+        do {
+            secret = try connection.sealedWebhookSecret.map { try secretBox.open($0) }
+        } catch {
+            log.outcome = "unverified"
+            log.detail = "the connection's webhookSecret cannot be decrypted with this master key"
+            throw ServiceError.unverified("signature not verified")
+        }
+        let reading: InboundWebhookReading
+        do throws(InboundWebhookRejection) {
+            reading = try connector.readInbound(webhook, webhookSecret: secret)
+        } catch {
+            switch error {
+            case .unverified(let why):
+                log.outcome = "unverified"
+                log.detail = why
+                throw ServiceError.unverified("signature not verified")
+            case .unreadable(let problem):
+                log.outcome = "unreadable"
+                log.detail = "\(problem.field) \(problem.message)"
+                throw ServiceError.invalid(problem)
+            }
+        }
+        switch reading {
+        case .handshake(let reply):
+            log.outcome = "handshake"
+            return InboundAnswer(statusCode: 200, body: reply)
+        case .ignored(let reason):
+            log.outcome = "skipped"
+            log.detail = reason
+            return Self.skipped(reason)
+        case .statusUpdates(let updates):
+            var results: [JSONValue] = []
+            var outcomes: [String] = []
+            for update in updates {
+                let (outcome, result) = try await apply(update, connection: connection, log: &log)
+                outcomes.append(outcome)
+                results.append(result)
+            }
+            log.outcome = outcomes.count == 1 ? outcomes[0] : outcomes.joined(separator: ",")
+            let skipped = !outcomes.isEmpty && outcomes.allSatisfy { $0 == "skipped" }
+            return InboundAnswer(statusCode: 200, body: .object([
+                ("code", .integer(200)), ("isSuccess", .bool(true)), ("message", .string(skipped ? "skipped" : "status received")),
+                ("skipped", .bool(skipped)),
+                ("reason", skipped ? results.first?["reason"] ?? .null : .null),
+                ("results", .array(results)),
+            ]))
+        }
+    }
+
+    /// One update: found by the POS's order id, then by our reference; unknown orders and statuses
+    /// we do not map are skipped, so the POS stops retrying.
+    private func apply(_ update: OrderStatusUpdate, connection: ProviderConnection,
+                       log: inout InboundRequestRecord) async throws -> (String, JSONValue) {
+        func skipped(_ reason: String) -> (String, JSONValue) {
+            log.detail = [log.detail, reason].compactMap { $0 }.joined(separator: "; ")
+            return ("skipped", .object([("skipped", .bool(true)), ("reason", .string(reason))]))
+        }
+        var order: OrderRecord?
+        if let external = update.externalOrderId {
+            order = try await translatingStoreErrors { try await store.order(tenantId: connection.tenantId, externalOrderId: external) }
+        }
+        if order == nil, let uuid = update.orderUUID {
+            order = try await translatingStoreErrors { try await store.order(tenantId: connection.tenantId, orderUUID: uuid) }
+        }
+        guard let order else {
+            return skipped("unknown order \(update.externalOrderId ?? update.orderUUID ?? "(no id)")")
+        }
+        log.orderId = order.id
+        guard let reported = update.status else { return skipped("POS status \"\(update.posStatus)\" has no equivalent here") }
+        let result: StatusReportResult
+        do {
+            result = try await status.apply(StatusReport(status: reported, posOrderId: update.externalOrderId, occurredAt: update.occurredAt,
+                                                         reason: update.reason),
+                                            to: order, source: .pos(connection.slug))
+        } catch ServiceError.conflict(let message, let details) {
+            return skipped("\(message) (\(details))")
+        }
+        let outcome = result.stale ? "stale" : result.changed ? "applied" : "unchanged"
+        return (outcome, .object([
+            ("orderId", .string(order.id)), ("status", .string(result.order.status.rawValue)), ("version", .integer(result.order.version)),
+            ("changed", .bool(result.changed)), ("stale", .bool(result.stale)),
+        ]))
+    }
+
+    private static func skipped(_ reason: String) -> InboundAnswer {
+        InboundAnswer(statusCode: 200, body: .object([
+            ("code", .integer(200)), ("isSuccess", .bool(true)), ("message", .string("skipped")), ("skipped", .bool(true)),
+            ("reason", .string(reason)), ("results", .array([])),
+        ]))
+    }
+
+    /// Header names whose values are credentials or signatures: logged as `****`.
+    static func isSecret(header name: String) -> Bool {
+        let lower = name.lowercased()
+        return ["authorization", "signature", "hmac", "token", "secret", "api-key", "apikey", "cookie"].contains { lower.contains($0) }
+    }
+
+    static func loggable(_ headers: [(String, String)]) -> JSONValue {
+        .object(headers.map { name, value in (name, .string(isSecret(header: name) ? "****" : value)) })
+    }
+}

@@ -1,0 +1,90 @@
+import PosDomain
+
+/// An event to publish in the same transaction as the change that caused it: to the outlet's
+/// subscribed webhooks, or as a job for `connector`, first due at `dueAt` (now when nil).
+public struct EventPublication: Sendable, Equatable {
+    public var event: OutboxEvent
+    public var connector: String?
+    public var dueAt: Int64?
+
+    public init(event: OutboxEvent, connector: String? = nil, dueAt: Int64? = nil) {
+        self.event = event
+        self.connector = connector
+        self.dueAt = dueAt
+    }
+}
+
+/// A status report to write if the order is still at `expectedVersion`.
+public struct StatusChangeWrite: Sendable, Equatable {
+    public var orderId: String
+    public var tenantId: String
+    public var expectedVersion: Int64
+    /// The history entry; a stale one is recorded without changing the order.
+    public var change: OrderStatusChange
+    /// Published with the change (`order.status_updated`, `order.cancelled`, a cancel job).
+    public var publications: [EventPublication]
+    /// Order dispatch deliveries still waiting in the outbox are dead-lettered with this reason
+    /// (a cancelled order must not reach the POS afterwards).
+    public var deadLetterWaitingDispatch: String?
+
+    public init(orderId: String, tenantId: String, expectedVersion: Int64, change: OrderStatusChange, publications: [EventPublication] = [],
+                deadLetterWaitingDispatch: String? = nil) {
+        self.orderId = orderId
+        self.tenantId = tenantId
+        self.expectedVersion = expectedVersion
+        self.change = change
+        self.publications = publications
+        self.deadLetterWaitingDispatch = deadLetterWaitingDispatch
+    }
+}
+
+/// One inbound POS webhook as it was received and what became of it, for the tenant's admin.
+public struct InboundRequestRecord: Sendable, Equatable {
+    public var id: Int64
+    public var tenantId: String
+    public var provider: String
+    /// Headers with secrets (signatures, authorization) masked, as JSON text.
+    public var headers: String
+    public var body: String
+    /// `applied`, `unchanged`, `stale`, `skipped`, `rejected`, `unverified`, `unreadable`, `failed`, `handshake`.
+    public var outcome: String
+    public var detail: String?
+    public var statusCode: Int
+    public var orderId: String?
+    public var receivedAt: Int64
+
+    public init(id: Int64 = 0, tenantId: String, provider: String, headers: String, body: String, outcome: String, detail: String?,
+                statusCode: Int, orderId: String?, receivedAt: Int64) {
+        self.id = id
+        self.tenantId = tenantId
+        self.provider = provider
+        self.headers = headers
+        self.body = body
+        self.outcome = outcome
+        self.detail = detail
+        self.statusCode = statusCode
+        self.orderId = orderId
+        self.receivedAt = receivedAt
+    }
+}
+
+/// Order status: the state machine's reads and its compare-and-set writes, history, and the log of
+/// inbound POS webhooks. Which change is allowed is ``OrderStatusMachine``'s call, not the store's.
+public protocol OrderStatusStore: Sendable {
+    /// The tenant's order the POS knows by `externalOrderId`.
+    func order(tenantId: String, externalOrderId: String) async throws -> OrderRecord?
+    /// The tenant's order dispatched with Cata order `uuid`.
+    func order(tenantId: String, orderUUID: String) async throws -> OrderRecord?
+    /// Writes the history entry and, unless it is stale, the new status with version + 1, its time,
+    /// and the reporter's POS order id where the order has none — plus the publications — in one
+    /// transaction, if the order is still at `expectedVersion`. Returns the order after the write, or
+    /// nil when its version moved on (someone else changed it first).
+    func recordStatusChange(_ write: StatusChangeWrite, makeDeliveryId: @escaping @Sendable () -> String) async throws -> OrderRecord?
+    /// Oldest first.
+    func statusHistory(orderId: String, tenantId: String) async throws -> [OrderStatusChange]
+    func recordInbound(_ request: InboundRequestRecord) async throws
+    /// Newest first.
+    func inboundRequests(tenantId: String, limit: Int) async throws -> [InboundRequestRecord]
+    /// The connection an inbound URL's token names.
+    func connection(token: String) async throws -> ProviderConnection?
+}
