@@ -98,8 +98,10 @@ struct ForwardMigrationTests {
     }
 
     static func expectMigratedForward(_ stores: SQLStores) async throws {
-        #expect(try await stores.migrate() == [5, 6])
+        #expect(try await stores.migrate() == [5, 6, 7])
         let detail = try #require(try await stores.order(id: "order-1", tenantId: "t-1"))
+        // Orders from before the status columns start at PAID, version 1, any path allowed.
+        #expect(detail.order.status == .paid && detail.order.version == 1 && detail.order.fulfilment == .unknown)
         #expect(detail.deliveries.map(\.id) == ["d-1", "d-2"])
         #expect(detail.deliveries.allSatisfy { $0.eventId == "order-1" && $0.subject == EventSubject(.order, id: "order-1") })
         #expect(detail.attempts.map(\.deliveryId) == ["d-2"])

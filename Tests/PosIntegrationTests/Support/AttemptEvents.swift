@@ -42,4 +42,16 @@ final class AttemptEvents: Sendable {
             }
         }
     }
+
+    /// Waits for `count` attempts of different deliveries matching `matches`; fewer after a timeout.
+    func attempts(ofDifferentDeliveries count: Int, timeoutSeconds: Double = 10,
+                  where matches: @escaping @Sendable (RecordedAttempt) -> Bool) async -> [RecordedAttempt] {
+        var found: [RecordedAttempt] = []
+        for _ in 0..<count {
+            let known = Set(found.map(\.attempt.deliveryId))
+            guard let next = await first(timeoutSeconds: timeoutSeconds, where: { matches($0) && !known.contains($0.attempt.deliveryId) }) else { break }
+            found.append(next)
+        }
+        return found
+    }
 }
