@@ -47,13 +47,14 @@ struct ConnectorDispatchTests {
         }
     }
 
-    static func withRig(schedule: RetrySchedule = fast, _ body: (Rig) async throws -> Void) async throws {
+    static func withRig(schedule: RetrySchedule = fast, statusPollSchedule: RetrySchedule = .statusPolling,
+                        _ body: (Rig) async throws -> Void) async throws {
         let sandboxes = PosSandboxes()
         let router = Router()
         sandboxes.addRoutes(to: router)
         let sandbox = try await LiveServer.start(router: router)
         do {
-            try await withTestService(schedule: schedule) { service in
+            try await withTestService(schedule: schedule, statusPollSchedule: statusPollSchedule) { service in
                 let rig = Rig(service: service, sandboxes: sandboxes, origin: "http://127.0.0.1:\(sandbox.port)",
                               keys: try await service.tenant("acme"))
                 try await body(rig)

@@ -50,7 +50,8 @@ final class TestService: Sendable {
         clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
         health: EndpointHealthPolicy = EndpointHealthPolicy(),
         // Replicas: several services on the same stores, with the same master key.
-        sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil, pollIntervalMs: Int64 = 20
+        sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil, pollIntervalMs: Int64 = 20,
+        statusPollSchedule: RetrySchedule = .statusPolling
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -64,11 +65,13 @@ final class TestService: Sendable {
         }
         let secretBox = try sharedSecretBox ?? SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
         let transport = HTTPTransport(timeout: deliveryTimeout, outboundGuard: outboundGuard)
+        var delivery = DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
+                                        pollIntervalMs: pollIntervalMs, instanceId: "test-\(UUID().uuidString.prefix(8))",
+                                        rotationOverlapMs: rotationOverlapMs, health: health)
+        delivery.statusPollSchedule = statusPollSchedule
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
-            delivery: DeliverySettings(timeoutMs: deliveryTimeout.nanoseconds / 1_000_000, schedule: schedule,
-                                       pollIntervalMs: pollIntervalMs, instanceId: "test-\(UUID().uuidString.prefix(8))",
-                                       rotationOverlapMs: rotationOverlapMs, health: health),
+            delivery: delivery,
             authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
         let settings = ServerSettings(host: "127.0.0.1", port: 0, edge: EdgeSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
         var routes: RouteTable?
@@ -162,12 +165,12 @@ func withTestService<T>(
     baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, schedule: RetrySchedule = .standard,
     deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
-    health: EndpointHealthPolicy = EndpointHealthPolicy(),
+    health: EndpointHealthPolicy = EndpointHealthPolicy(), statusPollSchedule: RetrySchedule = .statusPolling,
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
                                               schedule: schedule, outboundGuard: outboundGuard, clock: clock,
-                                              rotationOverlapMs: rotationOverlapMs, health: health)
+                                              rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule)
     do {
         let result = try await body(service)
         await service.stop()
