@@ -313,56 +313,61 @@ public final class RevelSandbox: Sendable {
     /// {prefix}/_sandbox/orders/{id}/finalize` and `POST {prefix}/_sandbox/webhook/ping` send, answering 200
     /// `{"event","status","body"}` with the receiver's answer (404 unknown order, 409 no receiver, 502 no answer).
     private func mountWebhookControl<Context: RequestContext>(on router: Router<Context>, prefix: String) {
-        func reject(_ status: Int, _ reason: String) -> Response { SandboxHTTP.json(status, .object([("error", .string(reason))])) }
-        func report(_ outcome: Result<WebhookDelivery, WebhookFailure>) -> Response {
-            switch outcome {
-            case .success(let delivery):
-                return SandboxHTTP.json(200, .object([
-                    ("event", .string(delivery.event)), ("status", .int(delivery.status)), ("body", .string(delivery.responseBody)),
-                ]))
-            case .failure(let failure):
-                let status = switch failure {
-                case .unknownOrder: 404
-                case .notConfigured: 409
-                case .unreachable: 502
-                }
-                return reject(status, failure.message)
-            }
-        }
         router.put(RouterPath(prefix + "/_sandbox/webhook")) { request, _ -> Response in
             let bytes: [UInt8]
             do {
                 bytes = Array(try await request.body.collect(upTo: 64 * 1024).readableBytesView)
             } catch {
-                return reject(400, "body larger than 64 KiB")
+                return Self.controlError(400, "body larger than 64 KiB")
             }
             let example = #"body must be a JSON object such as {"url":"http://127.0.0.1:8080/hook","secret":"…","instance":"acme"}"#
-            guard let node = try? SandboxBody.object(bytes) else { return reject(400, example) }
+            guard let node = try? SandboxBody.object(bytes) else { return Self.controlError(400, example) }
             var checker = JSONChecker(style: .brackets, wording: .plain)
             let url = checker.string(node["url"], FieldPath.root.key("url"), required: true, nonEmpty: true)
             let secret = checker.string(node["secret"], FieldPath.root.key("secret"), required: true, nonEmpty: true)
             let instance = checker.string(node["instance"], FieldPath.root.key("instance"), required: false, nonEmpty: true)
             if let url, URL(string: url)?.host == nil { checker.fail(FieldPath.root.key("url"), "must be an absolute http(s) URL") }
             guard checker.isValid, let url, let secret else {
-                return reject(400, checker.violations.map { "\($0.path) \($0.message)" }.joined(separator: "; "))
+                return Self.controlError(400, checker.violations.map { "\($0.path) \($0.message)" }.joined(separator: "; "))
             }
             self.configureWebhook(url: url, secret: secret, instance: instance ?? Self.defaultInstance)
             return SandboxHTTP.json(200, .object([("url", .string(url)), ("instance", .string(instance ?? Self.defaultInstance))]))
         }
         router.post(RouterPath(prefix + "/_sandbox/orders/{id}/finalize")) { _, context -> Response in
-            guard let text = context.parameters.get("id"), let id = Int(text) else { return reject(404, "order not found") }
+            guard let text = context.parameters.get("id"), let id = Int(text) else { return Self.controlError(404, "order not found") }
             do throws(WebhookFailure) {
-                return report(.success(try await self.finalize(orderId: id)))
+                return Self.report(.success(try await self.finalize(orderId: id)))
             } catch {
-                return report(.failure(error))
+                return Self.report(.failure(error))
             }
         }
         router.post(RouterPath(prefix + "/_sandbox/webhook/ping")) { _, _ -> Response in
             do throws(WebhookFailure) {
-                return report(.success(try await self.ping()))
+                return Self.report(.success(try await self.ping()))
             } catch {
-                return report(.failure(error))
+                return Self.report(.failure(error))
             }
+        }
+    }
+
+    private static func controlError(_ status: Int, _ reason: String) -> Response {
+        SandboxHTTP.json(status, .object([("error", .string(reason))]))
+    }
+
+    /// A control endpoint's answer about a webhook it sent.
+    private static func report(_ outcome: Result<WebhookDelivery, WebhookFailure>) -> Response {
+        switch outcome {
+        case .success(let delivery):
+            return SandboxHTTP.json(200, .object([
+                ("event", .string(delivery.event)), ("status", .int(delivery.status)), ("body", .string(delivery.responseBody)),
+            ]))
+        case .failure(let failure):
+            let status = switch failure {
+            case .unknownOrder: 404
+            case .notConfigured: 409
+            case .unreachable: 502
+            }
+            return controlError(status, failure.message)
         }
     }
 

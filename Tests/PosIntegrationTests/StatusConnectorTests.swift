@@ -60,6 +60,9 @@ struct StatusConnectorTests {
         }
     }
 
+    /// A POS id the doubles hand out as an integer.
+    static func number(_ id: String) throws -> Int { try #require(Int(id)) }
+
     static func withRig(_ body: (Rig) async throws -> Void) async throws {
         let sandboxes = PosSandboxes()
         let router = Router()
@@ -92,7 +95,7 @@ struct StatusConnectorTests {
             let cancelled = await Self.desibits.cancel(rig.cancellation("desibits", id, reason: "customer changed their mind"))
             #expect(cancelled.succeeded && cancelled.statusCode == 200, "\(cancelled.reason)")
             #expect(cancelled.externalOrderId == id)
-            let order = try #require(rig.sandboxes.desibits.order(id: try #require(Int(id))))
+            let order = try #require(rig.sandboxes.desibits.order(id: try Self.number(id)))
             #expect(order.status == "cancelled")
             #expect(order.cancelReason == "customer changed their mind")
 
@@ -108,14 +111,14 @@ struct StatusConnectorTests {
                                            json: #"{"order_type_id":3,"items":[{"menu_item_id":15,"quantity":1,"price":35.00}]}"#)
             let draftId = try #require(draft.json?["data"]?["id"]?.idText)
             #expect(await Self.desibits.cancel(rig.cancellation("desibits", draftId, reason: nil)).succeeded)
-            #expect(rig.sandboxes.desibits.order(id: try #require(Int(draftId)))?.cancelReason == "Cancelled by Cata")
+            #expect(rig.sandboxes.desibits.order(id: try Self.number(draftId))?.cancelReason == "Cancelled by Cata")
 
             // A paid order can no longer be cancelled: refused, and retrying would not change that.
             let paidId = try await Self.paidDesibitsOrder(rig)
             let refused = await Self.desibits.cancel(rig.cancellation("desibits", paidId, reason: "too late"))
             #expect(refused.failureClass == .rejected && !refused.retryable && refused.statusCode == 422, "\(refused.reason)")
             #expect(refused.reason.contains("Illegal status transition from paid to cancelled"), "\(refused.reason)")
-            #expect(rig.sandboxes.desibits.order(id: try #require(Int(paidId)))?.status == "paid")
+            #expect(rig.sandboxes.desibits.order(id: try Self.number(paidId))?.status == "paid")
 
             let unknown = await Self.desibits.cancel(rig.cancellation("desibits", "999", reason: "x"))
             #expect(unknown.failureClass == .rejected && unknown.statusCode == 404, "\(unknown.reason)")
@@ -143,7 +146,7 @@ struct StatusConnectorTests {
             let id = try await rig.dispatch(Self.desibits)
             let outcome = await Self.desibits.cancel(rig.cancellation("desibits", id, reason: "x", key: "wrong-token"))
             #expect(outcome.failureClass == .auth && !outcome.retryable && outcome.statusCode == 401, "\(outcome.reason)")
-            #expect(rig.sandboxes.desibits.order(id: try #require(Int(id)))?.status == "kot")
+            #expect(rig.sandboxes.desibits.order(id: try Self.number(id))?.status == "kot")
         }
     }
 
@@ -153,7 +156,7 @@ struct StatusConnectorTests {
             let id = try await rig.dispatch(Self.desibits)
             let reference = rig.reference("desibits", id)
             let desibits = rig.sandboxes.desibits
-            let kot = try #require(desibits.order(id: try #require(Int(id)))?.kots.first)
+            let kot = try #require(desibits.order(id: try Self.number(id))?.kots.first)
             #expect(kot.number == "KOT-001" && kot.status == "sent_to_kitchen")
 
             let accepted = try await Self.desibits.status(of: reference)
@@ -318,10 +321,10 @@ struct StatusConnectorTests {
 
     /// An `order.finalized` body as Revel sends it (OrderAllInOne, trimmed).
     static let finalizedBody = #"""
-        {"orderInfo":{"id":32759,"uuid":"b1c2","establishment":"/enterprise/Establishment/456/","created_date":"2026-04-29T14:30:00+08:00",\
-        "updated_date":"2026-04-29T14:59:40+08:00","closed":true,"web_order":true,"dining_option":2,"notes":"Cata order ORD-2024-042"},\
-        "items":[{"product":501,"quantity":2,"price":12.50}],\
-        "paymentInfo":[{"payment_type":7,"amount":36.40,"tip":2.00,"transaction_id":"ord-7f3d2c1e-0000-4000-8000-000000000042"}],\
+        {"orderInfo":{"id":32759,"uuid":"b1c2","establishment":"/enterprise/Establishment/456/","created_date":"2026-04-29T14:30:00+08:00",
+        "updated_date":"2026-04-29T14:59:40+08:00","closed":true,"web_order":true,"dining_option":2,"notes":"Cata order ORD-2024-042"},
+        "items":[{"product":501,"quantity":2,"price":12.50}],
+        "paymentInfo":[{"payment_type":7,"amount":36.40,"tip":2.00,"transaction_id":"ord-7f3d2c1e-0000-4000-8000-000000000042"}],
         "orderHistory":[]}
         """#
 
@@ -351,23 +354,42 @@ struct StatusConnectorTests {
         #expect(try Self.revel.readInbound(headerless, webhookSecret: Self.secret) == expected, "an order body without an event header")
     }
 
-    @Test("Revel signatures: tampered body, wrong secret, missing header or no secret set are unverified and never read", arguments: [
-        ("tampered body", StatusConnectorTests.webhook(StatusConnectorTests.finalizedBody.replacingOccurrences(of: "32759", with: "32760"),
-                                       signature: RevelConnector.signature(of: Array(StatusConnectorTests.finalizedBody.utf8), secret: StatusConnectorTests.secret)), StatusConnectorTests.secret as String?),
-        ("wrong secret", StatusConnectorTests.signed(StatusConnectorTests.finalizedBody, secret: "not-the-secret"), StatusConnectorTests.secret),
-        ("missing header", StatusConnectorTests.webhook(StatusConnectorTests.finalizedBody, signature: nil), StatusConnectorTests.secret),
-        ("empty header", StatusConnectorTests.webhook(StatusConnectorTests.finalizedBody, signature: ""), StatusConnectorTests.secret),
-        ("truncated signature", StatusConnectorTests.webhook(StatusConnectorTests.finalizedBody, signature: String(RevelConnector.signature(of: Array(StatusConnectorTests.finalizedBody.utf8), secret: StatusConnectorTests.secret).dropLast())), StatusConnectorTests.secret),
-        ("no secret set", StatusConnectorTests.signed(StatusConnectorTests.finalizedBody), nil),
-        ("empty secret", StatusConnectorTests.signed(StatusConnectorTests.finalizedBody, secret: ""), ""),
-        ("unverified garbage is not read", StatusConnectorTests.webhook("not json", signature: "00"), StatusConnectorTests.secret),
-    ] as [(String, InboundWebhook, String?)])
-    func revelUnverified(_ name: String, _ webhook: InboundWebhook, _ secret: String?) {
-        let rejection = #expect(throws: InboundWebhookRejection.self, "\(name)") {
-            try Self.revel.readInbound(webhook, webhookSecret: secret)
+    /// Webhooks that must not be read, and the secret each is checked with.
+    enum Unverified: String, CaseIterable, Sendable {
+        case tamperedBody, wrongSecret, missingHeader, emptyHeader, truncatedSignature, noSecretSet, emptySecret, garbage
+
+        var webhook: InboundWebhook {
+            let body = StatusConnectorTests.finalizedBody
+            let good = RevelConnector.signature(of: Array(body.utf8), secret: StatusConnectorTests.secret)
+            return switch self {
+            case .tamperedBody: StatusConnectorTests.webhook(body.replacingOccurrences(of: "32759", with: "32760"), signature: good)
+            case .wrongSecret: StatusConnectorTests.signed(body, secret: "not-the-secret")
+            case .missingHeader: StatusConnectorTests.webhook(body, signature: nil)
+            case .emptyHeader: StatusConnectorTests.webhook(body, signature: "")
+            case .truncatedSignature: StatusConnectorTests.webhook(body, signature: String(good.dropLast()))
+            case .noSecretSet: StatusConnectorTests.signed(body)
+            case .emptySecret: StatusConnectorTests.signed(body, secret: "")
+            case .garbage: StatusConnectorTests.webhook("not json", signature: "00")
+            }
+        }
+
+        var secret: String? {
+            switch self {
+            case .noSecretSet: nil
+            case .emptySecret: ""
+            default: StatusConnectorTests.secret
+            }
+        }
+    }
+
+    @Test("Revel signatures: tampered body, wrong secret, missing header or no secret set are unverified and never read",
+          arguments: Unverified.allCases)
+    func revelUnverified(_ testCase: Unverified) {
+        let rejection = #expect(throws: InboundWebhookRejection.self, "\(testCase)") {
+            try Self.revel.readInbound(testCase.webhook, webhookSecret: testCase.secret)
         }
         guard case .unverified? = rejection else {
-            Issue.record("\(name): \(String(describing: rejection))")
+            Issue.record("\(testCase): \(String(describing: rejection))")
             return
         }
     }
@@ -419,19 +441,26 @@ struct StatusConnectorTests {
             let reading: Result<InboundWebhookReading, InboundWebhookRejection>
         }
 
+        final class Log: Sendable {
+            private let entries = Mutex<[Received]>([])
+
+            func append(_ entry: Received) { entries.withLock { $0.append(entry) } }
+            var all: [Received] { entries.withLock { $0 } }
+        }
+
         private let server: LiveServer
-        private let log: Mutex<[Received]>
+        private let log: Log
 
         var url: String { "http://127.0.0.1:\(server.port)/revel-hook" }
-        var received: [Received] { log.withLock { $0 } }
+        var received: [Received] { log.all }
 
-        private init(server: LiveServer, log: Mutex<[Received]>) {
+        private init(server: LiveServer, log: Log) {
             self.server = server
             self.log = log
         }
 
         static func start(secret: String) async throws -> RevelWebhookReceiver {
-            let log = Mutex<[Received]>([])
+            let log = Log()
             let router = Router()
             router.post("/revel-hook") { request, _ -> Response in
                 let body = try await request.body.collect(upTo: 1 << 20)
@@ -440,7 +469,7 @@ struct StatusConnectorTests {
                 let reading = Result { () throws(InboundWebhookRejection) -> InboundWebhookReading in
                     try StatusConnectorTests.revel.readInbound(webhook, webhookSecret: secret)
                 }
-                log.withLock { $0.append(Received(webhook: webhook, reading: reading)) }
+                log.append(Received(webhook: webhook, reading: reading))
                 let (status, answer): (Int, JSONValue) = switch reading {
                 case .success(.handshake(let reply)): (200, reply)
                 case .success(.statusUpdates(let updates)): (200, .object([("applied", .integer(updates.count))]))
@@ -489,7 +518,7 @@ struct StatusConnectorTests {
             #expect(received.webhook.header("X-Revel-Event-Type") == "order.finalized")
             #expect(received.webhook.header("X-Revel-Instance") == "acme")
             #expect(received.webhook.header("X-Revel-Establishment-Id") == "456")
-            let order = try #require(rig.sandboxes.revel.order(id: try #require(Int(id))))
+            let order = try #require(rig.sandboxes.revel.order(id: try Self.number(id)))
             let closedAt = try #require(order.finalizedAt.flatMap(RFC3339.parseMilliseconds))
             guard case .success(.statusUpdates(let updates)) = received.reading, let update = updates.first else {
                 throw TestFailure("\(received.reading)")
@@ -519,7 +548,7 @@ struct StatusConnectorTests {
         try await Self.withReceiver { receiver, rig in
             let id = try await rig.dispatch(Self.revel)
             rig.sandboxes.revel.configureWebhook(url: receiver.url, secret: "another-secret")
-            let delivery = try await rig.sandboxes.revel.finalize(orderId: try #require(Int(id)))
+            let delivery = try await rig.sandboxes.revel.finalize(orderId: try Self.number(id))
             #expect(delivery.status == 401)
             #expect(delivery.responseBody.contains("does not match"), "\(delivery.responseBody)")
             guard case .failure(.unverified)? = receiver.received.first?.reading else { throw TestFailure("not refused") }
