@@ -153,13 +153,14 @@ public final class RevelSandbox: Sendable {
     public init(
         apiKey: String = RevelSandbox.defaultAPIKey, apiSecret: String = RevelSandbox.defaultAPISecret,
         establishments: [Establishment] = RevelSandbox.defaultEstablishments, products: [Product] = RevelSandbox.defaultProducts,
-        modifiers: [Modifier] = RevelSandbox.defaultModifiers
+        modifiers: [Modifier] = RevelSandbox.defaultModifiers, webhook: WebhookTarget? = nil
     ) {
         self.apiKey = apiKey
         self.apiSecret = apiSecret
         self.establishments = establishments
         self.products = products
         self.modifiers = modifiers
+        state.withLock { $0.webhook = webhook }
     }
 
     // MARK: In-process access
@@ -326,7 +327,7 @@ public final class RevelSandbox: Sendable {
             let url = checker.string(node["url"], FieldPath.root.key("url"), required: true, nonEmpty: true)
             let secret = checker.string(node["secret"], FieldPath.root.key("secret"), required: true, nonEmpty: true)
             let instance = checker.string(node["instance"], FieldPath.root.key("instance"), required: false, nonEmpty: true)
-            if let url, URL(string: url)?.host == nil { checker.fail(FieldPath.root.key("url"), "must be an absolute http(s) URL") }
+            if let url, URL(string: url)?.host == nil || !["http", "https"].contains(URL(string: url)?.scheme?.lowercased() ?? "") { checker.fail(FieldPath.root.key("url"), "must be an absolute http(s) URL") }
             guard checker.isValid, let url, let secret else {
                 return Self.controlError(400, checker.violations.map { "\($0.path) \($0.message)" }.joined(separator: "; "))
             }

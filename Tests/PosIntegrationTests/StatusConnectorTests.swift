@@ -105,6 +105,10 @@ struct StatusConnectorTests {
             #expect(retried.statusCode == 409)
             #expect(retried.responseExcerpt?.contains("already cancelled") == true, "\(retried.responseExcerpt ?? "")")
             #expect(rig.sandboxes.desibits.requestCount("/api/v1/pos/orders/{id}/cancel") == 2)
+            let again = try await rig.call("POST", "/desibits/api/v1/pos/orders/\(id)/cancel",
+                                           headers: [("Authorization", "Bearer \(DesibitsSandbox.defaultToken)")], json: #"{"reason":"again"}"#)
+            #expect(again.status == 409 && again.json?["message"] == .string("Order is already cancelled"), "\(String(describing: again.json))")
+            #expect(again.json?["data"]?["status"] == .string("cancelled") && again.json?["data"]?["cancel_reason"] == .string("customer changed their mind"))
 
             // No reason given: the API requires one, so the connector sends its own.
             let draft = try await rig.call("POST", "/desibits/api/v1/pos/orders", headers: [("Authorization", "Bearer \(DesibitsSandbox.defaultToken)")],
