@@ -327,7 +327,10 @@ public final class RevelSandbox: Sendable {
             let url = checker.string(node["url"], FieldPath.root.key("url"), required: true, nonEmpty: true)
             let secret = checker.string(node["secret"], FieldPath.root.key("secret"), required: true, nonEmpty: true)
             let instance = checker.string(node["instance"], FieldPath.root.key("instance"), required: false, nonEmpty: true)
-            if let url, URL(string: url)?.host == nil || !["http", "https"].contains(URL(string: url)?.scheme?.lowercased() ?? "") { checker.fail(FieldPath.root.key("url"), "must be an absolute http(s) URL") }
+            let target = url.flatMap { URL(string: $0) }
+            if url != nil, target?.host == nil || !["http", "https"].contains(target?.scheme?.lowercased() ?? "") {
+                checker.fail(FieldPath.root.key("url"), "must be an absolute http(s) URL")
+            }
             guard checker.isValid, let url, let secret else {
                 return Self.controlError(400, checker.violations.map { "\($0.path) \($0.message)" }.joined(separator: "; "))
             }
