@@ -24,6 +24,10 @@ struct SandboxCommand: AsyncParsableCommand {
     var revelKey = RevelSandbox.defaultAPIKey
     @Option(name: .customLong("revel-secret"), help: "API secret the Revel double accepts.")
     var revelSecret = RevelSandbox.defaultAPISecret
+    @Option(name: .customLong("revel-webhook-url"), help: "Where the Revel double sends its webhooks (order.finalized, ping); with --revel-webhook-secret.")
+    var revelWebhookURL: String?
+    @Option(name: .customLong("revel-webhook-secret"), help: "Shared secret the Revel double signs its webhooks with (X-Revel-Signature).")
+    var revelWebhookSecret: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -35,6 +39,9 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("\(name) must not be empty")
         }
         guard !revelKey.contains(":") else { throw ValidationError("--revel-key must not contain ':' (the header is key:secret)") }
+        guard (revelWebhookURL == nil) == (revelWebhookSecret == nil), revelWebhookURL != "", revelWebhookSecret != "" else {
+            throw ValidationError("--revel-webhook-url and --revel-webhook-secret go together and must not be empty")
+        }
     }
 
     func run() async throws {
@@ -47,7 +54,8 @@ struct SandboxCommand: AsyncParsableCommand {
         let sandboxes = PosSandboxes(
             oktopos: OktoPOSSandbox(token: oktoposToken, tokenHeader: oktoposTokenHeader),
             desibits: DesibitsSandbox(token: desibitsToken),
-            revel: RevelSandbox(apiKey: revelKey, apiSecret: revelSecret),
+            revel: RevelSandbox(apiKey: revelKey, apiSecret: revelSecret,
+                                webhook: revelWebhookURL.flatMap { url in revelWebhookSecret.map { RevelSandbox.WebhookTarget(url: url, secret: $0) } }),
             webhook: SignedWebhookReceiver(secrets: secrets))
         let router = Router()
         sandboxes.addRoutes(to: router)
@@ -67,6 +75,8 @@ struct SandboxCommand: AsyncParsableCommand {
         logger.info("sandbox: Revel", metadata: [
             "baseUrl": .string(urls.revel), "auth": .string("API-AUTHENTICATION: \(revelKey):\(revelSecret)"),
             "contentType": .string("cart submit needs text/plain"),
+            "webhooks": .string(revelWebhookURL.map { "to \($0); POST \(urls.revel)/_sandbox/orders/{id}/finalize sends order.finalized" }
+                ?? "none: PUT \(urls.revel)/_sandbox/webhook {\"url\",\"secret\"} to send them"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

@@ -7,6 +7,7 @@ import Synchronization
 /// A double of a desibits-style restaurant POS operations API (`/api/v1/pos/...`): Bearer auth, the
 /// `{"success":…,"data":…}` envelope, Laravel-style 422 validation errors, and the order lifecycle
 /// `draft → kot → billed → paid` (`draft|kot|billed → cancelled`) with KOT generation and payments.
+/// A KOT (kitchen order ticket) moves forward on its own: `sent_to_kitchen → in_kitchen → food_ready → served`.
 public final class DesibitsSandbox: Sendable {
     /// An entry of a `{id, name, code}` list (order types, payment methods).
     public struct CodedEntry: Sendable, Hashable {
@@ -68,6 +69,16 @@ public final class DesibitsSandbox: Sendable {
         public let receivedAt: String
     }
 
+    /// A kitchen order ticket: what the kitchen has done with (part of) an order.
+    public struct KOT: Sendable, Equatable {
+        /// `KOT-001`: the id the API names a KOT by.
+        public let number: String
+        /// One of ``DesibitsSandbox/kotStatuses``.
+        public internal(set) var status: String
+        /// When the status last changed (RFC 3339 UTC).
+        public internal(set) var updatedAt: String
+    }
+
     /// An order as the double holds it.
     public struct Order: Sendable {
         public let id: Int
@@ -85,12 +96,14 @@ public final class DesibitsSandbox: Sendable {
         public let subtotalCents: Int64
         public let totalCents: Int64
         public internal(set) var payments: [Payment]
-        /// KOT numbers generated for the order (`KOT-001`).
-        public internal(set) var kots: [String]
+        /// KOTs generated for the order, oldest first.
+        public internal(set) var kots: [KOT]
         public internal(set) var cancelReason: String?
         /// The create request body as parsed.
         public let body: JSONValue
         public let receivedAt: String
+        /// When the order's status last changed (RFC 3339 UTC).
+        public internal(set) var updatedAt: String
 
         /// The total as JSON number text (`25.98`).
         public var total: String { Cents.decimal(totalCents) }
@@ -127,6 +140,8 @@ public final class DesibitsSandbox: Sendable {
         "kot": ["billed", "cancelled"],
         "billed": ["paid", "cancelled"],
     ]
+    /// A KOT's statuses in the order the kitchen moves through them; `PUT /kot/{id}/status` only moves forward.
+    public static let kotStatuses: [String] = ["sent_to_kitchen", "in_kitchen", "food_ready", "served"]
 
     static let orderTypesRoute = SandboxRoute(.get, "/api/v1/pos/order-types")
     static let paymentMethodsRoute = SandboxRoute(.get, "/api/v1/pos/payment-methods")
@@ -138,6 +153,7 @@ public final class DesibitsSandbox: Sendable {
     static let cancelRoute = SandboxRoute(.post, "/api/v1/pos/orders/{id}/cancel")
     static let paymentRoute = SandboxRoute(.post, "/api/v1/pos/orders/{id}/payment")
     static let kotRoute = SandboxRoute(.post, "/api/v1/pos/orders/{id}/kot")
+    static let kotStatusRoute = SandboxRoute(.put, "/api/v1/pos/kot/{id}/status")
 
     public let token: String
     public let orderTypes: [OrderType]
@@ -146,7 +162,7 @@ public final class DesibitsSandbox: Sendable {
 
     private let ledger = RouteLedger(routes: [
         orderTypesRoute, paymentMethodsRoute, kitchensRoute, createRoute, listRoute, showRoute, statusRoute, cancelRoute,
-        paymentRoute, kotRoute,
+        paymentRoute, kotRoute, kotStatusRoute,
     ])
     private let state = Mutex(State())
 
@@ -184,6 +200,47 @@ public final class DesibitsSandbox: Sendable {
     /// check or change.
     public func failNext(_ route: String, status: Int, times: Int = 1) { ledger.failNext(route, status: status, times: times) }
 
+    /// Why ``updateKOTStatus(_:to:)`` refused a change.
+    public enum KOTStatusRefusal: Error, Sendable, Equatable {
+        case unknownKOT(String)
+        case unknownStatus(String)
+        /// Not a step forward (back, or the status it already has).
+        case notForward(from: String, to: String)
+        case orderCancelled(String)
+
+        public var message: String {
+            switch self {
+            case .unknownKOT(let number): "KOT \(number) not found."
+            case .unknownStatus: "The selected status is invalid."
+            case .notForward(let from, let to): "Illegal KOT status transition from \(from) to \(to)"
+            case .orderCancelled(let number): "KOT \(number) belongs to a cancelled order"
+            }
+        }
+    }
+
+    /// Moves KOT `number` (`KOT-001`) to `status`, as the kitchen would: forward only, any number of steps.
+    /// What `PUT /api/v1/pos/kot/{id}/status` and `PUT {prefix}/_sandbox/kot/{id}/status` do.
+    @discardableResult
+    public func updateKOTStatus(_ number: String, to status: String) throws(KOTStatusRefusal) -> KOT {
+        guard let target = Self.kotStatuses.firstIndex(of: status) else { throw .unknownStatus(status) }
+        let now = SandboxHTTP.timestamp
+        let outcome = state.withLock { state -> Result<KOT, KOTStatusRefusal> in
+            for orderIndex in state.orders.indices {
+                guard let kotIndex = state.orders[orderIndex].kots.firstIndex(where: { $0.number == number }) else { continue }
+                if state.orders[orderIndex].status == "cancelled" { return .failure(.orderCancelled(number)) }
+                let current = state.orders[orderIndex].kots[kotIndex].status
+                guard let position = Self.kotStatuses.firstIndex(of: current), target > position else {
+                    return .failure(.notForward(from: current, to: status))
+                }
+                state.orders[orderIndex].kots[kotIndex].status = status
+                state.orders[orderIndex].kots[kotIndex].updatedAt = now
+                return .success(state.orders[orderIndex].kots[kotIndex])
+            }
+            return .failure(.unknownKOT(number))
+        }
+        return try outcome.get()
+    }
+
     /// Forgets orders, payments, KOTs, counts and pending failures; ids start again.
     public func reset() {
         state.withLock { $0 = State() }
@@ -218,7 +275,18 @@ public final class DesibitsSandbox: Sendable {
         mount(Self.cancelRoute) { self.handleCancel($0) }
         mount(Self.paymentRoute) { self.handlePayment($0) }
         mount(Self.kotRoute) { self.handleKot($0) }
+        mount(Self.kotStatusRoute) { self.handleKotStatus($0) }
         ledger.mountControl(on: router, prefix: prefix, snapshot: { self.snapshot }, catalogue: { self.catalogue }, reset: { self.reset() })
+        // The kitchen's side for tests: the same change without a token, not counted as an API call.
+        router.put(RouterPath(prefix + "/_sandbox/kot/{id}/status")) { request, context -> Response in
+            let body: [UInt8]
+            do {
+                body = Array(try await request.body.collect(upTo: 64 * 1024).readableBytesView)
+            } catch {
+                return Self.failure(413, "body larger than 64 KiB")
+            }
+            return self.kotStatusResponse(number: context.parameters.get("id") ?? "", body: body)
+        }
     }
 
     // MARK: Envelopes
@@ -256,6 +324,13 @@ public final class DesibitsSandbox: Sendable {
     }
 
     static var notFound: Response { failure(404, "Order not found.") }
+
+    /// A refused change of state, Laravel-style: 422 with the message under `errors.status`.
+    static func illegalStatus(_ message: String) -> Response {
+        SandboxHTTP.json(422, .object([
+            ("success", .bool(false)), ("message", .string(message)), ("errors", .object([("status", .array([.string(message)]))])),
+        ]))
+    }
 
     private func authenticate(_ request: SandboxRequest) -> Response? {
         guard let header = request.header(.authorization), header.hasPrefix("Bearer "),
@@ -338,6 +413,7 @@ public final class DesibitsSandbox: Sendable {
         }
         let total = max(0, subtotal - discount)
         let body = JSONValue(node)
+        let now = SandboxHTTP.timestamp
         let order = state.withLock { state -> Order in
             let id = state.nextOrderId
             state.nextOrderId += 1
@@ -345,7 +421,7 @@ public final class DesibitsSandbox: Sendable {
                 id: id, orderNumber: "ORD-001-\(id)", status: "draft", paymentStatus: "unpaid", orderTypeId: orderTypeId,
                 tableId: tableId, customerId: customerId, items: items, discountType: discountType, discountValueCents: discountValue,
                 subtotalCents: subtotal, totalCents: total, payments: [], kots: [], cancelReason: nil, body: body,
-                receivedAt: SandboxHTTP.timestamp)
+                receivedAt: now, updatedAt: now)
             state.orders.append(order)
             return order
         }
@@ -385,11 +461,14 @@ public final class DesibitsSandbox: Sendable {
     }
 
     private func transition(id: Int, to target: String, reason: String?) -> Response {
+        let now = SandboxHTTP.timestamp
         let outcome = state.withLock { state -> Result<Order, TransitionError> in
             guard let index = state.orders.firstIndex(where: { $0.id == id }) else { return .failure(.notFound) }
             let current = state.orders[index].status
+            if current == "cancelled", target == "cancelled" { return .failure(.alreadyCancelled(state.orders[index])) }
             guard Self.transitions[current]?.contains(target) == true else { return .failure(.illegal(from: current)) }
             state.orders[index].status = target
+            state.orders[index].updatedAt = now
             if let reason { state.orders[index].cancelReason = reason }
             return .success(state.orders[index])
         }
@@ -398,16 +477,17 @@ public final class DesibitsSandbox: Sendable {
             return Self.success(200, Self.json(order), message: target == "cancelled" ? "Order cancelled successfully" : "Order status updated")
         case .failure(.notFound):
             return Self.notFound
+        case .failure(.alreadyCancelled(let order)):
+            // Apart from other refusals so a client retrying its own cancel can tell it already happened.
+            return Self.failure(409, "Order is already cancelled", data: Self.json(order))
         case .failure(.illegal(let current)):
-            let message = "Illegal status transition from \(current) to \(target)"
-            return SandboxHTTP.json(422, .object([
-                ("success", .bool(false)), ("message", .string(message)), ("errors", .object([("status", .array([.string(message)]))])),
-            ]))
+            return Self.illegalStatus("Illegal status transition from \(current) to \(target)")
         }
     }
 
     enum TransitionError: Error {
         case notFound
+        case alreadyCancelled(Order)
         case illegal(from: String)
     }
 
@@ -446,6 +526,7 @@ public final class DesibitsSandbox: Sendable {
                 id: paymentId, paymentMethod: method, amountCents: amount, tipCents: tip, transactionId: transactionId,
                 receivedAt: SandboxHTTP.timestamp))
             state.orders[index].paymentStatus = "paid"
+            state.orders[index].updatedAt = SandboxHTTP.timestamp
             state.transactions[transactionId] = (id, paymentId)
             return .paid(paymentId)
         }
@@ -480,8 +561,10 @@ public final class DesibitsSandbox: Sendable {
             guard order.status == "draft" else { return .wrongStatus(order.status) }
             let number = "KOT-" + String(repeating: "0", count: max(0, 3 - String(state.nextKot).count)) + String(state.nextKot)
             state.nextKot += 1
-            state.orders[index].kots.append(number)
+            let now = SandboxHTTP.timestamp
+            state.orders[index].kots.append(KOT(number: number, status: "sent_to_kitchen", updatedAt: now))
             state.orders[index].status = "kot"
+            state.orders[index].updatedAt = now
             return .generated(number)
         }
         switch outcome {
@@ -492,10 +575,30 @@ public final class DesibitsSandbox: Sendable {
         case .already:
             return Self.failure(409, "KOT already generated for this order")
         case .wrongStatus(let status):
-            let message = "A KOT can only be generated for a draft order; this order is \(status)"
-            return SandboxHTTP.json(422, .object([
-                ("success", .bool(false)), ("message", .string(message)), ("errors", .object([("status", .array([.string(message)]))])),
-            ]))
+            return Self.illegalStatus("A KOT can only be generated for a draft order; this order is \(status)")
+        }
+    }
+
+    private func handleKotStatus(_ request: SandboxRequest) -> Response {
+        kotStatusResponse(number: request.parameters["id"] ?? "", body: request.body)
+    }
+
+    /// `{"status": "in_kitchen"|"food_ready"|"served"}` for KOT `number`.
+    private func kotStatusResponse(number: String, body: [UInt8]) -> Response {
+        let node: JSONNode
+        do { node = try SandboxBody.object(body) } catch { return Self.failure(400, error.message) }
+        var checker = JSONChecker(style: .dots, wording: .laravel)
+        let status = checker.string(node["status"], FieldPath.root.key("status"), required: true, nonEmpty: true)
+        guard checker.isValid, let status else { return Self.invalid(checker.violations) }
+        do throws(KOTStatusRefusal) {
+            let kot = try updateKOTStatus(number, to: status)
+            return Self.success(200, Self.json(kot), message: "KOT status updated")
+        } catch {
+            switch error {
+            case .unknownKOT: return Self.failure(404, error.message)
+            case .unknownStatus: return Self.invalid("status", error.message)
+            case .notForward, .orderCancelled: return Self.illegalStatus(error.message)
+            }
         }
     }
 
@@ -519,14 +622,19 @@ public final class DesibitsSandbox: Sendable {
                     ("transaction_id", .string(payment.transactionId)), ("status", .string("paid")),
                 ])
             })),
-            ("kots", .array(order.kots.map { .object([("kot_number", .string($0)), ("status", .string("sent_to_kitchen"))]) })),
+            ("kots", .array(order.kots.map(Self.json))),
             ("discount_type", .optionalString(order.discountType)),
             ("discount_value", order.discountValueCents.map(Cents.number) ?? .null),
             ("subtotal", Cents.number(order.subtotalCents)),
             ("total", Cents.number(order.totalCents)),
+            ("updated_at", .string(order.updatedAt)),
         ]
         if let reason = order.cancelReason { members.append(("cancel_reason", .string(reason))) }
         return .object(members)
+    }
+
+    static func json(_ kot: KOT) -> JSONValue {
+        .object([("kot_number", .string(kot.number)), ("status", .string(kot.status)), ("updated_at", .string(kot.updatedAt))])
     }
 
     var kitchensJSON: JSONValue {

@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,6 +10,11 @@ import Synchronization
 /// the web-orders menu. Auth is the legacy `API-AUTHENTICATION: key:secret` header; 401/403 answer HTML
 /// as Revel does; cart submit insists on `Content-Type: text/plain` (Revel answers "Unhandled error" to
 /// `application/json`); errors are `{"status":"ERROR","errorMsg":"…"}`.
+///
+/// It also plays Revel's webhook sender: once a receiver is configured (``configureWebhook(url:secret:instance:)``
+/// or `PUT {prefix}/_sandbox/webhook`), ``finalize(orderId:)`` (`POST {prefix}/_sandbox/orders/{id}/finalize`)
+/// closes an order and POSTs its `order.finalized` event, signed as Revel signs: `X-Revel-Signature` is the
+/// lowercase hex HMAC-SHA1 of the body keyed with the shared secret.
 public final class RevelSandbox: Sendable {
     public struct Establishment: Sendable, Hashable {
         public var id: Int
@@ -49,6 +56,51 @@ public final class RevelSandbox: Sendable {
         /// The submitted body as parsed (numbers keep their source text).
         public let body: JSONValue
         public let receivedAt: String
+        /// Revel's own uuid for the order.
+        public let uuid: String
+        /// When the order was closed (``finalize(orderId:)``), RFC 3339 UTC; nil while open.
+        public internal(set) var finalizedAt: String?
+        /// `X-Revel-Event-Id` of its `order.finalized` event: the same on every re-send, as on Revel's retries.
+        public internal(set) var finalizedEventId: String?
+    }
+
+    /// Where the double sends webhooks and the secret it signs them with.
+    public struct WebhookTarget: Sendable, Equatable {
+        public var url: String
+        public var secret: String
+        /// `X-Revel-Instance`: the merchant's subdomain.
+        public var instance: String
+
+        public init(url: String, secret: String, instance: String = RevelSandbox.defaultInstance) {
+            self.url = url
+            self.secret = secret
+            self.instance = instance
+        }
+    }
+
+    /// A webhook the double sent and what the receiver answered.
+    public struct WebhookDelivery: Sendable {
+        public let event: String
+        public let headers: [(String, String)]
+        public let body: [UInt8]
+        /// The receiver's answer.
+        public let status: Int
+        public let responseBody: String
+    }
+
+    /// Why a webhook was not sent or got no answer.
+    public enum WebhookFailure: Error, Sendable, Equatable {
+        case notConfigured
+        case unknownOrder(Int)
+        case unreachable(String)
+
+        public var message: String {
+            switch self {
+            case .notConfigured: "no webhook receiver configured: PUT /_sandbox/webhook {\"url\",\"secret\"} first"
+            case .unknownOrder(let id): "order \(id) not found"
+            case .unreachable(let reason): "the webhook receiver did not answer: \(reason)"
+            }
+        }
     }
 
     // Sandbox credentials, not secrets.
@@ -73,6 +125,9 @@ public final class RevelSandbox: Sendable {
     public static let defaultPageSize = 50
     public static let maxPageSize = 250
     public static let authenticationHeader = "API-AUTHENTICATION"
+    public static let defaultInstance = "sandbox"
+    /// Revel expects an answer within 10 s.
+    public static let webhookTimeoutSeconds: Int64 = 10
 
     static let submitRoute = SandboxRoute(.post, "/specialresources/cart/submit")
     static let establishmentsRoute = SandboxRoute(.get, "/enterprise/Establishment")
@@ -91,18 +146,21 @@ public final class RevelSandbox: Sendable {
     struct State {
         var nextOrderId = RevelSandbox.firstOrderId
         var orders: [Order] = []
+        var webhook: WebhookTarget?
+        var deliveries: [WebhookDelivery] = []
     }
 
     public init(
         apiKey: String = RevelSandbox.defaultAPIKey, apiSecret: String = RevelSandbox.defaultAPISecret,
         establishments: [Establishment] = RevelSandbox.defaultEstablishments, products: [Product] = RevelSandbox.defaultProducts,
-        modifiers: [Modifier] = RevelSandbox.defaultModifiers
+        modifiers: [Modifier] = RevelSandbox.defaultModifiers, webhook: WebhookTarget? = nil
     ) {
         self.apiKey = apiKey
         self.apiSecret = apiSecret
         self.establishments = establishments
         self.products = products
         self.modifiers = modifiers
+        state.withLock { $0.webhook = webhook }
     }
 
     // MARK: In-process access
@@ -120,10 +178,120 @@ public final class RevelSandbox: Sendable {
     /// 404 (as Revel does), `{"status":"ERROR","errorMsg":…}` otherwise.
     public func failNext(_ route: String, status: Int, times: Int = 1) { ledger.failNext(route, status: status, times: times) }
 
-    /// Forgets orders, counts and pending failures; ids start again at ``firstOrderId``.
+    /// Forgets orders, counts and pending failures; ids start again at ``firstOrderId``. The webhook
+    /// receiver stays configured.
     public func reset() {
-        state.withLock { $0 = State() }
+        state.withLock { $0 = State(webhook: $0.webhook) }
         ledger.reset()
+    }
+
+    // MARK: Webhooks
+
+    public func configureWebhook(url: String, secret: String, instance: String = RevelSandbox.defaultInstance) {
+        state.withLock { $0.webhook = WebhookTarget(url: url, secret: secret, instance: instance) }
+    }
+
+    public var webhook: WebhookTarget? { state.withLock { $0.webhook } }
+
+    /// Webhooks sent, oldest first.
+    public var webhookDeliveries: [WebhookDelivery] { state.withLock { $0.deliveries } }
+
+    /// Closes order `orderId` and sends its `order.finalized` event; again for an order already closed
+    /// (a retry: same body, same event id).
+    public func finalize(orderId: Int) async throws(WebhookFailure) -> WebhookDelivery {
+        let now = SandboxHTTP.timestamp
+        let closed = state.withLock { state -> Order? in
+            guard let index = state.orders.firstIndex(where: { $0.orderId == orderId }) else { return nil }
+            if state.orders[index].finalizedAt == nil {
+                state.orders[index].finalizedAt = now
+                state.orders[index].finalizedEventId = UUID().uuidString.lowercased()
+            }
+            return state.orders[index]
+        }
+        guard let order = closed else { throw .unknownOrder(orderId) }
+        return try await send(event: "order.finalized", body: Self.orderAllInOne(order), eventId: order.finalizedEventId,
+                              establishmentId: order.establishmentId)
+    }
+
+    /// Sends the `{"ping":"pong"}` Revel sends when a webhook is enabled.
+    public func ping() async throws(WebhookFailure) -> WebhookDelivery {
+        try await send(event: "ping", body: .object([("ping", .string("pong"))]), eventId: nil, establishmentId: nil)
+    }
+
+    /// `X-Revel-Signature` for `body`: lowercase hex HMAC-SHA1 keyed with the shared secret's bytes.
+    public static func signature(of body: [UInt8], secret: String) -> String {
+        Hex.encode(HMAC<Insecure.SHA1>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
+    private func send(event: String, body json: JSONValue, eventId: String?, establishmentId: Int?) async throws(WebhookFailure) -> WebhookDelivery {
+        guard let target = webhook else { throw .notConfigured }
+        let body = json.bytes
+        var headers: [(String, String)] = [
+            ("Content-Type", "application/json"),
+            ("X-Revel-Signature", Self.signature(of: body, secret: target.secret)),
+            ("X-Revel-Event-Type", event),
+            ("X-Revel-Instance", target.instance),
+            ("X-Revel-Event-Id", eventId ?? UUID().uuidString.lowercased()),
+            ("X-Revel-Message-Id", UUID().uuidString.lowercased()),
+        ]
+        if let establishmentId { headers.append(("X-Revel-Establishment-Id", String(establishmentId))) }
+        var request = HTTPClientRequest(url: target.url)
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let delivery: WebhookDelivery
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Self.webhookTimeoutSeconds))
+            let answer = try await response.body.collect(upTo: sandboxMaxBodyBytes)
+            delivery = WebhookDelivery(event: event, headers: headers, body: body, status: Int(response.status.code),
+                                       responseBody: String(buffer: answer))
+        } catch {
+            throw .unreachable(String(describing: error))
+        }
+        state.withLock { $0.deliveries.append(delivery) }
+        return delivery
+    }
+
+    /// Revel's OrderAllInOne representation of a closed order, as `order.finalized` carries it: the order
+    /// under `orderInfo`, then its items, payments and history. Only what the cart gave the double is
+    /// there; Revel's dates carry an offset.
+    static func orderAllInOne(_ order: Order) -> JSONValue {
+        let cart = order.body
+        let created = revelDate(order.receivedAt)
+        let updated = revelDate(order.finalizedAt ?? order.receivedAt)
+        let info = cart["orderInfo"]
+        let items: [JSONValue] = if case .array(let lines)? = cart["items"] {
+            lines.map { line in
+                .object([
+                    ("product", line["product"] ?? .null), ("quantity", line["quantity"] ?? .null), ("price", line["price"] ?? .null),
+                    ("special_request", line["special_request"] ?? .string("")),
+                ])
+            }
+        } else { [] }
+        let payment = cart["paymentInfo"]
+        let payments: [JSONValue] = payment.map { payment in [.object([
+            ("payment_type", payment["type"] ?? .null), ("amount", payment["amount"] ?? .null), ("tip", payment["tip"] ?? .null),
+            ("transaction_id", payment["transaction_id"] ?? .null), ("created_date", .string(created)),
+        ])] } ?? []
+        return .object([
+            ("orderInfo", .object([
+                ("id", .int(order.orderId)), ("uuid", .string(order.uuid)),
+                ("establishment", .string("/enterprise/Establishment/\(order.establishmentId)/")),
+                ("created_date", .string(created)), ("updated_date", .string(updated)),
+                ("closed", .bool(order.finalizedAt != nil)), ("web_order", .bool(true)),
+                ("dining_option", info?["dining_option"] ?? .null), ("call_name", info?["call_name"] ?? .string("")),
+                ("notes", info?["notes"] ?? .string("")),
+            ])),
+            ("items", .array(items)),
+            ("paymentInfo", .array(payments)),
+            ("orderHistory", .array([.object([("opened", .string(created)), ("closed", .string(updated))])])),
+        ])
+    }
+
+    /// `2026-04-29T14:59:40+00:00` from RFC 3339 UTC text: seconds and an offset, as Revel writes dates.
+    static func revelDate(_ rfc3339: String) -> String {
+        guard let milliseconds = RFC3339.parseMilliseconds(rfc3339) else { return rfc3339 }
+        return String(RFC3339.format(milliseconds: milliseconds).prefix(19)) + "+00:00"
     }
 
     // MARK: Routes
@@ -139,6 +307,72 @@ public final class RevelSandbox: Sendable {
         mount(Self.establishmentsRoute) { self.handleEstablishments($0, prefix: prefix) }
         mount(Self.menuRoute) { self.handleMenu($0) }
         ledger.mountControl(on: router, prefix: prefix, snapshot: { self.snapshot }, catalogue: { self.catalogue }, reset: { self.reset() })
+        mountWebhookControl(on: router, prefix: prefix)
+    }
+
+    /// `PUT {prefix}/_sandbox/webhook` `{"url","secret","instance"?}` sets the receiver; `POST
+    /// {prefix}/_sandbox/orders/{id}/finalize` and `POST {prefix}/_sandbox/webhook/ping` send, answering 200
+    /// `{"event","status","body"}` with the receiver's answer (404 unknown order, 409 no receiver, 502 no answer).
+    private func mountWebhookControl<Context: RequestContext>(on router: Router<Context>, prefix: String) {
+        router.put(RouterPath(prefix + "/_sandbox/webhook")) { request, _ -> Response in
+            let bytes: [UInt8]
+            do {
+                bytes = Array(try await request.body.collect(upTo: 64 * 1024).readableBytesView)
+            } catch {
+                return Self.controlError(400, "body larger than 64 KiB")
+            }
+            let example = #"body must be a JSON object such as {"url":"http://127.0.0.1:8080/hook","secret":"…","instance":"acme"}"#
+            guard let node = try? SandboxBody.object(bytes) else { return Self.controlError(400, example) }
+            var checker = JSONChecker(style: .brackets, wording: .plain)
+            let url = checker.string(node["url"], FieldPath.root.key("url"), required: true, nonEmpty: true)
+            let secret = checker.string(node["secret"], FieldPath.root.key("secret"), required: true, nonEmpty: true)
+            let instance = checker.string(node["instance"], FieldPath.root.key("instance"), required: false, nonEmpty: true)
+            let target = url.flatMap { URL(string: $0) }
+            if url != nil, target?.host == nil || !["http", "https"].contains(target?.scheme?.lowercased() ?? "") {
+                checker.fail(FieldPath.root.key("url"), "must be an absolute http(s) URL")
+            }
+            guard checker.isValid, let url, let secret else {
+                return Self.controlError(400, checker.violations.map { "\($0.path) \($0.message)" }.joined(separator: "; "))
+            }
+            self.configureWebhook(url: url, secret: secret, instance: instance ?? Self.defaultInstance)
+            return SandboxHTTP.json(200, .object([("url", .string(url)), ("instance", .string(instance ?? Self.defaultInstance))]))
+        }
+        router.post(RouterPath(prefix + "/_sandbox/orders/{id}/finalize")) { _, context -> Response in
+            guard let text = context.parameters.get("id"), let id = Int(text) else { return Self.controlError(404, "order not found") }
+            do throws(WebhookFailure) {
+                return Self.report(.success(try await self.finalize(orderId: id)))
+            } catch {
+                return Self.report(.failure(error))
+            }
+        }
+        router.post(RouterPath(prefix + "/_sandbox/webhook/ping")) { _, _ -> Response in
+            do throws(WebhookFailure) {
+                return Self.report(.success(try await self.ping()))
+            } catch {
+                return Self.report(.failure(error))
+            }
+        }
+    }
+
+    private static func controlError(_ status: Int, _ reason: String) -> Response {
+        SandboxHTTP.json(status, .object([("error", .string(reason))]))
+    }
+
+    /// A control endpoint's answer about a webhook it sent.
+    private static func report(_ outcome: Result<WebhookDelivery, WebhookFailure>) -> Response {
+        switch outcome {
+        case .success(let delivery):
+            return SandboxHTTP.json(200, .object([
+                ("event", .string(delivery.event)), ("status", .int(delivery.status)), ("body", .string(delivery.responseBody)),
+            ]))
+        case .failure(let failure):
+            let status = switch failure {
+            case .unknownOrder: 404
+            case .notConfigured: 409
+            case .unreachable: 502
+            }
+            return controlError(status, failure.message)
+        }
     }
 
     /// Revel's error shape for `status`: HTML for 401/403/404, `{"status":"ERROR","errorMsg":…}` otherwise.
@@ -186,7 +420,7 @@ public final class RevelSandbox: Sendable {
             let orderId = state.nextOrderId
             state.nextOrderId += 1
             state.orders.append(Order(orderId: orderId, establishmentId: establishmentId, transactionId: transactionId, body: body,
-                                      receivedAt: SandboxHTTP.timestamp))
+                                      receivedAt: SandboxHTTP.timestamp, uuid: UUID().uuidString.lowercased()))
             return .created(orderId)
         }
         switch outcome {

@@ -264,15 +264,17 @@ struct ConnectorCapabilityTests {
         #expect(Self.registry.connector("revel", as: (any RemoteOutletListing).self) != nil)
         #expect(Self.registry.connector("oktopos", as: (any RemoteOutletListing).self) == nil)
         #expect(Self.registry.connector("desibits", as: (any OrderDispatching).self) != nil)
-        #expect(Self.registry.connector("oktopos", as: (any OrderCancelling).self) == nil)
+        #expect(Self.registry.connector("revel", as: (any OrderCancelling).self) == nil)
+        #expect(Self.registry.connector("oktopos", as: (any OrderStatusPolling).self) == nil)
+        #expect(Self.registry.connector("desibits", as: (any OrderStatusPolling).self) != nil)
         #expect(Self.registry.connector("squarepos", as: (any OrderDispatching).self) == nil)
     }
 
     @Test("capability names come from conformance")
     func names() {
-        #expect(ConnectorCapability.of(Self.registry.connector("oktopos")!) == [.dispatchOrder, .testConnection])
-        #expect(ConnectorCapability.of(Self.registry.connector("desibits")!) == [.dispatchOrder, .testConnection])
-        #expect(ConnectorCapability.of(Self.registry.connector("revel")!) == [.dispatchOrder, .testConnection, .listRemoteOutlets])
+        #expect(ConnectorCapability.of(Self.registry.connector("oktopos")!) == [.dispatchOrder, .cancelOrder, .testConnection])
+        #expect(ConnectorCapability.of(Self.registry.connector("desibits")!) == [.dispatchOrder, .cancelOrder, .statusPolling, .testConnection])
+        #expect(ConnectorCapability.of(Self.registry.connector("revel")!) == [.dispatchOrder, .inboundStatus, .testConnection, .listRemoteOutlets])
     }
 
     @Test("the API shows the capabilities a connection's connector adopts, and refuses one it does not")
@@ -281,9 +283,9 @@ struct ConnectorCapabilityTests {
             try await rig.connect("revel")
             try await rig.connect("oktopos", outletId: "another-outlet")
             let revel = try await rig.service.call("GET", "/api/v1/provider-connections/revel", key: rig.keys.adminKey)
-            #expect(revel.json["capabilities"] as? [String] == ["dispatchOrder", "testConnection", "listRemoteOutlets"], "\(revel.text)")
+            #expect(revel.json["capabilities"] as? [String] == ["dispatchOrder", "inboundStatus", "testConnection", "listRemoteOutlets"], "\(revel.text)")
             let oktopos = try await rig.service.call("GET", "/api/v1/provider-connections/oktopos", key: rig.keys.adminKey)
-            #expect(oktopos.json["capabilities"] as? [String] == ["dispatchOrder", "testConnection"], "\(oktopos.text)")
+            #expect(oktopos.json["capabilities"] as? [String] == ["dispatchOrder", "cancelOrder", "testConnection"], "\(oktopos.text)")
             let outlets = try await rig.service.call("GET", "/api/v1/provider-connections/oktopos/remote-outlets", key: rig.keys.adminKey)
             #expect(outlets.status == 400 && (outlets.error["message"] as? String)?.contains("cannot list its outlets") == true, "\(outlets.text)")
         }

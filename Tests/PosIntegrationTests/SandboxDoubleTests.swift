@@ -266,7 +266,7 @@ struct SandboxDoubleTests {
             let orders = sandboxes.desibits.orders
             #expect(orders.count == 1)
             #expect(orders.first?.paymentStatus == "paid")
-            #expect(orders.first?.kots == ["KOT-001"])
+            #expect(orders.first?.kots.map(\.number) == ["KOT-001"])
             #expect(orders.first?.payments.map(\.transactionId) == ["TXN-1"])
             #expect(orders.first?.payments.first?.tipCents == 500)
             #expect(sandboxes.desibits.requestCount("POST /api/v1/pos/orders") == 1)
@@ -385,7 +385,7 @@ struct SandboxDoubleTests {
             #expect(orders.map(\.status) == ["billed", "cancelled"])
             #expect(orders.map(\.paymentStatus) == ["paid", "unpaid"])
             #expect(orders.first?.payments.count == 1)
-            #expect(orders.first?.kots == ["KOT-001"])
+            #expect(orders.first?.kots.map(\.number) == ["KOT-001"])
             #expect(orders.last?.cancelReason == "customer left")
         }
     }

@@ -5,7 +5,10 @@ import PosDomain
 /// create it (`POST /api/v1/pos/orders`), pay it (`…/{id}/payment`, the Cata order uuid as
 /// `transaction_id`), send it to the kitchen (`…/{id}/kot`). Each finished step is checkpointed,
 /// so a retry resumes at the step that failed and never creates a second order.
-public struct DesibitsConnector: OrderDispatching, ConnectionTesting {
+///
+/// Cancelling is `POST …/{id}/cancel` with a reason; the status is polled from `GET …/{id}` and read
+/// from the kitchen's side (the KOT's status), since the order's own status only tracks billing.
+public struct DesibitsConnector: OrderDispatching, OrderCancelling, OrderStatusPolling, ConnectionTesting {
     public let slug = "desibits"
     private let exchange: POSExchange
 
@@ -129,6 +132,53 @@ public struct DesibitsConnector: OrderDispatching, ConnectionTesting {
         text.lowercased().filter { $0.isLetter || $0.isNumber }
     }
 
+    /// The cancel body; the API insists on a reason, so one is made up when the operator gave none.
+    public static func cancelBody(reason: String?) -> JSONValue {
+        let given = reason.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 }
+        return .object([("reason", .string(given ?? "Cancelled by Cata"))])
+    }
+
+    /// Our status for an order in `orderStatus` whose latest KOT is in `kotStatus` (nil: no KOT yet), and
+    /// the POS's own words for it. The order's status says where billing is (`draft → kot → billed →
+    /// paid`), so only `cancelled` is read from it; the KOT says where the kitchen is. A status we have
+    /// no equivalent for maps to nil: nothing to report.
+    public static func status(orderStatus: String, kotStatus: String?) -> (status: OrderStatus?, posStatus: String) {
+        if orderStatus == "cancelled" { return (.cancelled, "order:cancelled") }
+        guard let kotStatus else { return (nil, "order:\(orderStatus)") }
+        let status: OrderStatus? = switch kotStatus {
+        case "sent_to_kitchen": .accepted
+        case "in_kitchen": .inProgress
+        case "food_ready": .ready
+        case "served": .completed
+        default: nil
+        }
+        return (status, "kot:\(kotStatus)")
+    }
+
+    /// The status update `GET /api/v1/pos/orders/{id}` (its `data`) says, for `order`.
+    public static func statusUpdate(_ data: JSONValue, for order: POSOrderReference) throws(ValidationError) -> OrderStatusUpdate {
+        guard let orderStatus = data["status"]?.stringValue, !orderStatus.isEmpty else {
+            throw ValidationError(field: "data.status", message: "is required")
+        }
+        var latestKOT: JSONValue?
+        switch data["kots"] {
+        case nil, .null?: break
+        case .array(let kots)?: latestKOT = kots.last
+        default: throw ValidationError(field: "data.kots", message: "must be an array")
+        }
+        let kotStatus = latestKOT?["status"]?.stringValue
+        if latestKOT != nil, kotStatus == nil {
+            throw ValidationError(field: "data.kots[].status", message: "is required")
+        }
+        let (status, posStatus) = Self.status(orderStatus: orderStatus, kotStatus: kotStatus)
+        // When the reported status came about: the KOT's change, or the order's for a cancellation.
+        let changedAt = (orderStatus == "cancelled" || latestKOT == nil ? data["updated_at"] : latestKOT?["updated_at"])?.stringValue
+        return OrderStatusUpdate(
+            externalOrderId: data["id"]?.idText ?? order.externalOrderId, orderUUID: order.orderUUID, status: status, posStatus: posStatus,
+            occurredAt: changedAt.flatMap(RFC3339.parseMilliseconds),
+            reason: orderStatus == "cancelled" ? data["cancel_reason"]?.stringValue : nil)
+    }
+
     // MARK: Exchanges
 
     /// The POS's API token as a Bearer token (an OAuth access token would go the same way).
@@ -196,6 +246,55 @@ public struct DesibitsConnector: OrderDispatching, ConnectionTesting {
         }
         return ConnectorOutcome(statusCode: 200, failureClass: nil, error: nil, responseExcerpt: progress.summary, signedWith: nil,
                                 retryable: false, retryAfterMs: nil, externalOrderId: progress.orderId, durationMs: spent)
+    }
+
+    public func cancel(_ request: POSCancellation) async -> ConnectorOutcome {
+        let id = request.order.externalOrderId
+        guard !id.isEmpty else {
+            return .mappingFailed(ValidationError(field: "order.externalOrderId", message: "is required: desibits cancels an order by its id"))
+        }
+        let url = "\(request.order.access.baseUrl)/api/v1/pos/orders/\(POSExchange.pathSegment(id))/cancel"
+        let answer: POSExchange.Answer
+        switch await exchange.send(.POST, url, access: request.order.access, authorize: Self.authorize, json: Self.cancelBody(reason: request.reason)) {
+        case .failure(let failure): return failure.outcome
+        case .success(let value): answer = value
+        }
+        if answer.succeeded {
+            return .accepted(answer, externalOrderId: id, summary: "desibits order \(id) cancelled", durationMs: answer.durationMs)
+        }
+        // A retry whose first try got through (its answer was lost): the order is cancelled, as asked.
+        if Self.isAlreadyCancelled(answer) {
+            return .accepted(answer, externalOrderId: id, summary: "desibits order \(id) was already cancelled", durationMs: answer.durationMs)
+        }
+        return .refused(answer, step: "desibits cancel", message: answer.json?["message"]?.stringValue, durationMs: answer.durationMs)
+    }
+
+    /// A 409/422 that names the order as cancelled (`data.status`), or says so in words.
+    static func isAlreadyCancelled(_ answer: POSExchange.Answer) -> Bool {
+        guard [409, 422].contains(answer.response.status), let json = answer.json else { return false }
+        if json["data"]?["status"]?.stringValue == "cancelled" { return true }
+        return json["message"]?.stringValue?.lowercased().contains("already cancelled") == true
+    }
+
+    public func status(of order: POSOrderReference) async throws(ConnectorFailure) -> OrderStatusUpdate {
+        guard !order.externalOrderId.isEmpty else { throw ConnectorFailure("the order has no desibits id (externalOrderId) to ask about") }
+        let url = "\(order.access.baseUrl)/api/v1/pos/orders/\(POSExchange.pathSegment(order.externalOrderId))"
+        let answer: POSExchange.Answer
+        switch await exchange.send(.GET, url, access: order.access, authorize: Self.authorize) {
+        case .failure(let failure): throw ConnectorFailure(failure.outcome.reason)
+        case .success(let value): answer = value
+        }
+        guard answer.succeeded else {
+            let outcome = ConnectorOutcome.refused(answer, step: "desibits order", message: answer.json?["message"]?.stringValue,
+                                                   durationMs: answer.durationMs)
+            throw ConnectorFailure(outcome.reason, isAuthFailure: outcome.failureClass == .auth)
+        }
+        guard let data = answer.json?["data"] else { throw ConnectorFailure("desibits order answered HTTP \(answer.response.status) without data") }
+        do {
+            return try Self.statusUpdate(data, for: order)
+        } catch {
+            throw ConnectorFailure("desibits order answered HTTP \(answer.response.status) with \(error.field) that \(error.message)")
+        }
     }
 
     public func testConnection(_ access: ProviderAccess) async -> ConnectionTestResult {

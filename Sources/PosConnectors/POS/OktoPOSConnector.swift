@@ -4,7 +4,9 @@ import PosDomain
 /// OktoPOS Manager's Order API (seed 003): `POST {baseUrl}/order/create` with the instance's API
 /// token, answered with `{"internalId": n}`. Money is a decimal string plus currency; items name
 /// known articles; modifiers are sub-lines pointing at their main line by `mainBasketItemId`.
-public struct OktoPOSConnector: OrderDispatching, ConnectionTesting {
+/// Cancelling sets the order's status through `POST {baseUrl}/order/status`. No status polling:
+/// `order/ready` lists orders by the status they were created with, which says nothing of the kitchen.
+public struct OktoPOSConnector: OrderDispatching, OrderCancelling, ConnectionTesting {
     public let slug = "oktopos"
     private let exchange: POSExchange
 
@@ -129,6 +131,21 @@ public struct OktoPOSConnector: OrderDispatching, ConnectionTesting {
         return .object(body)
     }
 
+    /// OktoPOS does not publish its status vocabulary; `CANCELLED` follows the casing of its other
+    /// enumerations (`orderType`, `paymentMethod`). Confirm against a live instance.
+    public static let cancelledStatus = "CANCELLED"
+
+    /// The `order/status` body that cancels the order OktoPOS knows as `internalId` (the id its create
+    /// answer gave us, kept as the order's `externalOrderId`).
+    public static func cancelBody(externalOrderId: String, reason: String?) throws(ValidationError) -> JSONValue {
+        guard let internalId = Int64(externalOrderId) else {
+            throw ValidationError(field: "order.externalOrderId", message: "must be OktoPOS's internalId, an integer, not \"\(externalOrderId)\"")
+        }
+        var body: [(String, JSONValue)] = [("orderId", .integer(internalId)), ("status", .string(cancelledStatus))]
+        if let reason, !reason.allSatisfy(\.isWhitespace) { body.append(("payload", .object([("reason", .string(reason))]))) }
+        return .object(body)
+    }
+
     /// Cata `deliveryMethod` → OktoPOS `orderType`; an unknown method is left out (the field is optional).
     static func orderType(_ deliveryMethod: String) -> String? {
         switch deliveryMethod.uppercased() {
@@ -205,6 +222,30 @@ public struct OktoPOSConnector: OrderDispatching, ConnectionTesting {
             return .unexpectedAnswer(answer, step: "OktoPOS order/create", expected: "internalId", durationMs: answer.durationMs)
         }
         return .refused(answer, step: "OktoPOS order/create", message: Self.errorText(answer), durationMs: answer.durationMs)
+    }
+
+    public func cancel(_ request: POSCancellation) async -> ConnectorOutcome {
+        let body: JSONValue
+        do {
+            body = try Self.cancelBody(externalOrderId: request.order.externalOrderId, reason: request.reason)
+        } catch {
+            return .mappingFailed(error)
+        }
+        let access = request.order.access
+        let answer: POSExchange.Answer
+        switch await exchange.send(.POST, "\(access.baseUrl)/order/status", access: access, authorize: authorize(access), json: body) {
+        case .failure(let failure): return failure.outcome
+        case .success(let value): answer = value
+        }
+        let id = request.order.externalOrderId
+        guard answer.succeeded else {
+            return .refused(answer, step: "OktoPOS order/status", message: Self.errorText(answer), durationMs: answer.durationMs)
+        }
+        // The documented answer is `{"success": true}`; a 2xx saying otherwise did not take.
+        guard answer.json?["success"] == .bool(true) else {
+            return .unexpectedAnswer(answer, step: "OktoPOS order/status", expected: "success: true", durationMs: answer.durationMs)
+        }
+        return .accepted(answer, externalOrderId: id, summary: "OktoPOS internalId \(id) set to \(Self.cancelledStatus)", durationMs: answer.durationMs)
     }
 
     /// The first message of OktoPOS's error envelope (`{"messages":[{"text":…}],"success":false}`).

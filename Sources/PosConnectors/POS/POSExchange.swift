@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import PosDomain
 
@@ -74,6 +75,15 @@ extension POSExchange {
             return retried
         }
     }
+}
+
+extension POSExchange {
+    /// `text` as one URL path segment: an id from a POS (or from an order) cannot add segments or a query.
+    public static func pathSegment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreservedCharacters) ?? text
+    }
+
+    private static let unreservedCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }
 
 /// A call that did not get an HTTP answer, already turned into the attempt's outcome.

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import PosDomain
 
 /// Revel's web-order cart (`cata-reference.md` §2.6): `POST {baseUrl}/specialresources/cart/submit`
@@ -198,6 +200,92 @@ public struct RevelConnector: OrderDispatching, ConnectionTesting, RemoteOutletL
     static func relative(_ path: String, to baseUrl: String) -> String? {
         guard let base = URLPath.of(baseUrl), !base.isEmpty else { return path }
         return path.hasPrefix(base + "/") ? String(path.dropFirst(base.count)) : path
+    }
+}
+
+// MARK: Inbound webhooks
+
+/// Revel's webhooks: each body signed with the connection's shared secret (`X-Revel-Signature`,
+/// lowercase hex HMAC-SHA1 of the raw body), the event named in `X-Revel-Event-Type`. Orders report
+/// back only through `order.finalized` (the order was closed), whose body is Revel's OrderAllInOne
+/// representation: the order under `orderInfo`, its payments (ours carries the Cata order uuid as
+/// `transaction_id`, set by ``RevelConnector/cartBody(_:settings:)``), items and history.
+extension RevelConnector: InboundStatusReceiving {
+    public static let signatureHeader = "X-Revel-Signature"
+    public static let eventTypeHeader = "X-Revel-Event-Type"
+    public static let finalizedEvent = "order.finalized"
+
+    /// `X-Revel-Signature` for `body`: lowercase hex HMAC-SHA1 keyed with the shared secret's bytes.
+    public static func signature(of body: [UInt8], secret: String) -> String {
+        Hex.encode(HMAC<Insecure.SHA1>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
+    public func readInbound(_ webhook: InboundWebhook, webhookSecret: String?) throws(InboundWebhookRejection) -> InboundWebhookReading {
+        guard let secret = webhookSecret, !secret.isEmpty else {
+            throw .unverified("no webhook secret is set for this Revel connection")
+        }
+        guard var presented = webhook.header(Self.signatureHeader)?.trimmingCharacters(in: .whitespaces), !presented.isEmpty else {
+            throw .unverified("\(Self.signatureHeader) is missing")
+        }
+        if presented.lowercased().hasPrefix("sha1=") { presented = String(presented.dropFirst("sha1=".count)) }
+        let expected = Self.signature(of: webhook.body, secret: secret)
+        guard ConstantTime.equals(Array(presented.lowercased().utf8), Array(expected.utf8)) else {
+            throw .unverified("\(Self.signatureHeader) does not match the body")
+        }
+        return try Self.read(webhook.body, eventType: webhook.header(Self.eventTypeHeader))
+    }
+
+    /// What a verified body says. An event type missing from the headers is taken as `order.finalized`
+    /// when the body is an order: Revel gives each event type its own endpoint, so the header is a
+    /// courtesy we cannot rely on.
+    static func read(_ body: [UInt8], eventType header: String?) throws(InboundWebhookRejection) -> InboundWebhookReading {
+        guard let parsed = try? JSONParser.parse(body), case .object = parsed.kind else {
+            throw .unreadable(ValidationError(field: "body", message: "must be a JSON object"))
+        }
+        let json = JSONValue(parsed)
+        let eventType = header?.trimmingCharacters(in: .whitespaces).lowercased()
+        // Sent once when the webhook is enabled; Revel expects the same body back.
+        if json == .object([("ping", .string("pong"))]) || eventType == "ping" {
+            return .handshake(reply: .object([("ping", .string("pong"))]))
+        }
+        switch eventType {
+        case Self.finalizedEvent?:
+            return try finalized(json)
+        case nil where json["orderInfo"] != nil:
+            return try finalized(json)
+        case nil:
+            return .ignored(reason: "no \(Self.eventTypeHeader) and not an order")
+        case let other?:
+            return .ignored(reason: "Revel event \(other) carries no order status")
+        }
+    }
+
+    /// `order.finalized`: the order is closed, which is COMPLETED in our words.
+    static func finalized(_ json: JSONValue) throws(InboundWebhookRejection) -> InboundWebhookReading {
+        guard let info = json["orderInfo"], case .object = info else {
+            throw .unreadable(ValidationError(field: "orderInfo", message: "is required: order.finalized carries the order under orderInfo"))
+        }
+        guard let orderId = info["id"]?.idText else {
+            throw .unreadable(ValidationError(field: "orderInfo.id", message: "must be Revel's order id"))
+        }
+        if info["closed"] == .bool(false) {
+            return .ignored(reason: "Revel order \(orderId) is not closed yet (closed=false)")
+        }
+        // Revel writes dates with an offset; one without cannot be placed in time and is left out.
+        let changedAt = [info["updated_date"], info["created_date"]].lazy.compactMap { $0?.stringValue }.first { !$0.isEmpty }
+        return .statusUpdates([OrderStatusUpdate(
+            externalOrderId: orderId, orderUUID: ourReference(json), status: .completed, posStatus: Self.finalizedEvent,
+            occurredAt: changedAt.flatMap(RFC3339.parseMilliseconds))])
+    }
+
+    /// The Cata order uuid our cart sent as `paymentInfo.transaction_id`, as Revel lists the payment.
+    static func ourReference(_ json: JSONValue) -> String? {
+        let payments: [JSONValue] = switch json["payments"] ?? json["paymentInfo"] {
+        case .array(let list)?: list
+        case .object(let members)?: [.object(members)]
+        default: []
+        }
+        return payments.lazy.compactMap { $0["transaction_id"]?.stringValue }.first { !$0.isEmpty }
     }
 }
 
