@@ -220,7 +220,8 @@ public final class SQLStores: StoreEngine {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, order_uuid, event) DO NOTHING
                 """, [order.id, order.tenantId, order.outletId, order.event, order.orderUUID, order.orderRefNo, order.builtInTransformer,
-                      order.currency, order.totalPayMinor, SQLValue.bytes(order.payload), order.payloadSHA256,
+                      // The bytes are kept once: in the event when there is one, else in the order's row.
+                      order.currency, order.totalPayMinor, SQLValue.bytes(planned.isEmpty ? order.payload : []), order.payloadSHA256,
                       record.dispatchStatus.rawValue, record.dispatchReason, record.firstResponse, order.receivedAt, record.updatedAt,
                       order.fulfilment.rawValue]) == 1
             else {
@@ -230,7 +231,7 @@ public final class SQLStores: StoreEngine {
                 else { throw StoreError.unavailable("conflicting order vanished") }
                 return .existing(try RecordMapping.order(existing))
             }
-            // An order with nowhere to go needs no event: its record keeps its bytes, and intake stays two statements.
+            // An order with nowhere to go needs no event: its row keeps its bytes, and intake stays two statements.
             if !planned.isEmpty { try Self.insert(event, planned, lease: order.firstAttemptLease, db) }
             return .created(record, planned)
         }
