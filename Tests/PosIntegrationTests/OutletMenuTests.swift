@@ -64,4 +64,55 @@ struct OutletMenuTests {
             #expect(error.field == field, "\(body): \(error.message)")
         }
     }
+
+    static func outlet(timezone: String = "Asia/Singapore", status: OutletStatus = .open, busyUntil: Int64? = nil) -> Outlet {
+        Outlet(id: "outlet-1", tenantId: "t", name: "Downtown", status: status, externalId: nil, provider: "cata", internalName: nil, slug: "downtown",
+               refCode: nil, imageUrl: nil, address: nil, contact: nil, isBusy: busyUntil != nil, busyUntil: busyUntil, visible: true,
+               timezone: timezone, openingHours: nil, capabilities: nil, locationId: nil, channelLinkId: nil, createdAt: 0, updatedAt: 0)
+    }
+
+    static func at(_ text: String) -> Int64 { RFC3339.parseMilliseconds(text)! }
+
+    @Test("the read model at several instants: which menus are served, prices, snoozes that end by themselves, open and busy")
+    func readModel() throws {
+        let menus = try Self.parse(Self.fixture)
+        let snoozeEnd = Self.at("2026-03-16T04:00:00Z")
+        let inputs = OutletMenuReadModel.Inputs(outlet: Self.outlet(busyUntil: Self.at("2026-03-16T03:30:00Z")), menus: menus,
+                                                snoozes: ["mo-extra-cheese": snoozeEnd], prices: ["SKU-FRIES-01": "5.20"])
+        // Monday 2026-03-16 11:30 in Singapore (03:30Z): the delivery menu only.
+        let lunch = OutletMenuReadModel.view(inputs, at: Self.at("2026-03-16T03:30:00Z"))
+        #expect(lunch["menus"].map { if case .array(let items) = $0 { items.compactMap { $0["menuId"]?.stringValue } } else { [] } } == ["m-delivery"])
+        #expect(lunch["isOpen"] == .bool(true) && lunch["isBusy"] == .bool(false), "busy until 03:30Z, exclusive")
+        let items = try #require(Self.items(lunch))
+        #expect(items.map { $0["itemCode"]?.stringValue } == ["SKU-BURGER-01", "SKU-FRIES-01"])
+        #expect(items[0]["price"] == .number("12.50") && items[1]["price"] == .number("5.20"), "the outlet's price wins over the menu's")
+        #expect(items[1]["available"] == .bool(true), "the menu's own snooze of the fries ended on the 13th")
+        let cheese = try #require(Self.options(items[0]).first)
+        #expect(cheese["available"] == .bool(false) && cheese["snoozeEnd"] == .string("2026-03-16T04:00:00.000Z") && cheese["price"] == .number("1.50"))
+        // Half an hour later the snooze has ended by itself.
+        let later = OutletMenuReadModel.view(inputs, at: Self.at("2026-03-16T04:00:00Z"))
+        let laterItems = try #require(Self.items(later))
+        #expect(Self.options(laterItems[0]).first?["available"] == .bool(true))
+        // Monday 16:00 local: nothing is served.
+        #expect(OutletMenuReadModel.view(inputs, at: Self.at("2026-03-16T08:00:00Z"))["menus"] == .array([]))
+        // Friday 23:30 and Saturday 01:30 local (across the outlet's midnight): the late pickup menu.
+        for instant in ["2026-03-20T15:30:00Z", "2026-03-20T17:30:00Z"] {
+            let late = OutletMenuReadModel.view(inputs, at: Self.at(instant))
+            let lateItems = try #require(Self.items(late))
+            #expect(lateItems[0]["price"] == .number("12"), "\(instant)")
+        }
+        let closed = OutletMenuReadModel.view(OutletMenuReadModel.Inputs(outlet: Self.outlet(status: .closed), menus: menus), at: 0)
+        #expect(closed["isOpen"] == .bool(false))
+    }
+
+    static func items(_ view: JSONValue) -> [JSONValue]? {
+        guard case .array(let menus)? = view["menus"], case .array(let categories)? = menus.first?["categories"],
+              case .array(let items)? = categories.first?["items"] else { return nil }
+        return items
+    }
+
+    static func options(_ item: JSONValue) -> [JSONValue] {
+        guard case .array(let groups)? = item["modifierGroups"], case .array(let options)? = groups.first?["options"] else { return [] }
+        return options
+    }
 }
