@@ -319,6 +319,41 @@ enum Migrations {
             """,
             "CREATE INDEX inbound_requests_tenant ON inbound_requests (tenant_id, received_at)",
         ]),
+        Step(version: 9, name: "outlet menus, item snoozes, menu versions", statements: [
+            """
+            CREATE TABLE outlet_menus (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                menu_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                menu_type INTEGER NOT NULL,
+                document TEXT NOT NULL,
+                content_sha256 TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                deleted_at BIGINT,
+                PRIMARY KEY (tenant_id, outlet_id, menu_id)
+            )
+            """,
+            """
+            CREATE TABLE item_snoozes (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                item_code TEXT NOT NULL,
+                snooze_end BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, outlet_id, item_code)
+            )
+            """,
+            """
+            CREATE TABLE outlet_menu_versions (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, outlet_id)
+            )
+            """,
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

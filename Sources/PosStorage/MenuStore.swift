@@ -1,0 +1,51 @@
+import PosDomain
+
+/// One live menu of an outlet as stored: the menu as it was sent (JSON text), what it is named by,
+/// and a hash of its content so a re-sync of the same menu changes nothing.
+public struct StoredMenu: Sendable, Equatable {
+    public var menuId: String
+    public var name: String
+    public var menuType: Int
+    public var document: String
+    public var contentSHA256: String
+
+    public init(menuId: String, name: String, menuType: Int, document: String, contentSHA256: String) {
+        self.menuId = menuId
+        self.name = name
+        self.menuType = menuType
+        self.document = document
+        self.contentSHA256 = contentSHA256
+    }
+}
+
+/// What a menu sync did, per menu id.
+public struct MenuSyncSummary: Sendable, Equatable {
+    public var created: [String] = []
+    public var updated: [String] = []
+    public var unchanged: [String] = []
+    /// Live menus of the outlet absent from the sync: soft-deleted.
+    public var deleted: [String] = []
+
+    public init() {}
+
+    public var changed: Bool { !(created.isEmpty && updated.isEmpty && deleted.isEmpty) }
+}
+
+/// An outlet's live menus and item snoozes. Every write that changes what the outlet sells bumps
+/// the outlet's menu version (which names cached read models) and publishes its event in the same
+/// transaction.
+public protocol MenuStore: Sendable {
+    /// Full replace of the outlet's live menus in one transaction; `publication(summary)` is published
+    /// with it when something changed.
+    func syncMenus(tenantId: String, outletId: String, menus: [StoredMenu], at: Int64,
+                   publication: @escaping @Sendable (MenuSyncSummary) -> EventPublication?) async throws -> MenuSyncSummary
+    /// The outlet's live menus (in menu id order) and its menu version (0 before any change).
+    func liveMenus(tenantId: String, outletId: String) async throws -> (version: Int64, menus: [StoredMenu])
+    /// Sets (a time) or clears (nil) each item's snooze in one transaction, with `publication`.
+    func setSnoozes(tenantId: String, outletId: String, _ snoozes: [(itemCode: String, until: Int64?)], at: Int64,
+                    publication: EventPublication?) async throws
+    /// itemCode → snooze end, for snoozes not yet ended at `now`.
+    func snoozes(tenantId: String, outletId: String, now: Int64) async throws -> [String: Int64]
+    /// The outlet's menu version alone: a cheap check whether a cached read model is current.
+    func menuVersion(tenantId: String, outletId: String) async throws -> Int64
+}
