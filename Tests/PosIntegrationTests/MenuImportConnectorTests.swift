@@ -21,6 +21,9 @@ struct MenuImportConnectorTests {
 
     static func money(_ text: String) -> Money { try! Money.parse(text, currency: sgd) }
 
+    /// Prices in SGD as a menu lists them, nil for none.
+    static func prices(_ texts: String?...) -> [Money?] { texts.map { $0.map(money) } }
+
     /// The doubles on a loopback port.
     struct Rig {
         let sandboxes: PosSandboxes
@@ -79,7 +82,7 @@ struct MenuImportConnectorTests {
             let burger = try #require(menu.products.first)
             #expect(burger == ImportedMenu.Product(externalId: "501", plu: "SKU-BURGER-01", name: "Classic Burger", price: Self.money("12.50"),
                                                   modifierGroupIds: ["3100", "3101", "3102"], category: "Burgers"))
-            #expect(menu.products.map(\.price) == [Self.money("12.50"), Self.money("4.90"), Self.money("2.80"), Self.money("3.50")])
+            #expect(menu.products.map(\.price) == Self.prices("12.50", "4.90", "2.80", "3.50"))
             #expect(menu.products.map(\.category) == ["Burgers", "Sides", "Soft drinks", "Fees"])
             #expect(menu.modifierGroups.map(\.externalId) == ["3100", "3101", "3102"])
             let cheese = try #require(menu.modifierGroups.first)
@@ -174,17 +177,16 @@ struct MenuImportConnectorTests {
             let menu = try await Self.oktopos.importMenu(rig.request("oktopos"))
             #expect(menu.products.map(\.externalId) == ["101", "102", "103", "201", "202", "900"])
             #expect(menu.products.map(\.plu) == ["SKU-BURGER-01", "SKU-FRIES-01", "SKU-COLA-01", "mo-extra-cheese", "mo-bacon", "DELIVERY-FEE"])
-            #expect(menu.products.map(\.price) == ["12.50", "4.90", "2.80", "1.50", "2.00", "3.50"].map(Self.money), "channel 35 (DELIVERY)")
+            #expect(menu.products.map(\.price) == Self.prices("12.50", "4.90", "2.80", "1.50", "2.00", "3.50"), "channel 35 (DELIVERY)")
             #expect(menu.products.first?.category == "Burgers" && menu.products.first?.name == "Classic Burger")
             #expect(menu.modifierGroups.isEmpty, "the Article API has no modifier groups")
             Self.expectCoversFixtureMapping(menu, "oktopos")
             #expect(rig.sandboxes.oktopos.requestCount("POST /article/list") == 1)
 
             let inHouse = try await Self.oktopos.importMenu(rig.request("oktopos", settings: #"{"distributionChannelId":34}"#))
-            #expect(inHouse.products.map(\.price) == ["11.90", "4.50", "2.50", "1.50", "2.00"].map(Self.money) + [nil],
-                    "the delivery fee has no in-house price")
+            #expect(inHouse.products.map(\.price) == Self.prices("11.90", "4.50", "2.50", "1.50", "2.00", nil), "the delivery fee has no in-house price")
             let noChannel = try await Self.oktopos.importMenu(rig.request("oktopos", settings: "{}"))
-            #expect(noChannel.products.map(\.price) == [nil, nil, nil, nil, nil, Self.money("3.50")], "only a single price is unambiguous")
+            #expect(noChannel.products.map(\.price) == Self.prices(nil, nil, nil, nil, nil, "3.50"), "only a single price is unambiguous")
         }
     }
 
@@ -236,9 +238,9 @@ struct MenuImportConnectorTests {
         try await Self.withRig { rig in
             let menu = try await Self.desibits.importMenu(rig.request("desibits"))
             #expect(menu.products.map(\.externalId) == ["15", "16", "31", "32", "90", "40"], "fries are in two kitchens and imported once")
-            #expect(menu.products.first == .init(externalId: "15", plu: "SKU-BURGER-01", name: "Classic Burger", price: Self.money("35.00"),
+            #expect(menu.products.first == ImportedMenu.Product(externalId: "15", plu: "SKU-BURGER-01", name: "Classic Burger", price: Self.money("35.00"),
                                                  modifierGroupIds: [], category: "Burgers"))
-            #expect(menu.products.map(\.price) == ["35.00", "8.00", "5.00", "6.00", "5.00", "4.50"].map(Self.money))
+            #expect(menu.products.map(\.price) == Self.prices("35.00", "8.00", "5.00", "6.00", "5.00", "4.50"))
             #expect(menu.modifierGroups.isEmpty)
             Self.expectCoversFixtureMapping(menu, "desibits")
             #expect(rig.sandboxes.desibits.requestCount("/api/v1/pos/kitchens") == 1)
@@ -287,7 +289,7 @@ struct MenuImportConnectorTests {
     @Test("oktopos mapping: the channel's price by id, else by token; none when the channel has no price")
     func oktoposGolden() throws {
         let input = try Self.golden("oktopos-menu-input")
-        let menu = try OktoPOSConnector.importedMenu(input["articles"]!, settings: input["settings"]!, currency: Self.sgd)
+        let menu = try OktoPOSConnector.importedMenu(try #require(input["articles"]), settings: try #require(input["settings"]), currency: Self.sgd)
         try ConnectorMappingTests.matchesGolden(menu.json, "oktopos-menu")
         #expect(menu.products.map(\.plu) == ["SKU-BURGER-01", "SKU-FRIES-01", "1003", nil, "DELIVERY-FEE"])
     }
@@ -306,13 +308,10 @@ struct MenuImportConnectorTests {
         ("1e400", "is larger than the largest amount"),
         ("12,50", "is not a decimal amount"),
     ])
-    func badPrices(_ price: String, _ why: String) {
+    func badPrices(_ price: String, _ why: String) throws {
         let listing = JSONValue(parsing: #"[{"id":1,"name":"Item","menu_items":[{"id":5,"name":"X","price":"\#(price)"}]}]"#)!
-        #expect {
-            try DesibitsConnector.importedMenu(listing, currency: Self.sgd)
-        } throws: { error in
-            (error as? ConnectorFailure)?.message.contains("kitchens[0].menu_items[0].price \"\(price)\" \(why)") == true
-        }
+        let error = #expect(throws: ConnectorFailure.self) { try DesibitsConnector.importedMenu(listing, currency: Self.sgd) }
+        #expect(error?.message.contains("kitchens[0].menu_items[0].price \"\(price)\" \(why)") == true, "\(error?.message ?? "")")
         #expect(throws: ConnectorFailure.self) {
             try OktoPOSConnector.importedMenu(.array([.object([("id", .number("1")), ("price", .array([.object([("price", .string(price))])]))])]),
                                               settings: .object([]), currency: Self.sgd)
