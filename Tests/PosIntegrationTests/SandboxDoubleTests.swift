@@ -445,6 +445,7 @@ struct SandboxDoubleTests {
             #expect(menu.json?["status"] == .string("OK"))
             #expect(menu.json?["data"]?["modifiers"] == .array([
                 .object([("id", .number("3001")), ("name", .string("Extra Cheese"))]), .object([("id", .number("3002")), ("name", .string("Bacon"))]),
+                .object([("id", .number("3003")), ("name", .string("No onions"))]),
             ]))
             let noEstablishment = try await client.revel("GET", "/weborders/menu/")
             #expect(noEstablishment.status == 400 && noEstablishment.json?["errorMsg"] == .string("establishment: is required"))
