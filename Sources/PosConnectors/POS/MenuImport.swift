@@ -27,7 +27,7 @@ public enum MenuImport {
         case let other?:
             throw ConnectorFailure("\(field) must be a decimal amount, not \(other.serialized.prefix(40))")
         }
-        do {
+        do throws(Money.ParseError) {
             return try Money.parse(text, currency: currency)
         } catch {
             let why = switch error {

@@ -319,7 +319,8 @@ extension RevelConnector: MenuImporting {
         let establishment = try Self.establishment(settings: request.settings, externalOutletId: request.externalOutletId)
         var listings: [(String, JSONValue)] = []
         for (key, path) in Self.menuListings {
-            listings.append((key, .array(try await menuListing(request.access, path: path, establishment: establishment))))
+            let elements = try await menuListing(request.access, path: path, establishment: establishment)
+            listings.append((key, .array(elements)))
         }
         return try Self.importedMenu(.object(listings), currency: request.currency)
     }
