@@ -32,11 +32,17 @@ public final class DesibitsSandbox: Sendable {
         public var name: String
         /// Menu price in cents (written as a JSON number with two decimals).
         public var priceCents: Int64
+        /// The item's stock-keeping code ⚠ (the API documents no menu item fields): our PLU.
+        public var sku: String?
+        /// The menu category's name ⚠.
+        public var category: String?
 
-        public init(id: Int, name: String, priceCents: Int64) {
+        public init(id: Int, name: String, priceCents: Int64, sku: String? = nil, category: String? = nil) {
             self.id = id
             self.name = name
             self.priceCents = priceCents
+            self.sku = sku
+            self.category = category
         }
     }
 
@@ -124,11 +130,16 @@ public final class DesibitsSandbox: Sendable {
     ]
     public static let defaultKitchens: [Kitchen] = [
         Kitchen(id: 1, name: "Main Kitchen", menuItems: [
-            MenuItem(id: 15, name: "Classic Burger", priceCents: 3500),
-            MenuItem(id: 16, name: "Fries", priceCents: 800),
-            MenuItem(id: 31, name: "Extra Cheese", priceCents: 500),
-            MenuItem(id: 32, name: "Bacon", priceCents: 600),
-            MenuItem(id: 90, name: "Delivery fee", priceCents: 500),
+            MenuItem(id: 15, name: "Classic Burger", priceCents: 3500, sku: "SKU-BURGER-01", category: "Burgers"),
+            MenuItem(id: 16, name: "Fries", priceCents: 800, sku: "SKU-FRIES-01", category: "Sides"),
+            MenuItem(id: 31, name: "Extra Cheese", priceCents: 500, sku: "mo-extra-cheese", category: "Extras"),
+            MenuItem(id: 32, name: "Bacon", priceCents: 600, sku: "mo-bacon", category: "Extras"),
+            MenuItem(id: 90, name: "Delivery fee", priceCents: 500, sku: "DELIVERY-FEE", category: "Fees"),
+        ]),
+        // A second station sharing the fries: one menu item, listed under both.
+        Kitchen(id: 2, name: "Bar", menuItems: [
+            MenuItem(id: 16, name: "Fries", priceCents: 800, sku: "SKU-FRIES-01", category: "Sides"),
+            MenuItem(id: 40, name: "Mango Lassi", priceCents: 450, sku: "SKU-LASSI-01", category: "Drinks"),
         ]),
     ]
     public static let firstOrderId = 123
@@ -158,7 +169,10 @@ public final class DesibitsSandbox: Sendable {
     public let token: String
     public let orderTypes: [OrderType]
     public let paymentMethods: [PaymentMethod]
-    public let kitchens: [Kitchen]
+    /// nil: `GET /kitchens` answers the plain list the API shows. A size: it pages the Laravel way ⚠
+    /// (`data` a paginator, `?page=`), so a test can exercise paging.
+    public let kitchensPageSize: Int?
+    private let currentKitchens: Mutex<[Kitchen]>
 
     private let ledger = RouteLedger(routes: [
         orderTypesRoute, paymentMethodsRoute, kitchensRoute, createRoute, listRoute, showRoute, statusRoute, cancelRoute,
@@ -177,12 +191,23 @@ public final class DesibitsSandbox: Sendable {
 
     public init(
         token: String = DesibitsSandbox.defaultToken, orderTypes: [OrderType] = DesibitsSandbox.defaultOrderTypes,
-        paymentMethods: [PaymentMethod] = DesibitsSandbox.defaultPaymentMethods, kitchens: [Kitchen] = DesibitsSandbox.defaultKitchens
+        paymentMethods: [PaymentMethod] = DesibitsSandbox.defaultPaymentMethods, kitchens: [Kitchen] = DesibitsSandbox.defaultKitchens,
+        kitchensPageSize: Int? = nil
     ) {
+        precondition(kitchensPageSize.map { $0 >= 1 } ?? true, "kitchensPageSize must be at least 1")
         self.token = token
         self.orderTypes = orderTypes
         self.paymentMethods = paymentMethods
-        self.kitchens = kitchens
+        self.currentKitchens = Mutex(kitchens)
+        self.kitchensPageSize = kitchensPageSize
+    }
+
+    /// The kitchens and their menu items: what `GET /kitchens` lists and orders are checked against.
+    public var kitchens: [Kitchen] { currentKitchens.withLock { $0 } }
+
+    /// Replaces the kitchens (the menu); ``reset()`` keeps them.
+    public func replaceKitchens(_ kitchens: [Kitchen]) {
+        currentKitchens.withLock { $0 = kitchens }
     }
 
     // MARK: In-process access
@@ -264,7 +289,7 @@ public final class DesibitsSandbox: Sendable {
         mount(Self.paymentMethodsRoute) { _ in
             Self.success(200, .array(self.paymentMethods.map(\.json)))
         }
-        mount(Self.kitchensRoute) { _ in Self.success(200, self.kitchensJSON) }
+        mount(Self.kitchensRoute) { request in self.handleKitchens(request, path: prefix + Self.kitchensRoute.pattern) }
         mount(Self.createRoute) { self.handleCreate($0) }
         mount(Self.listRoute) { self.handleList($0) }
         mount(Self.showRoute) { request in
@@ -637,15 +662,45 @@ public final class DesibitsSandbox: Sendable {
         .object([("kot_number", .string(kot.number)), ("status", .string(kot.status)), ("updated_at", .string(kot.updatedAt))])
     }
 
-    var kitchensJSON: JSONValue {
-        .array(kitchens.map { kitchen in
-            .object([
-                ("id", .int(kitchen.id)), ("name", .string(kitchen.name)),
-                ("menu_items", .array(kitchen.menuItems.map {
-                    .object([("id", .int($0.id)), ("name", .string($0.name)), ("price", Cents.number($0.priceCents))])
-                })),
-            ])
-        })
+    static func json(_ kitchen: Kitchen) -> JSONValue {
+        .object([
+            ("id", .int(kitchen.id)), ("name", .string(kitchen.name)),
+            ("menu_items", .array(kitchen.menuItems.map { item in
+                .object([
+                    ("id", .int(item.id)), ("name", .string(item.name)), ("price", Cents.number(item.priceCents)),
+                    ("sku", .optionalString(item.sku)), ("category", .optionalString(item.category)),
+                ])
+            })),
+        ])
+    }
+
+    var kitchensJSON: JSONValue { .array(kitchens.map(Self.json)) }
+
+    /// The kitchens, or with ``kitchensPageSize`` one page of them as Laravel's paginator writes it
+    /// (`current_page`, `data`, `last_page`, `per_page`, `total`, `next_page_url`…); a `page` that is not
+    /// a positive integer is page 1, as Laravel reads it.
+    private func handleKitchens(_ request: SandboxRequest, path: String) -> Response {
+        guard let size = kitchensPageSize else { return Self.success(200, kitchensJSON) }
+        let kitchens = self.kitchens
+        let page = request.query["page"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil } ?? 1
+        let last = max(1, (kitchens.count + size - 1) / size)
+        let (start, overflow) = (page - 1).multipliedReportingOverflow(by: size)
+        let slice = !overflow && start < kitchens.count ? Array(kitchens[start..<min(kitchens.count, start + size)]) : []
+        func url(_ number: Int) -> JSONValue { .string("\(path)?page=\(number)") }
+        return Self.success(200, .object([
+            ("current_page", .int(page)),
+            ("data", .array(slice.map(Self.json))),
+            ("first_page_url", url(1)),
+            ("from", slice.isEmpty ? .null : .int(start + 1)),
+            ("last_page", .int(last)),
+            ("last_page_url", url(last)),
+            ("next_page_url", page < last ? url(page + 1) : .null),
+            ("path", .string(path)),
+            ("per_page", .int(size)),
+            ("prev_page_url", page > 1 ? url(page - 1) : .null),
+            ("to", slice.isEmpty ? .null : .int(start + slice.count)),
+            ("total", .int(kitchens.count)),
+        ]))
     }
 
     var snapshot: JSONValue {

@@ -17,12 +17,35 @@ public final class OktoPOSSandbox: Sendable {
         public var id: Int
         /// The article's UUID (`productId` on an order item).
         public var uuid: String
+        /// Its `description`, which OktoPOS keeps unique.
         public var name: String
+        /// The source system's key for it (unique, what imports match on): our PLU.
+        public var externalReferenceNumber: String?
+        public var prices: [Price]
+        /// The article group's token.
+        public var group: String?
 
-        public init(id: Int, uuid: String, name: String) {
+        public init(id: Int, uuid: String, name: String, externalReferenceNumber: String? = nil, prices: [Price] = [], group: String? = nil) {
             self.id = id
             self.uuid = uuid
             self.name = name
+            self.externalReferenceNumber = externalReferenceNumber
+            self.prices = prices
+            self.group = group
+        }
+    }
+
+    /// An article's price in one distribution channel.
+    public struct Price: Sendable, Hashable {
+        public var dcId: Int
+        /// JSON number text (`12.50`), as the Article API writes prices.
+        public var price: String
+        public var taxRateId: Int
+
+        public init(dcId: Int, price: String, taxRateId: Int = 23) {
+            self.dcId = dcId
+            self.price = price
+            self.taxRateId = taxRateId
         }
     }
 
@@ -58,14 +81,23 @@ public final class OktoPOSSandbox: Sendable {
     // Sandbox credentials, not secrets.
     public static let defaultToken = "okto-sandbox-token"
     public static let defaultTokenHeader = "X-API-Key"
+    /// The fixture orders' articles, their PLUs as `externalReferenceNumber`, priced in-house (34) and for delivery (35).
     public static let defaultArticles: [Article] = [
-        Article(id: 101, uuid: "7f1c2a10-0000-4000-8000-000000000101", name: "Classic Burger"),
-        Article(id: 102, uuid: "7f1c2a10-0000-4000-8000-000000000102", name: "Fries"),
-        Article(id: 103, uuid: "7f1c2a10-0000-4000-8000-000000000103", name: "Cola"),
-        Article(id: 201, uuid: "7f1c2a10-0000-4000-8000-000000000201", name: "Extra Cheese"),
-        Article(id: 202, uuid: "7f1c2a10-0000-4000-8000-000000000202", name: "Bacon"),
-        Article(id: 900, uuid: "7f1c2a10-0000-4000-8000-000000000900", name: "Delivery fee"),
+        Article(id: 101, uuid: "7f1c2a10-0000-4000-8000-000000000101", name: "Classic Burger", externalReferenceNumber: "SKU-BURGER-01",
+                prices: [Price(dcId: 34, price: "11.90"), Price(dcId: 35, price: "12.50")], group: "Burgers"),
+        Article(id: 102, uuid: "7f1c2a10-0000-4000-8000-000000000102", name: "Fries", externalReferenceNumber: "SKU-FRIES-01",
+                prices: [Price(dcId: 34, price: "4.50"), Price(dcId: 35, price: "4.90")], group: "Sides"),
+        Article(id: 103, uuid: "7f1c2a10-0000-4000-8000-000000000103", name: "Cola", externalReferenceNumber: "SKU-COLA-01",
+                prices: [Price(dcId: 34, price: "2.50", taxRateId: 24), Price(dcId: 35, price: "2.80", taxRateId: 24)], group: "Drinks"),
+        Article(id: 201, uuid: "7f1c2a10-0000-4000-8000-000000000201", name: "Extra Cheese", externalReferenceNumber: "mo-extra-cheese",
+                prices: [Price(dcId: 34, price: "1.50"), Price(dcId: 35, price: "1.50")], group: "Extras"),
+        Article(id: 202, uuid: "7f1c2a10-0000-4000-8000-000000000202", name: "Bacon", externalReferenceNumber: "mo-bacon",
+                prices: [Price(dcId: 34, price: "2.00"), Price(dcId: 35, price: "2.00")], group: "Extras"),
+        Article(id: 900, uuid: "7f1c2a10-0000-4000-8000-000000000900", name: "Delivery fee", externalReferenceNumber: "DELIVERY-FEE",
+                prices: [Price(dcId: 35, price: "3.50")], group: "Fees"),
     ]
+    /// The Article API's largest page.
+    public static let maxArticlePageSize = 500
     public static let defaultDistributionChannels: [DistributionChannel] = [
         DistributionChannel(dcId: 34, name: "INHOUSE"),
         DistributionChannel(dcId: 35, name: "DELIVERY"),
@@ -80,16 +112,20 @@ public final class OktoPOSSandbox: Sendable {
     static let create = SandboxRoute(.post, "/order/create")
     static let ready = SandboxRoute(.get, "/order/ready")
     static let setStatus = SandboxRoute(.post, "/order/status")
+    /// Not published by OktoPOS ⚠: the Order API's `/{controller}/{action}` pattern, POST because the listing takes a body.
+    static let articleList = SandboxRoute(.post, "/article/list")
 
     public let token: String
     public let tokenHeader: String
-    public let articles: [Article]
     public let distributionChannels: [DistributionChannel]
     public let taxRateIds: [Int]
+    /// The most articles a page holds, whatever `pageSize` asked (at most 500); a test makes it small to exercise paging.
+    public let articlePageLimit: Int
 
     private let headerName: HTTPField.Name
-    private let ledger = RouteLedger(routes: [create, ready, setStatus])
+    private let ledger = RouteLedger(routes: [create, ready, setStatus, articleList])
     private let state = Mutex(State())
+    private let currentArticles: Mutex<[Article]>
 
     struct State {
         var nextInternalId = OktoPOSSandbox.firstInternalId
@@ -102,15 +138,25 @@ public final class OktoPOSSandbox: Sendable {
         token: String = OktoPOSSandbox.defaultToken, tokenHeader: String = OktoPOSSandbox.defaultTokenHeader,
         articles: [Article] = OktoPOSSandbox.defaultArticles,
         distributionChannels: [DistributionChannel] = OktoPOSSandbox.defaultDistributionChannels,
-        taxRateIds: [Int] = OktoPOSSandbox.defaultTaxRateIds
+        taxRateIds: [Int] = OktoPOSSandbox.defaultTaxRateIds, articlePageLimit: Int = OktoPOSSandbox.maxArticlePageSize
     ) {
         guard let name = HTTPField.Name(tokenHeader) else { preconditionFailure("invalid header name \(tokenHeader)") }
+        precondition(articlePageLimit >= 1, "articlePageLimit must be at least 1")
         self.token = token
         self.tokenHeader = tokenHeader
         self.headerName = name
-        self.articles = articles
+        self.currentArticles = Mutex(articles)
         self.distributionChannels = distributionChannels
         self.taxRateIds = taxRateIds
+        self.articlePageLimit = min(articlePageLimit, Self.maxArticlePageSize)
+    }
+
+    /// The articles orders are checked against and `article/list` lists.
+    public var articles: [Article] { currentArticles.withLock { $0 } }
+
+    /// Replaces the articles; ``reset()`` keeps them.
+    public func replaceArticles(_ articles: [Article]) {
+        currentArticles.withLock { $0 = articles }
     }
 
     public static func isValidHeaderName(_ name: String) -> Bool { HTTPField.Name(name) != nil }
@@ -151,18 +197,21 @@ public final class OktoPOSSandbox: Sendable {
         ledger.mount(Self.setStatus, on: router, prefix: prefix, errorResponse: { self.error($0, action: "status", $1) }) { request in
             self.handleStatus(request)
         }
+        ledger.mount(Self.articleList, on: router, prefix: prefix, errorResponse: { self.error($0, action: "list", $1, controller: "article") }) { request in
+            self.handleArticleList(request)
+        }
         ledger.mountControl(on: router, prefix: prefix, snapshot: { self.snapshot }, catalogue: { self.catalogue }, reset: { self.reset() })
     }
 
     /// The error envelope of a live OktoPOS Manager instance.
-    static func envelope(action: String, texts: [String], items: [JSONValue] = []) -> JSONValue {
+    static func envelope(action: String, texts: [String], items: [JSONValue] = [], controller: String = "order") -> JSONValue {
         let now = SandboxHTTP.unixNow
         return .object([
             ("items", .array(items)),
             ("messages", .array(texts.map { text in
                 .object([
                     ("data", .object([
-                        ("action", .string(action)), ("controller", .string("order")), ("module", .string("api")),
+                        ("action", .string(action)), ("controller", .string(controller)), ("module", .string("api")),
                         ("request_time", .number(String(now))),
                     ])),
                     ("index", .number("-1")),
@@ -177,18 +226,92 @@ public final class OktoPOSSandbox: Sendable {
         ])
     }
 
-    func error(_ status: Int, action: String, _ texts: String..., items: [JSONValue] = []) -> Response {
-        SandboxHTTP.json(status, Self.envelope(action: action, texts: texts, items: items))
+    func error(_ status: Int, action: String, _ texts: String..., items: [JSONValue] = [], controller: String = "order") -> Response {
+        SandboxHTTP.json(status, Self.envelope(action: action, texts: texts, items: items, controller: controller))
     }
 
-    private func authenticate(_ request: SandboxRequest, action: String) -> Response? {
+    private func authenticate(_ request: SandboxRequest, action: String, controller: String = "order") -> Response? {
         guard let presented = request.header(headerName) else {
-            return error(401, action: action, "missing API token: send it in the \(tokenHeader) header")
+            return error(401, action: action, "missing API token: send it in the \(tokenHeader) header", controller: controller)
         }
         guard SandboxFormats.credentialMatches(presented, token) else {
-            return error(401, action: action, "invalid API token in the \(tokenHeader) header")
+            return error(401, action: action, "invalid API token in the \(tokenHeader) header", controller: controller)
         }
         return nil
+    }
+
+    // MARK: Article list
+
+    /// `{"page": ≥ 1 (default 1), "pageSize": 1…500 (default 50), "filter"?: {"externalReferenceNumber"?: exact,
+    /// "description"?: contained, case-insensitive}}` → the envelope with the page's articles under `items`,
+    /// plus `page`, `pageSize` (what the page holds at most) and `total` ⚠ (the list answer is not published).
+    private func handleArticleList(_ request: SandboxRequest) -> Response {
+        func refuse(_ texts: [String]) -> Response {
+            SandboxHTTP.json(400, Self.envelope(action: "list", texts: texts, controller: "article"))
+        }
+        if let denied = authenticate(request, action: "list", controller: "article") { return denied }
+        let node: JSONNode
+        do { node = try SandboxBody.object(request.body) } catch { return refuse([error.message]) }
+        var checker = JSONChecker(style: .brackets, wording: .plain)
+        let root = FieldPath.root
+        if case .object(let members) = node.kind, let unknown = members.first(where: { !["page", "pageSize", "filter"].contains($0.key) }) {
+            checker.fail(root.key(unknown.key), "is not a parameter of the article list (page, pageSize, filter)")
+        }
+        let page = checker.integer(node["page"], root.key("page"), required: false, minimum: 1) ?? 1
+        var pageSize = checker.integer(node["pageSize"], root.key("pageSize"), required: false, minimum: 1) ?? 50
+        if pageSize > Self.maxArticlePageSize {
+            checker.fail(root.key("pageSize"), .maximum(String(Self.maxArticlePageSize)))
+        }
+        var reference: String?
+        var description: String?
+        if let filter = checker.object(node["filter"], root.key("filter"), required: false), case .object(let members) = filter.kind {
+            for member in members {
+                switch member.key {
+                case "externalReferenceNumber": reference = checker.string(member.value, root.key("filter").key(member.key), required: true)
+                case "description": description = checker.string(member.value, root.key("filter").key(member.key), required: true)
+                default: checker.fail(root.key("filter").key(member.key), "is not a filter of the article list (externalReferenceNumber, description)")
+                }
+            }
+        }
+        guard checker.isValid else { return refuse(checker.violations.map { "\($0.path) \($0.message)" }) }
+        pageSize = min(pageSize, articlePageLimit)
+        let matching = articles.filter { article in
+            (reference.map { article.externalReferenceNumber == $0 } ?? true)
+                && (description.map { article.name.localizedCaseInsensitiveContains($0) } ?? true)
+        }
+        let (start, overflow) = (page - 1).multipliedReportingOverflow(by: pageSize)
+        let slice = !overflow && start < matching.count ? Array(matching[start..<min(matching.count, start + pageSize)]) : []
+        return SandboxHTTP.json(200, .object([
+            ("items", .array(slice.map(json))),
+            ("messages", .array([])),
+            ("success", .bool(true)),
+            ("page", .int(page)), ("pageSize", .int(pageSize)), ("total", .int(matching.count)),
+            ("timestamp", .number(String(SandboxHTTP.unixNow))),
+            ("version", .string(Self.apiVersion)),
+        ]))
+    }
+
+    /// An article as the Article API describes one (its add body's fields).
+    func json(_ article: Article) -> JSONValue {
+        .object([
+            ("id", .int(article.id)),
+            ("uuid", .string(article.uuid)),
+            ("externalReferenceNumber", .optionalString(article.externalReferenceNumber)),
+            ("description", .string(article.name)),
+            ("price", .array(article.prices.map { price in
+                .object([
+                    ("distributionChannel", .object([
+                        ("id", .int(price.dcId)),
+                        ("token", .optionalString(distributionChannels.first { $0.dcId == price.dcId }?.name)),
+                    ])),
+                    ("price", .number(price.price)),
+                    ("taxRateId", .int(price.taxRateId)),
+                ])
+            })),
+            ("cashierCanChangePrice", .bool(false)),
+            ("unit", .object([("id", .int(1)), ("token", .string("pcs"))])),
+            ("group", article.group.map { .object([("token", .string($0))]) } ?? .null),
+        ])
     }
 
     private func handleCreate(_ request: SandboxRequest) -> Response {
@@ -478,7 +601,7 @@ public final class OktoPOSSandbox: Sendable {
     var catalogue: JSONValue {
         .object([
             ("tokenHeader", .string(tokenHeader)),
-            ("articles", .array(articles.map { .object([("id", .int($0.id)), ("uuid", .string($0.uuid)), ("name", .string($0.name))]) })),
+            ("articles", .array(articles.map(json))),
             ("distributionChannels", .array(distributionChannels.map { .object([("dcId", .int($0.dcId)), ("name", .string($0.name))]) })),
             ("taxRateIds", .array(taxRateIds.map(JSONValue.int))),
         ])

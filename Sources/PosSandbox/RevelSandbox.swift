@@ -31,20 +31,82 @@ public final class RevelSandbox: Sendable {
     public struct Product: Sendable, Hashable {
         public var id: Int
         public var name: String
+        public var sku: String?
+        /// The price as the JSON number text Revel writes (`12.50`); nil is `null`.
+        public var price: String?
+        /// The (sub-)category it is filed under.
+        public var categoryId: Int?
+        /// The modifier classes offered with it.
+        public var modifierClassIds: [Int]
 
-        public init(id: Int, name: String) {
+        public init(id: Int, name: String, sku: String? = nil, price: String? = nil, categoryId: Int? = nil, modifierClassIds: [Int] = []) {
             self.id = id
             self.name = name
+            self.sku = sku
+            self.price = price
+            self.categoryId = categoryId
+            self.modifierClassIds = modifierClassIds
         }
     }
 
     public struct Modifier: Sendable, Hashable {
         public var id: Int
         public var name: String
+        public var sku: String?
+        /// The upcharge as JSON number text (`1.50`); nil is `null`.
+        public var price: String?
 
-        public init(id: Int, name: String) {
+        public init(id: Int, name: String, sku: String? = nil, price: String? = nil) {
             self.id = id
             self.name = name
+            self.sku = sku
+            self.price = price
+        }
+    }
+
+    /// A modifier class: a group of modifiers with how many a guest picks.
+    public struct ModifierClass: Sendable, Hashable {
+        public var id: Int
+        public var name: String
+        public var minimum: Int
+        /// 0: no maximum, as Revel reads it.
+        public var maximum: Int
+        public var modifierIds: [Int]
+
+        public init(id: Int, name: String, minimum: Int = 0, maximum: Int = 0, modifierIds: [Int]) {
+            self.id = id
+            self.name = name
+            self.minimum = minimum
+            self.maximum = maximum
+            self.modifierIds = modifierIds
+        }
+    }
+
+    /// A product category; one with a parent is a sub-category (the only kind products are filed under).
+    public struct Category: Sendable, Hashable {
+        public var id: Int
+        public var name: String
+        public var parentId: Int?
+
+        public init(id: Int, name: String, parentId: Int? = nil) {
+            self.id = id
+            self.name = name
+            self.parentId = parentId
+        }
+    }
+
+    /// What the weborders listings show and carts are checked against.
+    public struct Menu: Sendable, Hashable {
+        public var products: [Product]
+        public var modifiers: [Modifier]
+        public var modifierClasses: [ModifierClass]
+        public var categories: [Category]
+
+        public init(products: [Product], modifiers: [Modifier], modifierClasses: [ModifierClass] = [], categories: [Category] = []) {
+            self.products = products
+            self.modifiers = modifiers
+            self.modifierClasses = modifierClasses
+            self.categories = categories
         }
     }
 
@@ -110,16 +172,34 @@ public final class RevelSandbox: Sendable {
         Establishment(id: 456, name: "Acme Downtown", address: "1 Main Street"),
         Establishment(id: 457, name: "Acme Airport", address: nil),
     ]
+    /// The online menu of the fixture orders: the PLUs they carry are the SKUs here.
     public static let defaultProducts: [Product] = [
-        Product(id: 501, name: "Classic Burger"),
-        Product(id: 502, name: "Fries"),
-        Product(id: 503, name: "Cola"),
-        Product(id: 590, name: "Delivery fee"),
+        Product(id: 501, name: "Classic Burger", sku: "SKU-BURGER-01", price: "12.50", categoryId: 11, modifierClassIds: [3100, 3101, 3102]),
+        Product(id: 502, name: "Fries", sku: "SKU-FRIES-01", price: "4.90", categoryId: 12),
+        Product(id: 503, name: "Cola", sku: "SKU-COLA-01", price: "2.80", categoryId: 21),
+        Product(id: 590, name: "Delivery fee", sku: "DELIVERY-FEE", price: "3.50", categoryId: 91),
     ]
     public static let defaultModifiers: [Modifier] = [
-        Modifier(id: 3001, name: "Extra Cheese"),
-        Modifier(id: 3002, name: "Bacon"),
+        Modifier(id: 3001, name: "Extra Cheese", sku: "mo-extra-cheese", price: "1.50"),
+        Modifier(id: 3002, name: "Bacon", sku: "mo-bacon", price: "2.00"),
+        Modifier(id: 3003, name: "No onions", sku: "mo-no-onion", price: "0.00"),
     ]
+    public static let defaultModifierClasses: [ModifierClass] = [
+        ModifierClass(id: 3100, name: "Cheese", minimum: 0, maximum: 1, modifierIds: [3001]),
+        ModifierClass(id: 3101, name: "Toppings", minimum: 0, maximum: 0, modifierIds: [3002]),
+        ModifierClass(id: 3102, name: "Onions", minimum: 0, maximum: 1, modifierIds: [3003]),
+    ]
+    public static let defaultCategories: [Category] = [
+        Category(id: 10, name: "Food"),
+        Category(id: 11, name: "Burgers", parentId: 10),
+        Category(id: 12, name: "Sides", parentId: 10),
+        Category(id: 20, name: "Drinks"),
+        Category(id: 21, name: "Soft drinks", parentId: 20),
+        Category(id: 90, name: "Other"),
+        Category(id: 91, name: "Fees", parentId: 90),
+    ]
+    public static let defaultMenu = Menu(products: defaultProducts, modifiers: defaultModifiers, modifierClasses: defaultModifierClasses,
+                                         categories: defaultCategories)
     public static let firstOrderId = 32759
     /// Page size when `limit` is absent, and the largest honoured.
     public static let defaultPageSize = 50
@@ -132,16 +212,20 @@ public final class RevelSandbox: Sendable {
     static let submitRoute = SandboxRoute(.post, "/specialresources/cart/submit")
     static let establishmentsRoute = SandboxRoute(.get, "/enterprise/Establishment")
     static let menuRoute = SandboxRoute(.get, "/weborders/menu")
+    static let productsRoute = SandboxRoute(.get, "/weborders/products")
+    static let modifiersRoute = SandboxRoute(.get, "/weborders/modifiers")
+    static let categoriesRoute = SandboxRoute(.get, "/weborders/product_categories")
 
     public let apiKey: String
     public let apiSecret: String
     public let establishments: [Establishment]
-    public let products: [Product]
-    public let modifiers: [Modifier]
+    /// The largest page the listings answer (Revel's is 250); a test makes it small to exercise paging.
+    public let maxPageSize: Int
 
     private let authName = HTTPField.Name(RevelSandbox.authenticationHeader)!
-    private let ledger = RouteLedger(routes: [submitRoute, establishmentsRoute, menuRoute])
+    private let ledger = RouteLedger(routes: [submitRoute, establishmentsRoute, menuRoute, productsRoute, modifiersRoute, categoriesRoute])
     private let state = Mutex(State())
+    private let currentMenu: Mutex<Menu>
 
     struct State {
         var nextOrderId = RevelSandbox.firstOrderId
@@ -153,14 +237,28 @@ public final class RevelSandbox: Sendable {
     public init(
         apiKey: String = RevelSandbox.defaultAPIKey, apiSecret: String = RevelSandbox.defaultAPISecret,
         establishments: [Establishment] = RevelSandbox.defaultEstablishments, products: [Product] = RevelSandbox.defaultProducts,
-        modifiers: [Modifier] = RevelSandbox.defaultModifiers, webhook: WebhookTarget? = nil
+        modifiers: [Modifier] = RevelSandbox.defaultModifiers, modifierClasses: [ModifierClass] = RevelSandbox.defaultModifierClasses,
+        categories: [Category] = RevelSandbox.defaultCategories, webhook: WebhookTarget? = nil, maxPageSize: Int = RevelSandbox.maxPageSize
     ) {
+        precondition(maxPageSize >= 1, "maxPageSize must be at least 1")
         self.apiKey = apiKey
         self.apiSecret = apiSecret
         self.establishments = establishments
-        self.products = products
-        self.modifiers = modifiers
+        self.maxPageSize = maxPageSize
+        currentMenu = Mutex(Menu(products: products, modifiers: modifiers, modifierClasses: modifierClasses, categories: categories))
         state.withLock { $0.webhook = webhook }
+    }
+
+    // MARK: Menu
+
+    /// The menu every establishment offers online (the double keeps one for all).
+    public var menu: Menu { currentMenu.withLock { $0 } }
+    public var products: [Product] { menu.products }
+    public var modifiers: [Modifier] { menu.modifiers }
+
+    /// Replaces the menu the listings show and carts are checked against; ``reset()`` keeps it.
+    public func replaceMenu(_ menu: Menu) {
+        currentMenu.withLock { $0 = menu }
     }
 
     // MARK: In-process access
@@ -306,6 +404,17 @@ public final class RevelSandbox: Sendable {
         mount(Self.submitRoute) { self.handleSubmit($0) }
         mount(Self.establishmentsRoute) { self.handleEstablishments($0, prefix: prefix) }
         mount(Self.menuRoute) { self.handleMenu($0) }
+        mount(Self.productsRoute) { request in
+            self.handleListing(request, path: prefix + "/weborders/products/") { menu in menu.products.map(Self.json) }
+        }
+        mount(Self.modifiersRoute) { request in
+            self.handleListing(request, path: prefix + "/weborders/modifiers/") { menu in
+                menu.modifierClasses.map { Self.json($0, modifiers: menu.modifiers) }
+            }
+        }
+        mount(Self.categoriesRoute) { request in
+            self.handleListing(request, path: prefix + "/weborders/product_categories/") { menu in menu.categories.map(Self.json) }
+        }
         ledger.mountControl(on: router, prefix: prefix, snapshot: { self.snapshot }, catalogue: { self.catalogue }, reset: { self.reset() })
         mountWebhookControl(on: router, prefix: prefix)
     }
@@ -438,6 +547,9 @@ public final class RevelSandbox: Sendable {
     /// Checks a cart; returns its establishment id (violations are in `checker`).
     func validateCart(_ node: JSONNode, _ checker: inout JSONChecker) -> Int? {
         let root = FieldPath.root
+        let menu = self.menu
+        let products = menu.products
+        let modifiers = menu.modifiers
         var establishmentId = checker.integer(node["establishmentId"], root.key("establishmentId"), required: true)
         if let id = establishmentId, !establishments.contains(where: { $0.id == id }) {
             checker.fail(root.key("establishmentId"), "unknown establishment \(id)")
@@ -496,41 +608,75 @@ public final class RevelSandbox: Sendable {
 
     // MARK: Establishments and menu
 
-    private func handleEstablishments(_ request: SandboxRequest, prefix: String) -> Response {
+    /// A page of `elements` per the request's `limit` (default 50, at most ``maxPageSize``, 0 = the most) and
+    /// `offset`, with Tastypie's `meta`; `extraQuery` (`establishment=456&`) is kept in `next`/`previous`.
+    private func page(_ elements: [JSONValue], _ request: SandboxRequest, path: String, extraQuery: String = "")
+    -> Result<(meta: JSONValue, page: [JSONValue]), PageError> {
         /// The query parameter's value, `value` when absent, nil when not a non-negative integer.
         func number(_ name: String, default value: Int) -> Int? {
             guard let text = request.query[name] else { return value }
             guard let parsed = Int(text), parsed >= 0 else { return nil }
             return parsed
         }
-        guard let requestedLimit = number("limit", default: Self.defaultPageSize) else {
-            return Self.failure(400, "limit: must be a non-negative integer")
+        guard let requestedLimit = number("limit", default: min(Self.defaultPageSize, maxPageSize)) else {
+            return .failure(PageError(message: "limit: must be a non-negative integer"))
         }
         guard let offset = number("offset", default: 0) else {
-            return Self.failure(400, "offset: must be a non-negative integer")
+            return .failure(PageError(message: "offset: must be a non-negative integer"))
         }
-        // Tastypie: limit=0 means "as many as allowed".
-        let limit = requestedLimit == 0 ? Self.maxPageSize : min(requestedLimit, Self.maxPageSize)
-        let total = establishments.count
-        let page = offset < total ? Array(establishments[offset..<min(total, offset + limit)]) : []
-        let path = prefix + "/enterprise/Establishment/"
-        let next: JSONValue = offset + limit < total ? .string("\(path)?limit=\(limit)&offset=\(offset + limit)") : .null
-        let previous: JSONValue = offset > 0 ? .string("\(path)?limit=\(limit)&offset=\(max(0, offset - limit))") : .null
-        return SandboxHTTP.json(200, .object([
-            ("meta", .object([
-                ("limit", .int(limit)), ("offset", .int(offset)), ("total_count", .int(total)), ("next", next), ("previous", previous),
-            ])),
-            ("objects", .array(page.map(Self.json))),
-        ]))
+        // Tastypie: limit=0 means "as many as allowed"; more than allowed is capped, not refused.
+        let limit = requestedLimit == 0 ? maxPageSize : min(requestedLimit, maxPageSize)
+        let total = elements.count
+        let page = offset < total ? Array(elements[offset..<min(total, offset + limit)]) : []
+        let next: JSONValue = offset + limit < total ? .string("\(path)?\(extraQuery)limit=\(limit)&offset=\(offset + limit)") : .null
+        let previous: JSONValue = offset > 0 ? .string("\(path)?\(extraQuery)limit=\(limit)&offset=\(max(0, offset - limit))") : .null
+        let meta: JSONValue = .object([
+            ("limit", .int(limit)), ("offset", .int(offset)), ("total_count", .int(total)), ("next", next), ("previous", previous),
+        ])
+        return .success((meta, page))
+    }
+
+    struct PageError: Error {
+        let message: String
+    }
+
+    private func handleEstablishments(_ request: SandboxRequest, prefix: String) -> Response {
+        switch page(establishments.map(Self.json), request, path: prefix + "/enterprise/Establishment/") {
+        case .failure(let error): return Self.failure(400, error.message)
+        case .success(let listed): return SandboxHTTP.json(200, .object([("meta", listed.meta), ("objects", .array(listed.page))]))
+        }
+    }
+
+    /// The establishment a weborders request names (`establishment`, required), or the error answer.
+    private func establishment(_ request: SandboxRequest) -> Result<Int, PageError> {
+        guard let text = request.query["establishment"], !text.isEmpty else {
+            return .failure(PageError(message: "establishment: is required"))
+        }
+        guard let id = Int(text), establishments.contains(where: { $0.id == id }) else {
+            return .failure(PageError(message: "establishment: unknown establishment \(text)"))
+        }
+        return .success(id)
+    }
+
+    /// A weborders listing: `{"status":"OK","data":[…],"meta":{…}}`, paged like Revel's other lists ⚠.
+    private func handleListing(_ request: SandboxRequest, path: String, _ list: (Menu) -> [JSONValue]) -> Response {
+        let id: Int
+        switch establishment(request) {
+        case .failure(let error): return Self.failure(400, error.message)
+        case .success(let value): id = value
+        }
+        switch page(list(menu), request, path: path, extraQuery: "establishment=\(id)&") {
+        case .failure(let error): return Self.failure(400, error.message)
+        case .success(let listed):
+            return SandboxHTTP.json(200, .object([("status", .string("OK")), ("data", .array(listed.page)), ("meta", listed.meta)]))
+        }
     }
 
     private func handleMenu(_ request: SandboxRequest) -> Response {
-        guard let text = request.query["establishment"], !text.isEmpty else {
-            return Self.failure(400, "establishment: is required")
-        }
-        guard let id = Int(text), establishments.contains(where: { $0.id == id }) else {
-            return Self.failure(400, "establishment: unknown establishment \(text)")
-        }
+        if case .failure(let error) = establishment(request) { return Self.failure(400, error.message) }
+        let menu = self.menu
+        let products = menu.products
+        let modifiers = menu.modifiers
         return SandboxHTTP.json(200, .object([
             ("status", .string("OK")),
             ("data", .object([
@@ -541,6 +687,32 @@ public final class RevelSandbox: Sendable {
     }
 
     // MARK: Reports
+
+    static func json(_ product: Product) -> JSONValue {
+        .object([
+            ("id", .int(product.id)), ("name", .string(product.name)), ("sku", .string(product.sku ?? "")),
+            ("price", product.price.map(JSONValue.number) ?? .null), ("category", .optionalInt(product.categoryId)),
+            ("modifier_classes", .array(product.modifierClassIds.map(JSONValue.int))),
+        ])
+    }
+
+    /// A modifier class with its modifiers inline, as the weborders modifiers listing shows them ⚠.
+    static func json(_ modifierClass: ModifierClass, modifiers: [Modifier]) -> JSONValue {
+        .object([
+            ("id", .int(modifierClass.id)), ("name", .string(modifierClass.name)),
+            ("min", .int(modifierClass.minimum)), ("max", .int(modifierClass.maximum)),
+            ("modifiers", .array(modifierClass.modifierIds.compactMap { id in modifiers.first { $0.id == id } }.map { modifier in
+                .object([
+                    ("id", .int(modifier.id)), ("name", .string(modifier.name)), ("sku", .string(modifier.sku ?? "")),
+                    ("price", modifier.price.map(JSONValue.number) ?? .null),
+                ])
+            })),
+        ])
+    }
+
+    static func json(_ category: Category) -> JSONValue {
+        .object([("id", .int(category.id)), ("name", .string(category.name)), ("parent", .optionalInt(category.parentId))])
+    }
 
     static func json(_ establishment: Establishment) -> JSONValue {
         .object([
@@ -563,10 +735,13 @@ public final class RevelSandbox: Sendable {
     }
 
     var catalogue: JSONValue {
-        .object([
+        let menu = self.menu
+        return .object([
             ("establishments", .array(establishments.map(Self.json))),
-            ("products", .array(products.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
-            ("modifiers", .array(modifiers.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+            ("products", .array(menu.products.map(Self.json))),
+            ("modifierClasses", .array(menu.modifierClasses.map { Self.json($0, modifiers: menu.modifiers) })),
+            ("modifiers", .array(menu.modifiers.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+            ("categories", .array(menu.categories.map(Self.json))),
         ])
     }
 }

@@ -272,9 +272,9 @@ struct ConnectorCapabilityTests {
 
     @Test("capability names come from conformance")
     func names() {
-        #expect(ConnectorCapability.of(Self.registry.connector("oktopos")!) == [.dispatchOrder, .cancelOrder, .testConnection])
-        #expect(ConnectorCapability.of(Self.registry.connector("desibits")!) == [.dispatchOrder, .cancelOrder, .statusPolling, .testConnection])
-        #expect(ConnectorCapability.of(Self.registry.connector("revel")!) == [.dispatchOrder, .inboundStatus, .testConnection, .listRemoteOutlets])
+        #expect(ConnectorCapability.of(Self.registry.connector("oktopos")!) == [.dispatchOrder, .cancelOrder, .menuImport, .testConnection])
+        #expect(ConnectorCapability.of(Self.registry.connector("desibits")!) == [.dispatchOrder, .cancelOrder, .statusPolling, .menuImport, .testConnection])
+        #expect(ConnectorCapability.of(Self.registry.connector("revel")!) == [.dispatchOrder, .inboundStatus, .menuImport, .testConnection, .listRemoteOutlets])
     }
 
     @Test("the API shows the capabilities a connection's connector adopts, and refuses one it does not")
@@ -283,9 +283,9 @@ struct ConnectorCapabilityTests {
             try await rig.connect("revel")
             try await rig.connect("oktopos", outletId: "another-outlet")
             let revel = try await rig.service.call("GET", "/api/v1/provider-connections/revel", key: rig.keys.adminKey)
-            #expect(revel.json["capabilities"] as? [String] == ["dispatchOrder", "inboundStatus", "testConnection", "listRemoteOutlets"], "\(revel.text)")
+            #expect(revel.json["capabilities"] as? [String] == ["dispatchOrder", "inboundStatus", "menuImport", "testConnection", "listRemoteOutlets"], "\(revel.text)")
             let oktopos = try await rig.service.call("GET", "/api/v1/provider-connections/oktopos", key: rig.keys.adminKey)
-            #expect(oktopos.json["capabilities"] as? [String] == ["dispatchOrder", "cancelOrder", "testConnection"], "\(oktopos.text)")
+            #expect(oktopos.json["capabilities"] as? [String] == ["dispatchOrder", "cancelOrder", "menuImport", "testConnection"], "\(oktopos.text)")
             let outlets = try await rig.service.call("GET", "/api/v1/provider-connections/oktopos/remote-outlets", key: rig.keys.adminKey)
             #expect(outlets.status == 400 && (outlets.error["message"] as? String)?.contains("cannot list its outlets") == true, "\(outlets.text)")
         }

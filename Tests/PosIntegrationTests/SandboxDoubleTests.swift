@@ -241,7 +241,7 @@ struct SandboxDoubleTests {
             let methods = try await client.desibits("GET", "/payment-methods")
             #expect(methods.text == #"{"success":true,"data":[{"id":1,"name":"Cash","code":"cash"},{"id":2,"name":"Card","code":"card"},{"id":3,"name":"UPI","code":"upi"}]}"#)
             let kitchens = try await client.desibits("GET", "/kitchens")
-            #expect(kitchens.text.contains(#"{"id":15,"name":"Classic Burger","price":35.00}"#))
+            #expect(kitchens.text.contains(#"{"id":15,"name":"Classic Burger","price":35.00,"sku":"SKU-BURGER-01","category":"Burgers"}"#), "\(kitchens.text)")
 
             let created = try await client.desibits("POST", "/orders", body: Self.desibitsOrder())
             #expect(created.status == 201, "\(created.text)")
@@ -445,6 +445,7 @@ struct SandboxDoubleTests {
             #expect(menu.json?["status"] == .string("OK"))
             #expect(menu.json?["data"]?["modifiers"] == .array([
                 .object([("id", .number("3001")), ("name", .string("Extra Cheese"))]), .object([("id", .number("3002")), ("name", .string("Bacon"))]),
+                .object([("id", .number("3003")), ("name", .string("No onions"))]),
             ]))
             let noEstablishment = try await client.revel("GET", "/weborders/menu/")
             #expect(noEstablishment.status == 400 && noEstablishment.json?["errorMsg"] == .string("establishment: is required"))

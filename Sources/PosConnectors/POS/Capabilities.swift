@@ -195,13 +195,16 @@ public struct ImportedMenu: Sendable, Equatable {
         public var name: String
         public var price: Money?
         public var modifierGroupIds: [String]
+        /// The POS's category (its name), when the POS files products under one.
+        public var category: String?
 
-        public init(externalId: String, plu: String?, name: String, price: Money?, modifierGroupIds: [String]) {
+        public init(externalId: String, plu: String?, name: String, price: Money?, modifierGroupIds: [String], category: String? = nil) {
             self.externalId = externalId
             self.plu = plu
             self.name = name
             self.price = price
             self.modifierGroupIds = modifierGroupIds
+            self.category = category
         }
     }
 
@@ -209,23 +212,32 @@ public struct ImportedMenu: Sendable, Equatable {
         public var externalId: String
         public var name: String
         public var options: [Option]
+        /// How many options a guest must pick, when the POS says (nil: no minimum given).
+        public var minSelections: Int?
+        /// How many options a guest may pick at most, when the POS says (nil: no limit given).
+        public var maxSelections: Int?
 
         public struct Option: Sendable, Equatable {
             public var externalId: String
             public var name: String
             public var price: Money?
+            /// The option's own PLU/SKU in the POS, when it has one.
+            public var plu: String?
 
-            public init(externalId: String, name: String, price: Money?) {
+            public init(externalId: String, name: String, price: Money?, plu: String? = nil) {
                 self.externalId = externalId
                 self.name = name
                 self.price = price
+                self.plu = plu
             }
         }
 
-        public init(externalId: String, name: String, options: [Option]) {
+        public init(externalId: String, name: String, options: [Option], minSelections: Int? = nil, maxSelections: Int? = nil) {
             self.externalId = externalId
             self.name = name
             self.options = options
+            self.minSelections = minSelections
+            self.maxSelections = maxSelections
         }
     }
 

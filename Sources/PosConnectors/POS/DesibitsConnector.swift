@@ -355,3 +355,68 @@ public struct DesibitsConnector: OrderDispatching, OrderCancelling, OrderStatusP
         return value
     }
 }
+
+// MARK: Menu import
+
+/// The POS's menu as its API shows it: `GET /api/v1/pos/kitchens`, every kitchen with the menu items
+/// assigned to it (the only menu listing the API names). The plain answer is a list; should the
+/// instance page it the Laravel way (`data` a paginator: `data`, `current_page`, `last_page`),
+/// the pages are read with `?page=` until the last.
+extension DesibitsConnector: MenuImporting {
+    public static let kitchensPath = "/api/v1/pos/kitchens"
+
+    public func importMenu(_ request: POSMenuRequest) async throws(ConnectorFailure) -> ImportedMenu {
+        let url = request.access.baseUrl + Self.kitchensPath
+        var kitchens: [JSONValue] = []
+        var page = 1
+        while true {
+            guard page <= MenuImport.maxPages else {
+                throw ConnectorFailure("desibits kitchens still had pages after \(MenuImport.maxPages)")
+            }
+            let json = try await exchange.menuCall(.GET, page == 1 ? url : "\(url)?page=\(page)", access: request.access,
+                                                   authorize: Self.authorize, step: "desibits kitchens",
+                                                   errorText: { $0.json?["message"]?.stringValue })
+            if json["success"] == .bool(false) {
+                throw ConnectorFailure("desibits kitchens answered success: false: \(json["message"]?.stringValue ?? "no message")")
+            }
+            switch json["data"] {
+            case .array(let list)?:
+                return try Self.importedMenu(.array(kitchens + list), currency: request.currency)
+            case let paginator? where paginator["data"] != nil:
+                kitchens += try MenuImport.array(paginator["data"], field: "desibits kitchens data.data")
+                // Done on the last page, or, without `last_page`, when there is no `next_page_url`.
+                let current = MenuImport.count(paginator["current_page"]) ?? page
+                let more = MenuImport.count(paginator["last_page"]).map { current < $0 } ?? (MenuImport.text(paginator["next_page_url"]) != nil)
+                if !more { return try Self.importedMenu(.array(kitchens), currency: request.currency) }
+                page += 1
+            default:
+                throw ConnectorFailure("desibits kitchens answered without a data list")
+            }
+        }
+    }
+
+    /// The menu in our terms from the kitchens (each with `menu_items`). Pure: the golden tests pin it.
+    ///
+    /// A menu item is a product: `id` our external id (the `menu_item_id` dispatch sends), `name`, `price`,
+    /// its `sku` (else `code`) the PLU, its `category` (a name, or an object with one) the category. An
+    /// item assigned to several kitchens is one product. The API has no modifier groups: a priced
+    /// modifier is a menu item of its own, as dispatch sends it.
+    public static func importedMenu(_ kitchens: JSONValue, currency: Currency) throws(ConnectorFailure) -> ImportedMenu {
+        var products: [ImportedMenu.Product] = []
+        var seen = Set<String>()
+        for (kitchenIndex, kitchen) in try MenuImport.array(kitchens, field: "kitchens").enumerated() {
+            let items = try MenuImport.optionalArray(kitchen["menu_items"], field: "desibits kitchens[\(kitchenIndex)].menu_items")
+            for (index, item) in items.enumerated() {
+                let field = "desibits kitchens[\(kitchenIndex)].menu_items[\(index)]"
+                guard let id = item["id"]?.idText else { throw ConnectorFailure("\(field) has no id") }
+                guard seen.insert(id).inserted else { continue }
+                let category = item["category"]
+                products.append(.init(
+                    externalId: id, plu: MenuImport.text(MenuImport.first(item, "sku", "code")), name: MenuImport.text(item["name"]) ?? id,
+                    price: try MenuImport.price(item["price"], currency: currency, field: "\(field).price"), modifierGroupIds: [],
+                    category: MenuImport.text(category) ?? MenuImport.text(category?["name"])))
+            }
+        }
+        return ImportedMenu(products: products, modifierGroups: [])
+    }
+}

@@ -266,3 +266,88 @@ public struct OktoPOSConnector: OrderDispatching, OrderCancelling, ConnectionTes
         }
     }
 }
+
+// MARK: Menu import
+
+/// OktoPOS's articles through its Article API, authenticated like the order calls. OktoPOS documents
+/// the list call's body (`{"page", "pageSize" ≤ 500, "filter"}`) but publishes no paths; following the
+/// Order API's `/{controller}/{action}` pattern (`order/create`, `order/status`) we call
+/// `POST {baseUrl}/article/list` — a POST because the listing takes a body. Confirm against a live
+/// instance. The answer is taken as OktoPOS's envelope with the articles under `items`, plus the
+/// page it is, its size and the `total` when the instance says.
+extension OktoPOSConnector: MenuImporting {
+    /// The largest page the Article API allows.
+    public static let articlePageSize = 500
+    public static let articleListPath = "/article/list"
+
+    public func importMenu(_ request: POSMenuRequest) async throws(ConnectorFailure) -> ImportedMenu {
+        let access = request.access
+        var articles: [JSONValue] = []
+        var page = 1
+        while true {
+            guard page <= MenuImport.maxPages else {
+                throw ConnectorFailure("OktoPOS article/list still had articles after \(MenuImport.maxPages) pages")
+            }
+            let body: JSONValue = .object([("page", .integer(page)), ("pageSize", .integer(Self.articlePageSize)), ("filter", .object([]))])
+            let json = try await exchange.menuCall(.POST, access.baseUrl + Self.articleListPath, access: access, authorize: authorize(access),
+                                                   json: body, step: "OktoPOS article/list", errorText: Self.errorText)
+            if json["success"] == .bool(false) {
+                throw ConnectorFailure("OktoPOS article/list answered success: false: \(Self.envelopeText(json) ?? "no message")")
+            }
+            let found = try MenuImport.array(json["items"], field: "OktoPOS article/list items")
+            articles += found
+            // The instance may page smaller than asked; its own `pageSize` and `total` say when it is done.
+            let size = MenuImport.count(json["pageSize"]).flatMap { $0 > 0 ? $0 : nil } ?? Self.articlePageSize
+            if found.isEmpty || found.count < size { break }
+            if let total = MenuImport.count(json["total"]), articles.count >= total { break }
+            page += 1
+        }
+        return try Self.importedMenu(.array(articles), settings: request.settings, currency: request.currency)
+    }
+
+    /// The menu in our terms from the articles of every page. Pure: the golden tests pin it.
+    ///
+    /// An article is a product: its `id` is our external id (what `productMap` sends as `externalId`), its
+    /// `externalReferenceNumber` the PLU, its `description` the name, its `group` the category. The price
+    /// is the entry of `price[]` for the outlet's distribution channel (`settings.distributionChannelId`,
+    /// else `distributionChannelName` against the channel's token); without either, the only entry when
+    /// there is one. The Article API has no modifier groups: add-ons are articles of their own.
+    public static func importedMenu(_ articles: JSONValue, settings: JSONValue, currency: Currency) throws(ConnectorFailure) -> ImportedMenu {
+        let channelId = MenuImport.integer(settings["distributionChannelId"]).map(String.init)
+        let channelName = settings["distributionChannelName"]?.stringValue
+        var products: [ImportedMenu.Product] = []
+        var seen = Set<String>()
+        for (index, article) in try MenuImport.array(articles, field: "articles").enumerated() {
+            let field = "OktoPOS articles[\(index)]"
+            guard let id = article["id"]?.idText else { throw ConnectorFailure("\(field) has no id") }
+            guard seen.insert(id).inserted else { continue }
+            let prices = try MenuImport.optionalArray(article["price"], field: "\(field).price")
+            var chosen: Int?
+            if channelId != nil || channelName != nil {
+                chosen = prices.firstIndex { entry in
+                    channelId != nil && entry["distributionChannel"]?["id"]?.idText == channelId
+                } ?? prices.firstIndex { entry in
+                    channelName != nil && entry["distributionChannel"]?["token"]?.stringValue == channelName
+                }
+            } else if prices.count == 1 {
+                chosen = 0
+            }
+            var price: Money?
+            if let chosen {
+                price = try MenuImport.price(prices[chosen]["price"], currency: currency, field: "\(field).price[\(chosen)].price")
+            }
+            let group = article["group"]
+            products.append(.init(
+                externalId: id, plu: MenuImport.text(article["externalReferenceNumber"]),
+                name: MenuImport.text(article["description"]) ?? id, price: price, modifierGroupIds: [],
+                category: group.flatMap { MenuImport.text($0["name"]) ?? MenuImport.text($0["token"]) }))
+        }
+        return ImportedMenu(products: products, modifierGroups: [])
+    }
+
+    /// The first message of an envelope.
+    static func envelopeText(_ json: JSONValue) -> String? {
+        guard case .array(let messages)? = json["messages"] else { return nil }
+        return messages.first?["text"]?.stringValue
+    }
+}

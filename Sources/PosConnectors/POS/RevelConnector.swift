@@ -298,3 +298,130 @@ enum URLPath {
         return String(rest[slash...])
     }
 }
+
+// MARK: Menu import
+
+/// Revel's online menu for one establishment, read from the weborders listings: products
+/// (`/weborders/products/`), modifier classes with their modifiers (`/weborders/modifiers/`) and
+/// categories (`/weborders/product_categories/`), each with `establishment={id}` and Revel's
+/// `limit`/`offset` paging (`meta.next`). Only what is on the establishment's "Online" custom menu is
+/// listed there, which is what an ordering channel may sell.
+extension RevelConnector: MenuImporting {
+    /// Revel's largest page.
+    public static let menuPageSize = 250
+
+    /// The weborders listings, in the order they are read: the key the pure mapping takes each under and its path.
+    static let menuListings: [(key: String, path: String)] = [
+        ("products", "/weborders/products/"), ("modifiers", "/weborders/modifiers/"), ("product_categories", "/weborders/product_categories/"),
+    ]
+
+    public func importMenu(_ request: POSMenuRequest) async throws(ConnectorFailure) -> ImportedMenu {
+        let establishment = try Self.establishment(settings: request.settings, externalOutletId: request.externalOutletId)
+        var listings: [(String, JSONValue)] = []
+        for (key, path) in Self.menuListings {
+            let elements = try await menuListing(request.access, path: path, establishment: establishment)
+            listings.append((key, .array(elements)))
+        }
+        return try Self.importedMenu(.object(listings), currency: request.currency)
+    }
+
+    /// The establishment to read: `settings.establishmentId` (what dispatch sends carts to), else the
+    /// outlet's Revel id (`externalOutletId`, what `remoteOutlets` lists). Revel's ids are integers.
+    static func establishment(settings: JSONValue, externalOutletId: String) throws(ConnectorFailure) -> Int64 {
+        let configured = MenuImport.integer(settings["establishmentId"])
+        guard let id = configured ?? Int64(externalOutletId), id > 0 else {
+            throw ConnectorFailure("no Revel establishment to read the menu of: set settings.establishmentId, or map the outlet to a Revel establishment id (got \"\(externalOutletId)\")")
+        }
+        return id
+    }
+
+    /// Every element of one listing, page after page (`meta.next`, a path on the same host).
+    private func menuListing(_ access: ProviderAccess, path: String, establishment: Int64) async throws(ConnectorFailure) -> [JSONValue] {
+        let step = "Revel \(path)"
+        var elements: [JSONValue] = []
+        var next: String? = "\(path)?establishment=\(establishment)&limit=\(Self.menuPageSize)&offset=0"
+        for _ in 0..<MenuImport.maxPages {
+            guard let page = next else { return elements }
+            let json = try await exchange.menuCall(.GET, access.baseUrl + page, access: access, authorize: Self.authorize, step: step,
+                                                   errorText: { $0.json?["errorMsg"]?.stringValue })
+            // The weborders API reports a refusal as `{"status":"ERROR"}`, sometimes on a 200.
+            if json["status"]?.stringValue == "ERROR" {
+                throw ConnectorFailure("\(step) answered ERROR: \(json["errorMsg"]?.stringValue ?? "no errorMsg")")
+            }
+            guard case .array(let found)? = json["data"] ?? json["objects"] else {
+                throw ConnectorFailure("\(step) answered without a data list")
+            }
+            elements += found
+            next = json["meta"]?["next"]?.stringValue.flatMap { $0.hasPrefix("/") ? Self.relative($0, to: access.baseUrl) : nil }
+        }
+        if next == nil { return elements }
+        throw ConnectorFailure("\(step) still had a next page after \(MenuImport.maxPages) pages")
+    }
+
+    /// The menu in our terms from the weborders listings (`{"products":[…],"modifiers":[…],"product_categories":[…]}`,
+    /// each the concatenated `data` of its pages). Pure: the golden tests pin it.
+    ///
+    /// A product's PLU is its `sku`; its category the name of the category its `category` id names. A
+    /// modifier class is a modifier group (`min`/`max` as its selection bounds, a `max` of 0 meaning none),
+    /// its `modifiers` the options. Entries marked `active: false` are left out, and so are a product's
+    /// references to classes the listing does not have. Duplicate ids (a page boundary that moved
+    /// while reading) keep the first.
+    public static func importedMenu(_ listings: JSONValue, currency: Currency) throws(ConnectorFailure) -> ImportedMenu {
+        var categories: [String: String] = [:]
+        for (index, category) in try MenuImport.array(listings["product_categories"], field: "product_categories").enumerated() {
+            guard let id = category["id"]?.idText else { throw ConnectorFailure("Revel product_categories[\(index)] has no id") }
+            if categories[id] == nil, let name = MenuImport.text(category["name"]) { categories[id] = name }
+        }
+
+        var groups: [ImportedMenu.ModifierGroup] = []
+        var groupIds = Set<String>()
+        for (index, modifierClass) in try MenuImport.array(listings["modifiers"], field: "modifiers").enumerated() {
+            let field = "Revel modifiers[\(index)]"
+            guard let id = modifierClass["id"]?.idText else { throw ConnectorFailure("\(field) has no id") }
+            guard modifierClass["active"] != .bool(false), groupIds.insert(id).inserted else { continue }
+            var options: [ImportedMenu.ModifierGroup.Option] = []
+            var optionIds = Set<String>()
+            let listed = try MenuImport.optionalArray(modifierClass["modifiers"], field: "\(field).modifiers")
+            for (optionIndex, modifier) in listed.enumerated() {
+                let optionField = "\(field).modifiers[\(optionIndex)]"
+                guard let optionId = modifier["id"]?.idText else { throw ConnectorFailure("\(optionField) has no id") }
+                guard modifier["active"] != .bool(false), optionIds.insert(optionId).inserted else { continue }
+                options.append(.init(externalId: optionId, name: MenuImport.text(modifier["name"]) ?? optionId,
+                                     price: try MenuImport.price(modifier["price"], currency: currency, field: "\(optionField).price"),
+                                     plu: MenuImport.text(modifier["sku"])))
+            }
+            let maximum = MenuImport.count(MenuImport.first(modifierClass, "max", "maximum"))
+            groups.append(.init(externalId: id, name: MenuImport.text(modifierClass["name"]) ?? id, options: options,
+                                minSelections: MenuImport.count(MenuImport.first(modifierClass, "min", "minimum")),
+                                maxSelections: maximum == 0 ? nil : maximum))
+        }
+
+        var products: [ImportedMenu.Product] = []
+        var productIds = Set<String>()
+        for (index, product) in try MenuImport.array(listings["products"], field: "products").enumerated() {
+            let field = "Revel products[\(index)]"
+            guard let id = product["id"]?.idText else { throw ConnectorFailure("\(field) has no id") }
+            guard product["active"] != .bool(false), productIds.insert(id).inserted else { continue }
+            let classes = try MenuImport.optionalArray(product["modifier_classes"], field: "\(field).modifier_classes")
+            // A class appears as its id or as an object carrying it.
+            var linked: [String] = []
+            for reference in classes {
+                guard let classId = reference.idText ?? reference["id"]?.idText, groupIds.contains(classId), !linked.contains(classId) else { continue }
+                linked.append(classId)
+            }
+            products.append(.init(externalId: id, plu: MenuImport.text(product["sku"]), name: MenuImport.text(product["name"]) ?? id,
+                                  price: try MenuImport.price(product["price"], currency: currency, field: "\(field).price"),
+                                  modifierGroupIds: linked, category: categoryId(product["category"]).flatMap { categories[$0] }))
+        }
+        return ImportedMenu(products: products, modifierGroups: groups)
+    }
+
+    /// A product's `category`: an id, an object with one, or a resource URI ending in one (`/products/ProductCategory/12/`).
+    static func categoryId(_ node: JSONValue?) -> String? {
+        guard let node else { return nil }
+        if let uri = node.stringValue, uri.hasPrefix("/") {
+            return uri.split(separator: "/").last.map(String.init)
+        }
+        return node.idText ?? node["id"]?.idText
+    }
+}
