@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+import PosDomain
+import PosStorage
+import Synchronization
+
+/// The outlet an outlet-scoped call names, or nil when the tenant has none by that id.
+public protocol OutletLookup: Sendable {
+    func outlet(tenantId: String, id: String) async throws -> Outlet?
+}
+
+/// What an outlet sells: menu sync (full replace per outlet), item snoozes, and the read model
+/// partners call (`GET /outlets/{id}/menu?at=`), cached per outlet and menu version.
+public struct MenuService: Sendable {
+    private let store: any MenuStore
+    private let outlets: any OutletLookup
+    private let clock: ServiceClock
+    private let makeId: @Sendable () -> String
+    private let cache = ReadModelCache()
+
+    public init(store: any MenuStore, outlets: any OutletLookup, clock: @escaping ServiceClock,
+                makeId: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
+        self.store = store
+        self.outlets = outlets
+        self.clock = clock
+        self.makeId = makeId
+    }
+
+    private func outlet(_ id: String, tenant: Tenant) async throws -> Outlet {
+        guard let outlet = try await translatingStoreErrors({ try await outlets.outlet(tenantId: tenant.id, id: id) }) else {
+            throw ServiceError.notFound("no outlet with id \"\(id)\"")
+        }
+        return outlet
+    }
+
+    /// `POST /outlets/{id}/menu`: the menus replace the outlet's live ones in one transaction.
+    public func syncMenus(outletId: String, _ menus: [OutletMenu], documents: [JSONValue], tenant: Tenant) async throws -> MenuSyncSummary {
+        let outlet = try await outlet(outletId, tenant: tenant)
+        let stored = zip(menus, documents).map { menu, document in
+            let text = document.serialized
+            return StoredMenu(menuId: menu.menuId, name: menu.name, menuType: menu.menuType, document: text,
+                              contentSHA256: Hex.encode(SHA256.hash(data: Array(text.utf8))))
+        }
+        let now = clock()
+        let makeId = self.makeId
+        return try await translatingStoreErrors {
+            try await store.syncMenus(tenantId: tenant.id, outletId: outlet.id, menus: stored, at: now) { summary in
+                Self.menuUpdated(outlet: outlet, menuIds: summary.created + summary.updated + summary.deleted, reason: "menu sync", at: now, id: makeId())
+            }
+        }
+    }
+
+    /// What `POST /outlets/{id}/items/snooze` changed: items and modifier options matched in the live menus.
+    public struct SnoozeResult: Sendable, Equatable {
+        public var itemsUpdated: Int
+        public var modifierOptionsUpdated: Int
+    }
+
+    /// Snoozes (until a time) or unsnoozes (nil) items by `itemCode`; a code matches products and
+    /// modifier options of the outlet's live menus alike.
+    public func snooze(outletId: String, _ items: [(itemCode: String, until: Int64?)], tenant: Tenant) async throws -> SnoozeResult {
+        let outlet = try await outlet(outletId, tenant: tenant)
+        let menus = try await parsedMenus(outlet: outlet, tenant: tenant).menus
+        let productCodes = Set(menus.flatMap { $0.products.values.map { $0.plu ?? $0.id } })
+        let optionCodes = Set(menus.flatMap { $0.modifiers.values.map { $0.plu ?? $0.id } })
+        let codes = items.map(\.itemCode)
+        let now = clock()
+        let menuIds = menus.map(\.menuId)
+        let event = Self.menuUpdated(outlet: outlet, menuIds: menuIds, reason: "items snoozed or unsnoozed", at: now, id: makeId())
+        try await translatingStoreErrors {
+            try await store.setSnoozes(tenantId: tenant.id, outletId: outlet.id, items, at: now, publication: event)
+        }
+        return SnoozeResult(itemsUpdated: codes.filter(productCodes.contains).count, modifierOptionsUpdated: codes.filter(optionCodes.contains).count)
+    }
+
+    /// The read model at `at` (now when nil) and a tag that changes whenever what it shows changes.
+    public func menu(outletId: String, at: Int64?, tenant: Tenant) async throws -> (view: JSONValue, etag: String) {
+        let outlet = try await outlet(outletId, tenant: tenant)
+        let instant = at ?? clock()
+        let (version, menus, snoozes) = try await parsedMenus(outlet: outlet, tenant: tenant)
+        let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: menus, snoozes: snoozes)
+        let view = OutletMenuReadModel.view(inputs, at: instant)
+        // Everything the answer shows but `at` itself: menus served, items snoozed, open and busy.
+        let zone = TimeZone(identifier: outlet.timezone) ?? TimeZone(identifier: "UTC")!
+        let served = menus.filter { MenuAvailability.isServed($0.availabilities, at: instant, in: zone) }.map(\.menuId)
+        let snoozed = (snoozes.filter { $0.value > instant }.map(\.key) + menus.flatMap { $0.snoozed.filter { $0.value > instant }.map(\.key) }).sorted()
+        let key = "\(outlet.id)|\(version)|\(outlet.updatedAt)|\(served)|\(snoozed)|\(outlet.isOpen)|\(outlet.isBusy(at: instant))"
+        return (view, "W/\"\(Hex.encode(SHA256.hash(data: Array(key.utf8))).prefix(20))\"")
+    }
+
+    /// The outlet's live menus parsed, and its snoozes, cached by menu version: one small query per read
+    /// while nothing changed.
+    private func parsedMenus(outlet: Outlet, tenant: Tenant) async throws -> (version: Int64, menus: [OutletMenu], snoozes: [String: Int64]) {
+        let version = try await translatingStoreErrors { try await store.menuVersion(tenantId: tenant.id, outletId: outlet.id) }
+        let key = "\(tenant.id)\u{0}\(outlet.id)"
+        if let cached = cache.entry(key), cached.version == version { return (version, cached.menus, cached.snoozes) }
+        let (storedVersion, stored) = try await translatingStoreErrors { try await store.liveMenus(tenantId: tenant.id, outletId: outlet.id) }
+        // Every snooze, ended or not: the read model decides by the instant it is asked about.
+        let snoozes = try await translatingStoreErrors { try await store.snoozes(tenantId: tenant.id, outletId: outlet.id, now: Int64.min) }
+        let menus = stored.compactMap { menu -> OutletMenu? in
+            guard let json = JSONValue(parsing: menu.document) else { return nil }
+            return try? OutletMenu.menus(from: .array([json])).first
+        }
+        cache.store(key, ReadModelCache.Entry(version: storedVersion, menus: menus, snoozes: snoozes))
+        return (storedVersion, menus, snoozes)
+    }
+
+    static func menuUpdated(outlet: Outlet, menuIds: [String], reason: String, at: Int64, id: String) -> EventPublication {
+        let body = JSONValue.object([
+            ("outletId", .string(outlet.id)), ("menuIds", .array(menuIds.map(JSONValue.string))), ("reason", .string(reason)),
+        ])
+        return EventPublication(event: OutboxEvent(id: id, tenantId: outlet.tenantId, type: EventCatalogue.menuUpdated,
+                                                   subject: EventSubject(.outlet, id: outlet.id), outletId: outlet.id, payload: body.bytes, createdAt: at))
+    }
+}
+
+/// Parsed menus per outlet, with the menu version they were read at.
+final class ReadModelCache: Sendable {
+    struct Entry: Sendable {
+        let version: Int64
+        let menus: [OutletMenu]
+        let snoozes: [String: Int64]
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func entry(_ key: String) -> Entry? { entries.withLock { $0[key] } }
+
+    func store(_ key: String, _ entry: Entry) {
+        entries.withLock { entries in
+            // Bounded: a burst of outlets cannot grow it without end.
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = entry
+        }
+    }
+}
