@@ -1,0 +1,110 @@
+import Hummingbird
+import PosConnectors
+import PosDomain
+import PosServices
+
+/// What an outlet sells: menu sync, snoozes, and the menu partners read.
+struct MenuRoutes: Sendable {
+    let body: JSONBodyDecoder
+    let menus: MenuService
+
+    struct Synced: Encodable {
+        struct Summary: Encodable {
+            let created: Int
+            let updated: Int
+            let unchanged: Int
+            let deleted: Int
+        }
+
+        struct Menu: Encodable {
+            let menuId: String
+            let action: String
+        }
+
+        let status: String
+        let summary: Summary
+        let menus: [Menu]
+    }
+
+    func sync(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Synced> {
+        let outletId = try ProviderRoutes.outletId(context)
+        let command = try await body.decode(MenuSync.self, from: request)
+        let summary = try await menus.syncMenus(outletId: outletId, command.menus, documents: command.documents, tenant: context.principal.tenant)
+        let actions = summary.created.map { Synced.Menu(menuId: $0, action: "created") } + summary.updated.map { Synced.Menu(menuId: $0, action: "updated") }
+            + summary.unchanged.map { Synced.Menu(menuId: $0, action: "unchanged") } + summary.deleted.map { Synced.Menu(menuId: $0, action: "deleted") }
+        return Envelope(message: summary.changed ? "menus synced" : "menus unchanged", Synced(
+            status: summary.changed ? "synced" : "unchanged",
+            summary: .init(created: summary.created.count, updated: summary.updated.count, unchanged: summary.unchanged.count, deleted: summary.deleted.count),
+            menus: actions))
+    }
+
+    struct Snoozed: Encodable {
+        let status: String
+        let itemsUpdated: Int
+        let modifierOptionsUpdated: Int
+    }
+
+    func snooze(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Snoozed> {
+        let outletId = try ProviderRoutes.outletId(context)
+        let command = try await body.decode(SnoozeItems.self, from: request)
+        let result = try await menus.snooze(outletId: outletId, command.items, tenant: context.principal.tenant)
+        return Envelope(message: "snoozes updated", Snoozed(status: "updated", itemsUpdated: result.itemsUpdated,
+                                                              modifierOptionsUpdated: result.modifierOptionsUpdated))
+    }
+
+    func menu(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let outletId = try ProviderRoutes.outletId(context)
+        var at: Int64?
+        if let text = request.uri.queryParameters["at"] {
+            guard let parsed = RFC3339.parseMilliseconds(String(text)) else {
+                throw ServiceError.invalid(field: "at", message: "at must be an RFC 3339 date-time such as 2026-03-16T15:05:33Z")
+            }
+            at = parsed
+        }
+        let (view, etag) = try await menus.menu(outletId: outletId, at: at, tenant: context.principal.tenant)
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        var response = try JSONResponse(view).response(from: request, context: context)
+        response.headers[.eTag] = etag
+        return response
+    }
+}
+
+/// `POST /outlets/{outletId}/menu`: the menus, and each menu's JSON as sent (stored as is).
+struct MenuSync: JSONBodyCommand {
+    let menus: [OutletMenu]
+    let documents: [JSONValue]
+
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let value = JSONValue(root)
+        menus = try OutletMenu.menus(from: value)
+        guard case .array(let elements) = value else { throw ValidationError(field: "", message: "must be an array of menus") }
+        documents = elements
+    }
+}
+
+/// `POST /outlets/{outletId}/items/snooze`: `{items: [{itemCode, snoozeEnd | null}]}`.
+struct SnoozeItems: JSONBodyCommand {
+    let items: [(itemCode: String, until: Int64?)]
+
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        try BodyFields.rejectUnknown(root, allowed: ["items"])
+        var items: [(itemCode: String, until: Int64?)] = []
+        for element in try reader.array("items", minCount: 1) {
+            let item = try FieldReader.object(element.node, path: element.path)
+            try SettingsReader(JSONValue(element.node), path: element.path).rejectUnknownKeys(allowed: ["itemCode", "snoozeEnd"], kind: "a field of this request")
+            let code = try item.identifier("itemCode")
+            var until: Int64?
+            if let node = element.node["snoozeEnd"], !BodyFields.isNull(node) {
+                guard case .string(let text) = node.kind, let parsed = RFC3339.parseMilliseconds(text) else {
+                    throw ValidationError(field: item.path("snoozeEnd"), message: "must be an RFC 3339 date-time or null")
+                }
+                until = parsed
+            }
+            items.append((code, until))
+        }
+        self.items = items
+    }
+}
