@@ -96,7 +96,8 @@ public struct CatalogService: Sendable {
 
     /// `GET /outlets`: oldest first; only the provider's when `X-Provider` names one.
     public func outlets(_ query: OutletQuery, provider: String?, tenant: Tenant) async throws -> OutletPage {
-        let slug = provider == nil ? nil : try await tenantWide(provider, tenant: tenant)
+        var slug: String?
+        if provider != nil { slug = try await tenantWide(provider, tenant: tenant) }
         var after: OutletCursor?
         if let cursor = query.cursor {
             guard let position = PageCursorText.decode(cursor) else { throw Self.foreignCursor }

@@ -57,7 +57,8 @@ public enum OutletValidator {
         let reader = try FieldReader.object(root, path: "")
         try reader.rejectUnknownKeys(allowed: fields)
         let name = try reader.string("name", maxLength: 255)
-        let externalId = externalIdRequired || !reader.isAbsent("externalId") ? try Self.externalId(reader) : nil
+        var externalId: String?
+        if externalIdRequired || !reader.isAbsent("externalId") { externalId = try Self.externalId(reader) }
         let slug = try reader.optionalText("slug", maxLength: 255)
         if let slug, !isSlug(slug) {
             throw ValidationError(field: "slug", message: "must be lowercase letters, digits and inner hyphens")

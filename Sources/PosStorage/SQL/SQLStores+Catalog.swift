@@ -28,10 +28,13 @@ extension SQLStores {
             let linked = try write.input.externalId.flatMap { externalId in
                 try Self.linkedOutlet(tenantId: write.tenantId, provider: write.provider, externalId: externalId, db)
             }
-            let sameName = linked != nil ? nil : try db.queryOne("""
-                SELECT \(SharedSQL.outletColumns) FROM outlets WHERE tenant_id = ? AND name = ? AND external_id IS NULL
-                ORDER BY created_at, id LIMIT 1
-                """, [write.tenantId, write.input.name]).map(RecordMapping.outlet)
+            var sameName: Outlet?
+            if linked == nil {
+                sameName = try db.queryOne("""
+                    SELECT \(SharedSQL.outletColumns) FROM outlets WHERE tenant_id = ? AND name = ? AND external_id IS NULL
+                    ORDER BY created_at, id LIMIT 1
+                    """, [write.tenantId, write.input.name]).map(RecordMapping.outlet)
+            }
             let decided = Outlet.synced(write.input, provider: write.provider, linked: linked, sameName: sameName, newId: write.newId,
                                         tenantId: write.tenantId, at: write.at)
             if decided.outlet != (linked ?? sameName) { try Self.save(decided.outlet, db) }
