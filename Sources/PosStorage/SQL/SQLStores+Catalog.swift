@@ -111,7 +111,7 @@ extension SQLStores {
     public func syncProducts(tenantId: String, provider: String, _ products: [Product], at: Int64) async throws -> ProductSyncResult {
         try await write { db in
             if let lock = db.dialect.transactionLock(SQLDialect.lockKey("products:\(tenantId):\(provider)")) { try db.execute(lock) }
-            let existing = try db.query("SELECT item_code, content_hash, deleted_at FROM products WHERE tenant_id = ? AND provider = ?",
+            let existing = try db.query("SELECT item_code, content_hash, deleted_at FROM products WHERE tenant_id = ? AND provider = ? ORDER BY item_code",
                                         [tenantId, provider]).map { row in
                 ProductSyncPlan.Existing(itemCode: try row.string("item_code"), contentHash: try row.string("content_hash"),
                                          isDeleted: try row.optionalInt64("deleted_at") != nil)
