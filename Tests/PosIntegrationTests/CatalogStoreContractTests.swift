@@ -146,7 +146,8 @@ struct CatalogStoreContractTests {
             let b = try #require(try await stores.product(tenantId: tenantId, provider: "cata", itemCode: "B"))
             #expect(b.deletedAt == 3_000 && b.updatedAt == 3_000 && b.createdAt == 1_000)
             let a = try #require(try await stores.product(tenantId: tenantId, provider: "cata", itemCode: "A"))
-            #expect(a.document == (try Self.product("A", price: "13")).document && a.contentHash == (try Self.product("A", price: "13")).contentHash)
+            let expected = try Self.product("A", price: "13")
+            #expect(a.document == expected.document && a.contentHash == expected.contentHash)
             #expect(a.document["price"] == .number("13"))
 
             let live = try await stores.products(tenantId: tenantId, provider: "cata", filter: ProductFilter())
