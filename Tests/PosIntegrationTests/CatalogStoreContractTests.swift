@@ -173,6 +173,31 @@ struct CatalogStoreContractTests {
         }
     }
 
+    @Test("concurrent syncs of one tenant decide one after the other: no duplicate outlet, and the last full replace wins whole",
+          arguments: StoreEngines.all)
+    func concurrentSyncs(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withTenants(engine) { stores in
+            let tenantId = Self.tenant.id
+            async let first = stores.syncOutlet(OutletSyncWrite(tenantId: tenantId, provider: "revel", input: Self.input("Orchard", externalId: "77"),
+                                                                newId: "c-1", at: 1_000))
+            async let second = stores.syncOutlet(OutletSyncWrite(tenantId: tenantId, provider: "revel", input: Self.input("Orchard", externalId: "77"),
+                                                                 newId: "c-2", at: 1_000))
+            let actions = [try await first.action, try await second.action]
+            #expect(actions.sorted { $0.rawValue < $1.rawValue } == [.created, .updated])
+            #expect(try await stores.outlets(tenantId: tenantId, provider: nil, limit: 10, after: nil).count == 1)
+
+            let left = try ["A", "B"].map { try Self.product($0) }
+            let right = try ["C", "D"].map { try Self.product($0) }
+            async let one = stores.syncProducts(tenantId: tenantId, provider: "cata", left, at: 2_000)
+            async let other = stores.syncProducts(tenantId: tenantId, provider: "cata", right, at: 2_000)
+            let summaries = [try await one.summary, try await other.summary]
+            // Whichever ran second saw the first's products and deleted them.
+            #expect(Set(summaries.map(\.deleted)) == [0, 2] && summaries.allSatisfy { $0.created == 2 })
+            let live = Set(try await stores.products(tenantId: tenantId, provider: "cata", filter: ProductFilter()).map(\.itemCode))
+            #expect(live == ["A", "B"] || live == ["C", "D"])
+        }
+    }
+
     @Test("a large sync is written in one transaction, in several statements", arguments: StoreEngines.all)
     func largeSync(_ engine: StoreEngines.Factory) async throws {
         try await Self.withTenants(engine) { stores in
