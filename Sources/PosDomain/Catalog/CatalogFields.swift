@@ -63,9 +63,7 @@ extension FieldReader {
     /// Refuses a key the object does not take, naming it by path.
     public func rejectUnknownKeys(allowed: Set<String>, kind: String = "a field of this request") throws(ValidationError) {
         guard case .object(let members) = node.kind else { return }
-        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
-            throw ValidationError(field: path(unknown.key), message: "is not \(kind) (known: \(allowed.sorted().joined(separator: ", ")))")
-        }
+        try UnknownKeys.reject(members.map(\.key), allowed: allowed, kind: kind, path: path)
     }
 
     /// Whether `key` is absent or null.
@@ -125,5 +123,15 @@ extension FieldReader {
 
     public func optionalBool(_ key: String) throws(ValidationError) -> Bool? {
         isAbsent(key) ? nil : try bool(key)
+    }
+}
+
+/// The one rule for keys an object does not take, for request bodies (``FieldReader``) and stored
+/// settings alike: the first unknown key is the error, named by path, with the known ones listed.
+public enum UnknownKeys {
+    public static func reject(_ keys: [String], allowed: Set<String>, kind: String, path: (String) -> String) throws(ValidationError) {
+        guard let unknown = keys.first(where: { !allowed.contains($0) }) else { return }
+        let known = allowed.sorted().joined(separator: ", ")
+        throw ValidationError(field: path(unknown), message: "is not \(kind)" + (known.isEmpty ? "" : " (known: \(known))"))
     }
 }
