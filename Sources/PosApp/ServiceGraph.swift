@@ -48,10 +48,13 @@ public struct ServiceGraph: Sendable {
     public let providers: ProviderService
     public let orderStatus: OrderStatusService
     public let inbound: InboundStatusService
+    public let catalog: CatalogService
+    public let menus: MenuService
     public let clock: ServiceClock
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
-                clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, logger: Logger,
+                clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, outletStatusTTLMs: Int64 = 1_000,
+                logger: Logger,
                 onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
         let connector = WebhookConnector(transport: transport, clock: clock)
         let posConnectors = ConnectorRegistry.builtIn(exchange: POSExchange(transport: transport, clock: clock))
@@ -69,8 +72,12 @@ public struct ServiceGraph: Sendable {
         let jobs = ConnectorJobs(orders: stores, deliverer: deliverer, status: orderStatus, pollSchedule: delivery.statusPollSchedule, clock: clock)
         let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, jobs: jobs, secretBox: secretBox, schedule: delivery.schedule,
                                           health: delivery.health, clock: clock)
+        let catalog = CatalogService(catalog: stores, providers: stores, statuses: OutletStatusCache(ttlMs: outletStatusTTLMs), clock: clock)
+        self.catalog = catalog
+        self.menus = MenuService(store: stores, outlets: stores, clock: clock)
         self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,
-                                        instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs)
+                                        instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs,
+                                        outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) })
         self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock)
         self.worker = OutboxWorker(
             outbox: stores, attempter: attempter,
@@ -84,6 +91,6 @@ public struct ServiceGraph: Sendable {
     /// What the HTTP routes call.
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
-                    orderStatus: orderStatus, inbound: inbound, health: stores, clock: clock)
+                    orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, health: stores, clock: clock)
     }
 }

@@ -47,8 +47,8 @@ public struct APIError: HTTPResponseError, Equatable {
             self = .unauthorized
         case .unverified(let message):
             self.init(status: .unauthorized, message: message)
-        case .forbidden(let message):
-            self.init(status: .forbidden, message: message)
+        case .forbidden(let message, let field):
+            self.init(status: .forbidden, message: message, field: field)
         case .notFound(let message):
             self.init(status: .notFound, message: message)
         case .conflict(let message, let details):

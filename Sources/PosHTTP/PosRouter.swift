@@ -12,13 +12,17 @@ public struct APIServices: Sendable {
     public let providers: ProviderService
     public let orderStatus: OrderStatusService
     public let inbound: InboundStatusService
+    public let catalog: CatalogService
+    public let menus: MenuService
     public let health: any StoreHealth
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
-                providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, health: any StoreHealth,
-                clock: @escaping ServiceClock) {
+                providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService,
+                health: any StoreHealth, clock: @escaping ServiceClock) {
         self.auth = auth
+        self.catalog = catalog
+        self.menus = menus
         self.dispatch = dispatch
         self.orderStatus = orderStatus
         self.inbound = inbound
@@ -69,6 +73,7 @@ public enum PosRouter {
         let internalOrPartner = apiKey(anyOf: [.internal, .partner])
         let partnerOrAdmin = apiKey(anyOf: [.partner, .admin])
         let internalOrAdmin = apiKey(anyOf: [.internal, .admin])
+        let internalPartnerOrAdmin = apiKey(anyOf: [.internal, .partner, .admin])
         let adminOnly = apiKey(anyOf: [.admin])
 
         let body = JSONBodyDecoder(maxBodyBytes: settings.maxBodyBytes)
@@ -79,6 +84,8 @@ public enum PosRouter {
         let webhooks = WebhookRoutes(body: body, webhooks: services.webhooks, deliveries: services.deliveries)
         let deliveries = DeliveryRoutes(body: body, deliveries: services.deliveries)
         let providers = ProviderRoutes(body: body, providers: services.providers, publicURL: settings.publicURL)
+        let catalog = CatalogRoutes(body: body, catalog: services.catalog, clock: services.clock)
+        let menus = MenuRoutes(body: body, menus: services.menus)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
@@ -116,6 +123,19 @@ public enum PosRouter {
         adminOnly.put("/api/v1/outlet-providers/{outletId}", use: providers.putOutletProvider)
         adminOnly.get("/api/v1/outlet-providers/{outletId}", use: providers.outletProvider)
         adminOnly.get("/api/v1/inbound-requests", use: inbound.requests)
+
+        partnerOrAdmin.post("/api/v1/outlets", use: catalog.createOutlet)
+        partnerOrAdmin.post("/api/v1/outlets/sync", use: catalog.syncOutlet)
+        internalPartnerOrAdmin.get("/api/v1/outlets", use: catalog.outlets)
+        internalPartnerOrAdmin.get("/api/v1/outlets/{outletId}", use: catalog.outlet)
+        internalPartnerOrAdmin.patch("/api/v1/outlets/{outletId}/status", use: catalog.status)
+        internalPartnerOrAdmin.patch("/api/v1/outlets/{outletId}/busy", use: catalog.busy)
+        partnerOrAdmin.post("/api/v1/products/sync", use: catalog.syncProducts)
+        internalPartnerOrAdmin.get("/api/v1/products", use: catalog.products)
+        internalPartnerOrAdmin.get("/api/v1/products/{itemCode}", use: catalog.product)
+        partnerOrAdmin.post("/api/v1/outlets/{outletId}/menu", use: menus.sync)
+        internalOrPartner.get("/api/v1/outlets/{outletId}/menu", use: menus.menu)
+        internalPartnerOrAdmin.post("/api/v1/outlets/{outletId}/items/snooze", use: menus.snooze)
         return (router, table)
     }
 }

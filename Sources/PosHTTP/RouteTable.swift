@@ -69,6 +69,10 @@ struct RouteRegistrar<Context: RequestContext> {
         on(.put, path, handler)
     }
 
+    func patch<Output: ResponseGenerator>(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Output) {
+        on(.patch, path, handler)
+    }
+
     func delete<Output: ResponseGenerator>(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Output) {
         on(.delete, path, handler)
     }

@@ -32,7 +32,7 @@ extension ServiceError {
         switch self {
         case .invalid(_, let message, _): message
         case .unauthorized: "unauthorized"
-        case .forbidden(let message), .notFound(let message), .unavailable(let message), .unverified(let message): message
+        case .forbidden(let message, _), .notFound(let message), .unavailable(let message), .unverified(let message): message
         case .conflict(let message, _), .badGateway(let message, _), .preconditionFailed(let message, _): message
         }
     }

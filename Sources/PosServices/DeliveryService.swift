@@ -100,19 +100,28 @@ public struct DeliveryService: Sendable {
     }
 }
 
-/// Cursors are opaque to callers: base64url of `createdAt:id`.
-enum DeliveryCursorText {
-    static func encode(_ cursor: DeliveryCursor) -> String {
-        Data("\(cursor.createdAt):\(cursor.id)".utf8).base64EncodedString()
+/// Cursors are opaque to callers: base64url of `<position>:<key>`, where a list sorted by a time
+/// and then a key (deliveries, outlets, products) stopped.
+enum PageCursorText {
+    static func encode(_ position: Int64, _ key: String) -> String {
+        Data("\(position):\(key)".utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    static func decode(_ text: String) -> DeliveryCursor? {
+    static func decode(_ text: String) -> (position: Int64, key: String)? {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
-              let colon = decoded.firstIndex(of: ":"), let createdAt = Int64(decoded[..<colon])
+              let colon = decoded.firstIndex(of: ":"), let position = Int64(decoded[..<colon])
         else { return nil }
-        return DeliveryCursor(createdAt: createdAt, id: String(decoded[decoded.index(after: colon)...]))
+        return (position, String(decoded[decoded.index(after: colon)...]))
+    }
+}
+
+enum DeliveryCursorText {
+    static func encode(_ cursor: DeliveryCursor) -> String { PageCursorText.encode(cursor.createdAt, cursor.id) }
+
+    static func decode(_ text: String) -> DeliveryCursor? {
+        PageCursorText.decode(text).map { DeliveryCursor(createdAt: $0.position, id: $0.key) }
     }
 }

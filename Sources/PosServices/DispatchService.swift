@@ -30,9 +30,17 @@ public struct DispatchService: Sendable {
     private let leaseMs: Int64
     /// How long a duplicate may find its first still pending before we stop calling it in flight.
     private let inFlightWindowMs: Int64
+    /// The outlet's status in the catalogue (tenant id, outlet id), nil when it has none: a cheap,
+    /// cached look-up, made while the order is being accepted.
+    private let outletStatus: @Sendable (String, String) async -> OutletStatus?
+
+    /// Appended to `reason` while the outlet is CLOSED: the platform decided to send the order anyway.
+    public static let closedOutletNote = "; outlet is CLOSED"
 
     public init(orders: any OrderStore, attempter: DeliveryAttempter, connectors: ConnectorDeliverer, clock: @escaping ServiceClock,
-                instanceId: String, leaseMs: Int64, deliveryTimeoutMs: Int64 = 10_000) {
+                instanceId: String, leaseMs: Int64, deliveryTimeoutMs: Int64 = 10_000,
+                outletStatus: @escaping @Sendable (String, String) async -> OutletStatus? = { _, _ in nil }) {
+        self.outletStatus = outletStatus
         self.orders = orders
         self.attempter = attempter
         self.connectors = connectors
@@ -43,7 +51,15 @@ public struct DispatchService: Sendable {
         self.inFlightWindowMs = deliveryTimeoutMs + 5_000
     }
 
+    /// Accepts the order even when its outlet is CLOSED (the platform decided), and says so in `reason`.
     public func dispatch(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResult {
+        async let status = outletStatus(tenant.id, request.outletId)
+        var result = try await accept(request, tenant: tenant, logger: logger)
+        if await status == .closed { result.reason += Self.closedOutletNote }
+        return result
+    }
+
+    private func accept(_ request: DispatchRequest, tenant: Tenant, logger: Logger) async throws -> DispatchResult {
         // Found once here and handed to the first attempt, which would otherwise read it again.
         var route: ConnectorDeliverer.Route?
         if let transformer = request.builtInTransformer {

@@ -4,21 +4,16 @@ import PosDomain
 import PosStorage
 import Synchronization
 
-/// The outlet an outlet-scoped call names, or nil when the tenant has none by that id.
-public protocol OutletLookup: Sendable {
-    func outlet(tenantId: String, id: String) async throws -> Outlet?
-}
-
 /// What an outlet sells: menu sync (full replace per outlet), item snoozes, and the read model
 /// partners call (`GET /outlets/{id}/menu?at=`), cached per outlet and menu version.
 public struct MenuService: Sendable {
     private let store: any MenuStore
-    private let outlets: any OutletLookup
+    private let outlets: any CatalogStore
     private let clock: ServiceClock
     private let makeId: @Sendable () -> String
     private let cache = ReadModelCache()
 
-    public init(store: any MenuStore, outlets: any OutletLookup, clock: @escaping ServiceClock,
+    public init(store: any MenuStore, outlets: any CatalogStore, clock: @escaping ServiceClock,
                 makeId: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
         self.store = store
         self.outlets = outlets

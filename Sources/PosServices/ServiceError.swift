@@ -9,8 +9,9 @@ public enum ServiceError: Error, Equatable, Sendable {
     case unauthorized
     /// 401 for a caller that is not an API key holder (a POS whose webhook signature did not verify).
     case unverified(String)
-    /// 403: authenticated, but the key lacks the scope.
-    case forbidden(String)
+    /// 403: authenticated, but the key lacks the scope, or the request speaks for a provider
+    /// (`field` `X-Provider`) the tenant has not connected.
+    case forbidden(String, field: String = "")
     case notFound(String)
     /// 409.
     case conflict(String, details: String = "")

@@ -123,7 +123,7 @@ struct EdgeAuthTests {
 
     /// An empty JSON object where a body may be expected, so a route answers on its own terms.
     static func body(_ method: String) -> [UInt8]? {
-        method == "POST" || method == "PUT" ? Array("{}".utf8) : nil
+        ["POST", "PUT", "PATCH"].contains(method) ? Array("{}".utf8) : nil
     }
 
     static func documentedRoutes(_ service: TestService) async throws -> Set<String> {

@@ -127,10 +127,7 @@ public struct SettingsReader: Sendable {
         guard case .object(let members) = value else {
             throw ValidationError(field: path, message: "must be an object")
         }
-        if let unknown = members.first(where: { !allowed.contains($0.0) }) {
-            let known = allowed.sorted().joined(separator: ", ")
-            throw ValidationError(field: field(unknown.0), message: "is not \(kind)" + (known.isEmpty ? "" : " (known: \(known))"))
-        }
+        try UnknownKeys.reject(members.map(\.0), allowed: allowed, kind: kind, path: field)
     }
 
     public func integer(_ key: String, required: Bool) throws(ValidationError) -> Int64? {

@@ -28,6 +28,8 @@ public struct Outlet: Sendable, Equatable {
     public var visible: Bool
     /// IANA time zone name (`Asia/Singapore`): menus' availabilities are read in it.
     public var timezone: String
+    /// ISO 4217 code of the outlet's prices, when the POS said.
+    public var currency: String?
     public var openingHours: JSONValue?
     public var capabilities: JSONValue?
     public var locationId: String?
@@ -38,7 +40,7 @@ public struct Outlet: Sendable, Equatable {
     public init(id: String, tenantId: String, name: String, status: OutletStatus, externalId: String?, provider: String, internalName: String?,
                 slug: String, refCode: String?, imageUrl: String?, address: JSONValue?, contact: JSONValue?, isBusy: Bool, busyUntil: Int64?,
                 visible: Bool, timezone: String, openingHours: JSONValue?, capabilities: JSONValue?, locationId: String?, channelLinkId: String?,
-                createdAt: Int64, updatedAt: Int64) {
+                createdAt: Int64, updatedAt: Int64, currency: String? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.name = name
@@ -55,6 +57,7 @@ public struct Outlet: Sendable, Equatable {
         self.busyUntil = busyUntil
         self.visible = visible
         self.timezone = timezone
+        self.currency = currency
         self.openingHours = openingHours
         self.capabilities = capabilities
         self.locationId = locationId

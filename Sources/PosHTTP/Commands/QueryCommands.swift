@@ -28,12 +28,19 @@ extension DeliveryQuery {
             }
             self.since = since
         }
-        if let text = query["limit"] {
-            guard let limit = Int(String(text)), (1...200).contains(limit) else {
-                throw .invalid(field: "limit", message: "limit must be an integer from 1 to 200")
-            }
-            self.limit = limit
-        }
+        limit = try QueryFields.limit(query)
         cursor = query["cursor"].map(String.init)
+    }
+}
+
+/// Query parameters several lists share.
+enum QueryFields {
+    /// `?limit=`: 1 to 200; nil when absent.
+    static func limit(_ query: Parameters) throws(ServiceError) -> Int? {
+        guard let text = query["limit"] else { return nil }
+        guard let limit = Int(String(text)), (1...200).contains(limit) else {
+            throw .invalid(field: "limit", message: "limit must be an integer from 1 to 200")
+        }
+        return limit
     }
 }

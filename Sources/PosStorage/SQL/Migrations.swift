@@ -319,6 +319,56 @@ enum Migrations {
             """,
             "CREATE INDEX inbound_requests_tenant ON inbound_requests (tenant_id, received_at)",
         ]),
+        Step(version: 8, name: "outlets and products", statements: [
+            // address, contact, opening_hours and capabilities are JSON text as the caller sent it (ADR 0004:
+            // nothing queries inside them, and numbers keep their digits).
+            """
+            CREATE TABLE outlets (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                provider TEXT NOT NULL,
+                external_id TEXT,
+                name TEXT NOT NULL,
+                internal_name TEXT,
+                slug TEXT NOT NULL,
+                ref_code TEXT,
+                image_url TEXT,
+                address TEXT,
+                contact TEXT,
+                status TEXT NOT NULL,
+                is_busy {{BOOL}} NOT NULL,
+                busy_until BIGINT,
+                visible {{BOOL}} NOT NULL,
+                timezone TEXT NOT NULL,
+                currency TEXT,
+                opening_hours TEXT,
+                capabilities TEXT,
+                location_id TEXT,
+                channel_link_id TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            // An outlet created without a POS id can be linked later (map mode), so the rule holds only where there is one.
+            "CREATE UNIQUE INDEX outlets_external ON outlets (tenant_id, provider, external_id) WHERE external_id IS NOT NULL",
+            "CREATE INDEX outlets_tenant_created ON outlets (tenant_id, created_at, id)",
+            // Map mode looks for a same-named outlet not linked yet.
+            "CREATE INDEX outlets_unlinked_name ON outlets (tenant_id, name) WHERE external_id IS NULL",
+            """
+            CREATE TABLE products (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                provider TEXT NOT NULL,
+                item_code TEXT NOT NULL,
+                document TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                deleted_at BIGINT,
+                PRIMARY KEY (tenant_id, provider, item_code)
+            )
+            """,
+            "CREATE INDEX products_updated ON products (tenant_id, provider, updated_at, item_code)",
+        ]),
         Step(version: 9, name: "outlet menus, item snoozes, menu versions", statements: [
             """
             CREATE TABLE outlet_menus (

@@ -136,6 +136,35 @@ enum RecordMapping {
             updatedAt: try row.int64("updated_at"))
     }
 
+    static func outlet(_ row: SQLRow) throws -> Outlet {
+        func json(_ column: String) throws -> JSONValue? { try row.optionalString(column).flatMap { JSONValue(parsing: $0) } }
+        return Outlet(
+            id: try row.string("id"), tenantId: try row.string("tenant_id"), name: try row.string("name"),
+            status: OutletStatus(rawValue: try row.string("status")) ?? .open, externalId: try row.optionalString("external_id"),
+            provider: try row.string("provider"), internalName: try row.optionalString("internal_name"), slug: try row.string("slug"),
+            refCode: try row.optionalString("ref_code"), imageUrl: try row.optionalString("image_url"), address: try json("address"),
+            contact: try json("contact"), isBusy: try row.bool("is_busy"), busyUntil: try row.optionalInt64("busy_until"),
+            visible: try row.bool("visible"), timezone: try row.string("timezone"), openingHours: try json("opening_hours"),
+            capabilities: try json("capabilities"), locationId: try row.optionalString("location_id"),
+            channelLinkId: try row.optionalString("channel_link_id"), createdAt: try row.int64("created_at"),
+            updatedAt: try row.int64("updated_at"), currency: try row.optionalString("currency"))
+    }
+
+    /// An outlet's values in ``SharedSQL/outletColumnList`` order.
+    static func arguments(_ outlet: Outlet) -> [any SQLBindable] {
+        [outlet.id, outlet.tenantId, outlet.provider, outlet.externalId, outlet.name, outlet.internalName, outlet.slug, outlet.refCode,
+         outlet.imageUrl, outlet.address?.serialized, outlet.contact?.serialized, outlet.status.rawValue, outlet.isBusy, outlet.busyUntil,
+         outlet.visible, outlet.timezone, outlet.currency, outlet.openingHours?.serialized, outlet.capabilities?.serialized, outlet.locationId,
+         outlet.channelLinkId, outlet.createdAt, outlet.updatedAt]
+    }
+
+    static func product(_ row: SQLRow) throws -> StoredProduct {
+        StoredProduct(
+            tenantId: try row.string("tenant_id"), provider: try row.string("provider"), itemCode: try row.string("item_code"),
+            document: JSONValue(parsing: try row.string("document")) ?? .null, contentHash: try row.string("content_hash"),
+            createdAt: try row.int64("created_at"), updatedAt: try row.int64("updated_at"), deletedAt: try row.optionalInt64("deleted_at"))
+    }
+
     static func attempt(_ row: SQLRow) throws -> DeliveryAttempt {
         DeliveryAttempt(
             deliveryId: try row.string("delivery_id"),
@@ -183,6 +212,13 @@ enum SharedSQL {
     static let providerTokenColumns = """
         tenant_id, slug, access_token_sealed, refresh_token_sealed, access_expires_at, version, refresh_owner, refresh_lease_until, updated_at
         """
+    static let outletColumnList = [
+        "id", "tenant_id", "provider", "external_id", "name", "internal_name", "slug", "ref_code", "image_url", "address", "contact", "status",
+        "is_busy", "busy_until", "visible", "timezone", "currency", "opening_hours", "capabilities", "location_id", "channel_link_id",
+        "created_at", "updated_at",
+    ]
+    static let outletColumns = outletColumnList.joined(separator: ", ")
+    static let productColumns = "tenant_id, provider, item_code, document, content_hash, created_at, updated_at, deleted_at"
     static let attemptColumns = """
         a.delivery_id, a.attempt_number, a.started_at, a.duration_ms, a.status_code, a.error_class, a.error,
         a.response_excerpt, a.signed_with

@@ -66,11 +66,25 @@ public enum SQLDialect: String, Sendable {
     }
 
     /// Taken first in the migration transaction so replicas starting together queue, not race.
-    var migrationLock: String? {
+    var migrationLock: String? { transactionLock(Migrations.advisoryLockKey) }
+
+    /// Taken first in a write transaction that reads, decides and then writes (a catalogue sync):
+    /// another transaction taking the same key on any replica waits until this one commits.
+    func transactionLock(_ key: Int64) -> String? {
         switch self {
         case .sqlite: nil  // BEGIN IMMEDIATE already serialises writers
-        case .postgres: "SELECT pg_advisory_xact_lock(\(Migrations.advisoryLockKey))"
+        case .postgres: "SELECT pg_advisory_xact_lock(\(key))"
         }
+    }
+
+    /// A lock key for `name` (FNV-1a, 64 bits): the same on every replica.
+    static func lockKey(_ name: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Int64(bitPattern: hash)
     }
 }
 
