@@ -1,0 +1,8 @@
+-- wrk script: GET with the bench's API key (BENCH_KEY), reported in the bench's format.
+wrk.headers["X-Api-Key"] = os.getenv("BENCH_KEY")
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
