@@ -50,6 +50,7 @@ public struct ServiceGraph: Sendable {
     public let inbound: InboundStatusService
     public let catalog: CatalogService
     public let menus: MenuService
+    public let imports: MenuImportService
     public let clock: ServiceClock
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
@@ -69,12 +70,16 @@ public struct ServiceGraph: Sendable {
         let orderStatus = OrderStatusService(store: stores, registry: posConnectors, clock: clock)
         self.orderStatus = orderStatus
         self.inbound = InboundStatusService(store: stores, registry: posConnectors, secretBox: secretBox, status: orderStatus, clock: clock)
-        let jobs = ConnectorJobs(orders: stores, deliverer: deliverer, status: orderStatus, pollSchedule: delivery.statusPollSchedule, clock: clock)
+        let menus = MenuService(store: stores, outlets: stores, clock: clock)
+        self.menus = menus
+        let imports = MenuImportService(outbox: stores, catalog: stores, providers: stores, deliverer: deliverer, menus: menus, clock: clock)
+        self.imports = imports
+        let jobs = ConnectorJobs(orders: stores, deliverer: deliverer, status: orderStatus, pollSchedule: delivery.statusPollSchedule,
+                                 imports: imports, clock: clock)
         let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, jobs: jobs, secretBox: secretBox, schedule: delivery.schedule,
                                           health: delivery.health, clock: clock)
         let catalog = CatalogService(catalog: stores, providers: stores, statuses: OutletStatusCache(ttlMs: outletStatusTTLMs), clock: clock)
         self.catalog = catalog
-        self.menus = MenuService(store: stores, outlets: stores, clock: clock)
         self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,
                                         instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs,
                                         outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) })
@@ -91,6 +96,6 @@ public struct ServiceGraph: Sendable {
     /// What the HTTP routes call.
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
-                    orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, health: stores, clock: clock)
+                    orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports, health: stores, clock: clock)
     }
 }

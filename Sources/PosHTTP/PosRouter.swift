@@ -14,15 +14,17 @@ public struct APIServices: Sendable {
     public let inbound: InboundStatusService
     public let catalog: CatalogService
     public let menus: MenuService
+    public let imports: MenuImportService
     public let health: any StoreHealth
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
-                providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService,
+                providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService, imports: MenuImportService,
                 health: any StoreHealth, clock: @escaping ServiceClock) {
         self.auth = auth
         self.catalog = catalog
         self.menus = menus
+        self.imports = imports
         self.dispatch = dispatch
         self.orderStatus = orderStatus
         self.inbound = inbound
@@ -85,7 +87,7 @@ public enum PosRouter {
         let deliveries = DeliveryRoutes(body: body, deliveries: services.deliveries)
         let providers = ProviderRoutes(body: body, providers: services.providers, publicURL: settings.publicURL)
         let catalog = CatalogRoutes(body: body, catalog: services.catalog, clock: services.clock)
-        let menus = MenuRoutes(body: body, menus: services.menus)
+        let menus = MenuRoutes(body: body, menus: services.menus, imports: services.imports, deliveries: services.deliveries)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
@@ -136,6 +138,8 @@ public enum PosRouter {
         partnerOrAdmin.post("/api/v1/outlets/{outletId}/menu", use: menus.sync)
         internalOrPartner.get("/api/v1/outlets/{outletId}/menu", use: menus.menu)
         internalPartnerOrAdmin.post("/api/v1/outlets/{outletId}/items/snooze", use: menus.snooze)
+        adminOnly.post("/api/v1/provider-connections/{slug}/import", use: menus.startImport)
+        adminOnly.get("/api/v1/jobs/{jobId}", use: menus.job)
         return (router, table)
     }
 }

@@ -13,9 +13,12 @@ public struct ConnectorJobs: Sendable {
     /// When a status poll looks again: `POS_STATUS_POLL_SCHEDULE`, repeated up to `POS_STATUS_POLL_FOR`.
     public let pollSchedule: RetrySchedule
     private let clock: ServiceClock
+    /// Menu imports; without it an import job is a configuration failure.
+    private let imports: MenuImportService?
 
     public init(orders: any OrderStore, deliverer: ConnectorDeliverer, status: OrderStatusService, pollSchedule: RetrySchedule,
-                clock: @escaping ServiceClock) {
+                imports: MenuImportService? = nil, clock: @escaping ServiceClock) {
+        self.imports = imports
         self.orders = orders
         self.deliverer = deliverer
         self.status = status
@@ -51,6 +54,8 @@ public struct ConnectorJobs: Sendable {
             return Outcome(outcome: await cancel(delivery, payload: payload, attemptNumber: attemptNumber), pollAgain: false)
         case OrderStatusService.pollJob:
             return await poll(delivery)
+        case MenuImportService.job where imports != nil:
+            return Outcome(outcome: await imports!.run(delivery), pollAgain: false)
         default:
             return Outcome(outcome: .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)"), pollAgain: false)
         }

@@ -30,7 +30,12 @@ public struct MenuService: Sendable {
 
     /// `POST /outlets/{id}/menu`: the menus replace the outlet's live ones in one transaction.
     public func syncMenus(outletId: String, _ menus: [OutletMenu], documents: [JSONValue], tenant: Tenant) async throws -> MenuSyncSummary {
-        let outlet = try await outlet(outletId, tenant: tenant)
+        try await syncMenus(outlet: try await outlet(outletId, tenant: tenant), menus, documents: documents, reason: "menu sync")
+    }
+
+    /// The sync itself, for an outlet already found (a menu import from the POS comes this way too).
+    func syncMenus(outlet: Outlet, _ menus: [OutletMenu], documents: [JSONValue], reason: String) async throws -> MenuSyncSummary {
+        let tenantId = outlet.tenantId
         let stored = zip(menus, documents).map { menu, document in
             let text = document.serialized
             return StoredMenu(menuId: menu.menuId, name: menu.name, menuType: menu.menuType, document: text,
@@ -39,8 +44,8 @@ public struct MenuService: Sendable {
         let now = clock()
         let makeId = self.makeId
         return try await translatingStoreErrors {
-            try await store.syncMenus(tenantId: tenant.id, outletId: outlet.id, menus: stored, at: now) { summary in
-                Self.menuUpdated(outlet: outlet, menuIds: summary.created + summary.updated + summary.deleted, reason: "menu sync", at: now, id: makeId())
+            try await store.syncMenus(tenantId: tenantId, outletId: outlet.id, menus: stored, at: now) { summary in
+                Self.menuUpdated(outlet: outlet, menuIds: summary.created + summary.updated + summary.deleted, reason: reason, at: now, id: makeId())
             }
         }
     }

@@ -60,4 +60,53 @@ struct MenuRoutesTests {
         }
         await receiver.stop()
     }
+
+    @Test("a menu import from each POS double runs as a job and ends in its products and the outlet's menu", arguments: ["revel", "oktopos", "desibits"])
+    func importMenu(_ slug: String) async throws {
+        try await ConnectorDispatchTests.withRig { rig in
+            let service = rig.service
+            let outletId = try #require(try await service.call("POST", "/api/v1/outlets", key: rig.keys.adminKey, json: CatalogTests.outletBody(
+                name: "Import \(slug)", extra: #","currency":"SGD""#)).json["id"] as? String)
+            try await rig.connect(slug, outletId: outletId)
+            let started = try await service.call("POST", "/api/v1/provider-connections/\(slug)/import", key: rig.keys.adminKey,
+                                                 json: Array(#"{"outletId":"\#(outletId)"}"#.utf8))
+            #expect(started.status == 202, "\(started.text)")
+            let jobId = try #require(started.json["jobId"] as? String)
+            let done = await service.events.first(timeoutSeconds: 20) { $0.attempt.deliveryId == jobId }
+            #expect(done?.transition.status == .delivered, "\(String(describing: done))")
+            let job = try await service.call("GET", "/api/v1/jobs/\(jobId)", key: rig.keys.adminKey)
+            #expect(job.json["status"] as? String == "delivered" && job.json["event"] as? String == "pos.import_menu")
+
+            let products = try await service.call("GET", "/api/v1/products?limit=200", key: rig.keys.adminKey, headers: [("X-Provider", slug)])
+            let codes = Set(((products.json["products"] as? [[String: Any]]) ?? []).compactMap { $0["itemCode"] as? String })
+            #expect(codes.contains("SKU-BURGER-01") && codes.contains("SKU-FRIES-01"), "\(products.text)")
+            let menu = try await service.call("GET", "/api/v1/outlets/\(outletId)/menu", key: rig.keys.internalKey)
+            let items = ((menu.json["menus"] as? [[String: Any]])?.first?["categories"] as? [[String: Any]] ?? []).flatMap { $0["items"] as? [[String: Any]] ?? [] }
+            #expect(items.contains { $0["itemCode"] as? String == "SKU-BURGER-01" && $0["available"] as? Bool == true }, "\(menu.text)")
+
+            // Importing again changes nothing.
+            let again = try await service.call("POST", "/api/v1/provider-connections/\(slug)/import", key: rig.keys.adminKey,
+                                               json: Array(#"{"outletId":"\#(outletId)"}"#.utf8))
+            let secondId = try #require(again.json["jobId"] as? String)
+            let second = await service.events.first(timeoutSeconds: 20) { $0.attempt.deliveryId == secondId }
+            #expect(second?.attempt.responseExcerpt?.contains("menu unchanged") == true, "\(String(describing: second))")
+        }
+    }
+
+    @Test("an import needs a provider that can import, an outlet mapped to it; other tenants' jobs are invisible")
+    func importRefusals() async throws {
+        try await ConnectorDispatchTests.withRig { rig in
+            let service = rig.service
+            let outletId = try #require(try await service.call("POST", "/api/v1/outlets", key: rig.keys.adminKey, json: CatalogTests.outletBody(
+                name: "Unmapped", extra: #","currency":"SGD""#)).json["id"] as? String)
+            let body = Array(#"{"outletId":"\#(outletId)"}"#.utf8)
+            let unmapped = try await service.call("POST", "/api/v1/provider-connections/revel/import", key: rig.keys.adminKey, json: body)
+            #expect(unmapped.status == 400 && unmapped.error["field"] as? String == "outletId")
+            #expect(try await service.call("POST", "/api/v1/provider-connections/nobody/import", key: rig.keys.adminKey, json: body).status == 404)
+            let missing = try await service.call("POST", "/api/v1/provider-connections/revel/import", key: rig.keys.adminKey,
+                                                 json: Array(#"{"outletId":"ghost"}"#.utf8))
+            #expect(missing.status == 400 && missing.error["field"] as? String == "outletId")
+            #expect(try await service.call("GET", "/api/v1/jobs/unknown", key: rig.keys.adminKey).status == 404)
+        }
+    }
 }

@@ -7,6 +7,27 @@ import PosServices
 struct MenuRoutes: Sendable {
     let body: JSONBodyDecoder
     let menus: MenuService
+    let imports: MenuImportService
+    let deliveries: DeliveryService
+
+    struct Started: Encodable {
+        let jobId: String
+        let status: String
+    }
+
+    /// `POST /provider-connections/{slug}/import {outletId}`: the import runs as an outbox job.
+    func startImport(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Started> {
+        let slug = try context.parameters.require("slug")
+        let command = try await body.decode(StartImport.self, from: request)
+        let jobId = try await imports.start(slug: slug, outletId: command.outletId, tenant: context.principal.tenant)
+        return Envelope(.accepted, message: "menu import queued", Started(jobId: jobId, status: "pending"))
+    }
+
+    /// `GET /jobs/{jobId}`: a job's progress and outcome, as its delivery with every attempt.
+    func job(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<DeliveryView> {
+        let id = try context.parameters.require("jobId")
+        return JSONResponse(DeliveryView(try await deliveries.delivery(id: id, tenant: context.principal.tenant)))
+    }
 
     struct Synced: Encodable {
         struct Summary: Encodable {
@@ -106,5 +127,16 @@ struct SnoozeItems: JSONBodyCommand {
             items.append((code, until))
         }
         self.items = items
+    }
+}
+
+/// `POST /provider-connections/{slug}/import`: `{outletId}`.
+struct StartImport: JSONBodyCommand {
+    let outletId: String
+
+    init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
+        let reader = try FieldReader.object(root, path: "")
+        try BodyFields.rejectUnknown(root, allowed: ["outletId"])
+        outletId = try reader.identifier("outletId")
     }
 }
