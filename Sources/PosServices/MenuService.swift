@@ -73,19 +73,31 @@ public struct MenuService: Sendable {
         return SnoozeResult(itemsUpdated: codes.filter(productCodes.contains).count, modifierOptionsUpdated: codes.filter(optionCodes.contains).count)
     }
 
-    /// The read model at `at` (now when nil) and a tag that changes whenever what it shows changes.
-    public func menu(outletId: String, at: Int64?, tenant: Tenant) async throws -> (view: JSONValue, etag: String) {
+    /// The read model at `at` (now when nil), or `nil` body when `ifNoneMatch` already names its tag.
+    public func menu(outletId: String, at: Int64?, ifNoneMatch: String? = nil, tenant: Tenant) async throws -> (body: [UInt8]?, etag: String) {
         let outlet = try await outlet(outletId, tenant: tenant)
         let instant = at ?? clock()
         let (version, menus, snoozes) = try await parsedMenus(outlet: outlet, tenant: tenant)
         let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: menus, snoozes: snoozes)
-        let view = OutletMenuReadModel.view(inputs, at: instant)
-        // Everything the answer shows but `at` itself: menus served, items snoozed, open and busy.
-        let zone = TimeZone(identifier: outlet.timezone) ?? TimeZone(identifier: "UTC")!
-        let served = menus.filter { MenuAvailability.isServed($0.availabilities, at: instant, in: zone) }.map(\.menuId)
-        let snoozed = (snoozes.filter { $0.value > instant }.map(\.key) + menus.flatMap { $0.snoozed.filter { $0.value > instant }.map(\.key) }).sorted()
-        let key = "\(outlet.id)|\(version)|\(outlet.updatedAt)|\(served)|\(snoozed)|\(outlet.isOpen)|\(outlet.isBusy(at: instant))"
-        return (view, "W/\"\(Hex.encode(SHA256.hash(data: Array(key.utf8))).prefix(20))\"")
+        // Everything the answer shows but `at` itself: the menus part's state, open and busy.
+        let state = OutletMenuReadModel.state(inputs, at: instant)
+        let key = "\(outlet.id)|\(version)|\(outlet.updatedAt)|\(state)|\(outlet.isOpen)|\(outlet.isBusy(at: instant))"
+        let etag = "W/\"\(Hex.encode(SHA256.hash(data: Array(key.utf8))).prefix(20))\""
+        if let ifNoneMatch, ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+            return (nil, etag)
+        }
+        // The menus part is rendered once per state and version; only the header is written per request.
+        let cacheKey = "\(tenant.id)\u{0}\(outlet.id)"
+        let menusBytes: [UInt8]
+        if let rendered = cache.rendered(cacheKey, version: version, state: state) {
+            menusBytes = rendered
+        } else {
+            menusBytes = OutletMenuReadModel.menus(inputs, at: instant).bytes
+            cache.storeRendered(cacheKey, version: version, state: state, menusBytes)
+        }
+        var body = Array(JSONValue.object(OutletMenuReadModel.header(outlet, at: instant)).serialized.utf8.dropLast())
+        body += Array(#","menus":"#.utf8) + menusBytes + [UInt8(ascii: "}")]
+        return (body, etag)
     }
 
     /// The outlet's live menus parsed, and its snoozes, cached by menu version: one small query per read
@@ -120,6 +132,8 @@ final class ReadModelCache: Sendable {
         let version: Int64
         let menus: [OutletMenu]
         let snoozes: [String: Int64]
+        /// The rendered menus part per state (served menus, snoozed items) at this version.
+        var rendered: [String: [UInt8]] = [:]
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -130,6 +144,23 @@ final class ReadModelCache: Sendable {
         entries.withLock { entries in
             // Bounded: a burst of outlets cannot grow it without end.
             if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = entry
+        }
+    }
+
+    func rendered(_ key: String, version: Int64, state: String) -> [UInt8]? {
+        entries.withLock { entries in
+            guard let entry = entries[key], entry.version == version else { return nil }
+            return entry.rendered[state]
+        }
+    }
+
+    func storeRendered(_ key: String, version: Int64, state: String, _ bytes: [UInt8]) {
+        entries.withLock { entries in
+            guard var entry = entries[key], entry.version == version else { return }
+            // A few states a day per outlet (menus starting and ending, snoozes ending): keep the latest handful.
+            if entry.rendered.count >= 8 { entry.rendered.removeAll() }
+            entry.rendered[state] = bytes
             entries[key] = entry
         }
     }

@@ -23,15 +23,35 @@ public enum OutletMenuReadModel {
 
     /// The answer as JSON, in a stable order (menus as stored, categories and items as the menu lists them).
     public static func view(_ inputs: Inputs, at instant: Int64) -> JSONValue {
-        let zone = TimeZone(identifier: inputs.outlet.timezone) ?? TimeZone(identifier: "UTC")!
-        let served = inputs.menus.filter { MenuAvailability.isServed($0.availabilities, at: instant, in: zone) }
-        return .object([
-            ("outletId", .string(inputs.outlet.id)),
+        .object(header(inputs.outlet, at: instant) + [("menus", menus(inputs, at: instant))])
+    }
+
+    /// The fields before `menus`, which change with every instant.
+    public static func header(_ outlet: Outlet, at instant: Int64) -> [(String, JSONValue)] {
+        [
+            ("outletId", .string(outlet.id)),
             ("at", .string(RFC3339.format(milliseconds: instant))),
-            ("isOpen", .bool(inputs.outlet.isOpen)),
-            ("isBusy", .bool(inputs.outlet.isBusy(at: instant))),
-            ("menus", .array(served.map { menu(in: $0, inputs: inputs, at: instant) })),
-        ])
+            ("isOpen", .bool(outlet.isOpen)),
+            ("isBusy", .bool(outlet.isBusy(at: instant))),
+        ]
+    }
+
+    /// The menus served at `instant`. It changes only with ``state(_:at:)``, so callers may keep it
+    /// per state.
+    public static func menus(_ inputs: Inputs, at instant: Int64) -> JSONValue {
+        .array(served(inputs, at: instant).map { menu(in: $0, inputs: inputs, at: instant) })
+    }
+
+    /// What the menus part depends on at `instant`: the menus served and the items snoozed then.
+    public static func state(_ inputs: Inputs, at instant: Int64) -> String {
+        let snoozed = (inputs.snoozes.filter { $0.value > instant }.map { "\($0.key)@\($0.value)" }
+            + inputs.menus.flatMap { $0.snoozed.filter { $0.value > instant }.map { "\($0.key)@\($0.value)" } }).sorted()
+        return "\(served(inputs, at: instant).map(\.menuId))|\(snoozed)"
+    }
+
+    private static func served(_ inputs: Inputs, at instant: Int64) -> [OutletMenu] {
+        let zone = TimeZone(identifier: inputs.outlet.timezone) ?? TimeZone(identifier: "UTC")!
+        return inputs.menus.filter { MenuAvailability.isServed($0.availabilities, at: instant, in: zone) }
     }
 
     private static func menu(in menu: OutletMenu, inputs: Inputs, at instant: Int64) -> JSONValue {

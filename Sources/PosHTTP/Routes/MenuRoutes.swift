@@ -82,13 +82,11 @@ struct MenuRoutes: Sendable {
             }
             at = parsed
         }
-        let (view, etag) = try await menus.menu(outletId: outletId, at: at, tenant: context.principal.tenant)
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
-            return Response(status: .notModified, headers: [.eTag: etag])
-        }
-        var response = try JSONResponse(view).response(from: request, context: context)
-        response.headers[.eTag] = etag
-        return response
+        let (body, etag) = try await menus.menu(outletId: outletId, at: at, ifNoneMatch: request.headers[.ifNoneMatch],
+                                                tenant: context.principal.tenant)
+        guard let body else { return Response(status: .notModified, headers: [.eTag: etag]) }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 
