@@ -50,20 +50,11 @@ struct ConnectorDispatchTests {
     static func withRig(schedule: RetrySchedule = fast, statusPollSchedule: RetrySchedule = .statusPolling,
                         _ body: (Rig) async throws -> Void) async throws {
         let sandboxes = PosSandboxes()
-        let router = Router()
-        sandboxes.addRoutes(to: router)
-        let sandbox = try await LiveServer.start(router: router)
-        do {
+        try await withSandboxServer(sandboxes) { origin in
             try await withTestService(schedule: schedule, statusPollSchedule: statusPollSchedule) { service in
-                let rig = Rig(service: service, sandboxes: sandboxes, origin: "http://127.0.0.1:\(sandbox.port)",
-                              keys: try await service.tenant("acme"))
-                try await body(rig)
+                try await body(Rig(service: service, sandboxes: sandboxes, origin: origin, keys: try await service.tenant("acme")))
             }
-        } catch {
-            await sandbox.stop()
-            throw error
         }
-        await sandbox.stop()
     }
 
     static func deliveries(_ order: [String: Any]) -> [[String: Any]] { order["deliveries"] as? [[String: Any]] ?? [] }

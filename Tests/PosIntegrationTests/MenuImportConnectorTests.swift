@@ -39,16 +39,7 @@ struct MenuImportConnectorTests {
     }
 
     static func withRig(_ sandboxes: PosSandboxes = PosSandboxes(), _ body: (Rig) async throws -> Void) async throws {
-        let router = Router()
-        sandboxes.addRoutes(to: router)
-        let server = try await LiveServer.start(router: router)
-        do {
-            try await body(Rig(sandboxes: sandboxes, origin: "http://127.0.0.1:\(server.port)"))
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await withSandboxServer(sandboxes) { origin in try await body(Rig(sandboxes: sandboxes, origin: origin)) }
     }
 
     /// The failure `importMenu` threw; a recorded issue when it returned a menu instead.

@@ -65,16 +65,7 @@ struct StatusConnectorTests {
 
     static func withRig(_ body: (Rig) async throws -> Void) async throws {
         let sandboxes = PosSandboxes()
-        let router = Router()
-        sandboxes.addRoutes(to: router)
-        let server = try await LiveServer.start(router: router)
-        do {
-            try await body(Rig(sandboxes: sandboxes, origin: "http://127.0.0.1:\(server.port)"))
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await withSandboxServer(sandboxes) { origin in try await body(Rig(sandboxes: sandboxes, origin: origin)) }
     }
 
     @Test("capabilities: desibits cancels and polls, OktoPOS cancels, Revel receives status webhooks")
