@@ -171,7 +171,9 @@ struct EndpointHealthTests {
     func circuitBreaker() async throws {
         let receiver = try await WebhookReceiver.start(statuses: [500, 500])
         defer { Task { await receiver.stop() } }
-        let policy = EndpointHealthPolicy(failureThreshold: 2, cooldownMs: 400, disableAfterMs: 86_400_000)
+        // A cool-down long enough that a loaded machine still dispatches the held order inside it.
+        let cooldownMs: Int64 = 3_000
+        let policy = EndpointHealthPolicy(failureThreshold: 2, cooldownMs: cooldownMs, disableAfterMs: 86_400_000)
         try await withTestService(schedule: Self.fast, health: policy) { service in
             let acme = try await service.tenant("acme")
             let webhook = try await service.registerWebhook(outletId: "store-uuid-123", url: receiver.url, key: acme.partnerKey)
@@ -186,7 +188,7 @@ struct EndpointHealthTests {
             #expect((held.json["reason"] as? String)?.contains("circuit open") == true, "\(held.text)")
 
             let probe = try #require(await service.events.first { $0.transition.status == .delivered })
-            #expect(probe.attempt.startedAt - secondFailure.at >= 390, "no attempt during the cool-down")
+            #expect(probe.attempt.startedAt - secondFailure.at >= cooldownMs - 10, "no attempt during the cool-down")
             let heldDelivered = await service.events.first {
                 $0.transition.status == .delivered && $0.attempt.deliveryId != probe.attempt.deliveryId
             }
