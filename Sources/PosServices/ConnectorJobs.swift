@@ -7,7 +7,7 @@ import PosStorage
 /// polling an order's status. They ride the same deliveries, leases, retries and dead letter as an
 /// order; this is only what one attempt of each does.
 public struct ConnectorJobs: Sendable {
-    private let orders: any OrderStore
+    private let orders: any OrderStatusStore
     private let deliverer: ConnectorDeliverer
     private let status: OrderStatusService
     /// When a status poll looks again: `POS_STATUS_POLL_SCHEDULE`, repeated up to `POS_STATUS_POLL_FOR`.
@@ -16,7 +16,7 @@ public struct ConnectorJobs: Sendable {
     /// Menu imports; without it an import job is a configuration failure.
     private let imports: MenuImportService?
 
-    public init(orders: any OrderStore, deliverer: ConnectorDeliverer, status: OrderStatusService, pollSchedule: RetrySchedule,
+    public init(orders: any OrderStatusStore, deliverer: ConnectorDeliverer, status: OrderStatusService, pollSchedule: RetrySchedule,
                 imports: MenuImportService? = nil, clock: @escaping ServiceClock) {
         self.imports = imports
         self.orders = orders
@@ -54,8 +54,9 @@ public struct ConnectorJobs: Sendable {
             return Outcome(outcome: await cancel(delivery, payload: payload, attemptNumber: attemptNumber), pollAgain: false)
         case OrderStatusService.pollJob:
             return await poll(delivery)
-        case MenuImportService.job where imports != nil:
-            return Outcome(outcome: await imports!.run(delivery), pollAgain: false)
+        case MenuImportService.job:
+            if let imports { return Outcome(outcome: await imports.run(delivery), pollAgain: false) }
+            fallthrough
         default:
             return Outcome(outcome: .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)"), pollAgain: false)
         }
@@ -136,10 +137,10 @@ public struct ConnectorJobs: Sendable {
         let order: OrderRecord
         let route: Result<(Capability, ProviderConnection, OutletProvider), ConnectorDeliverer.RouteProblem>
         do {
-            guard let detail = try await orders.order(id: orderId, tenantId: delivery.tenantId) else {
+            guard let record = try await orders.orderRecord(id: orderId, tenantId: delivery.tenantId) else {
                 throw JobFailure(outcome: .configuration("order \(orderId) no longer exists"))
             }
-            order = detail.order
+            order = record
             route = try await deliverer.route(slug: delivery.connector, tenantId: delivery.tenantId, outletId: order.outletId, as: capability,
                                               what: what)
         } catch let failure as JobFailure {

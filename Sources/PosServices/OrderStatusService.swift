@@ -75,8 +75,11 @@ public struct OrderStatusService: Sendable {
     /// `POST /orders/{id}/cancel`: moves the order to CANCELLED and, when its POS has it (or is being
     /// sent it) and can cancel, queues the cancellation for the POS through the outbox.
     public func cancel(orderId: String, tenant: Tenant, reason: String) async throws -> CancellationResult {
-        let order = try await order(orderId, tenant: tenant)
-        let (pushed, note) = try await cancellationTarget(order)
+        guard let detail = try await translatingStoreErrors({ try await store.order(id: orderId, tenantId: tenant.id) }) else {
+            throw ServiceError.notFound("no order with id \"\(orderId)\"")
+        }
+        let order = detail.order
+        let (pushed, note) = cancellationTarget(detail)
         let (result, _) = try await apply(StatusReport(status: .cancelled, reason: reason), to: order, source: .platform, ifMatch: nil,
                                           cancelJob: pushed ? order.builtInTransformer : nil)
         return CancellationResult(report: result, pushedToPOS: pushed && result.changed, posNote: result.changed ? note : "order was already cancelled")
@@ -88,20 +91,17 @@ public struct OrderStatusService: Sendable {
     }
 
     private func order(_ id: String, tenant: Tenant) async throws -> OrderRecord {
-        guard let detail = try await translatingStoreErrors({ try await store.order(id: id, tenantId: tenant.id) }) else {
+        guard let order = try await translatingStoreErrors({ try await store.orderRecord(id: id, tenantId: tenant.id) }) else {
             throw ServiceError.notFound("no order with id \"\(id)\"")
         }
-        return detail.order
+        return order
     }
 
     /// Whether a cancellation goes to the order's POS, and the words the response uses for it.
-    private func cancellationTarget(_ order: OrderRecord) async throws -> (Bool, String) {
-        guard let slug = order.builtInTransformer else { return (false, "the order went to webhooks, not a built-in transformer") }
+    private func cancellationTarget(_ detail: OrderDetail) -> (Bool, String) {
+        guard let slug = detail.order.builtInTransformer else { return (false, "the order went to webhooks, not a built-in transformer") }
         guard registry.connector(slug, as: (any OrderCancelling).self) != nil else {
             return (false, "\(slug) cannot cancel orders through its API; cancel it at the POS")
-        }
-        guard let detail = try await translatingStoreErrors({ try await store.order(id: order.id, tenantId: order.tenantId) }) else {
-            return (false, "order vanished")
         }
         // A dispatch still waiting in the outbox is dead-lettered instead: the POS never gets the order.
         let reached = detail.deliveries.contains { $0.event == EventCatalogue.orderPaid && [.delivering, .delivered].contains($0.status) }
@@ -138,10 +138,10 @@ public struct OrderStatusService: Sendable {
                 if let written = try await translatingStoreErrors({ try await store.recordStatusChange(write, makeDeliveryId: makeId) }) {
                     return (StatusReportResult(order: written, changed: decision == .apply, stale: decision == .stale), written)
                 }
-                guard let fresh = try await translatingStoreErrors({ try await store.order(id: order.id, tenantId: order.tenantId) }) else {
+                guard let fresh = try await translatingStoreErrors({ try await store.orderRecord(id: order.id, tenantId: order.tenantId) }) else {
                     throw ServiceError.notFound("no order with id \"\(order.id)\"")
                 }
-                order = fresh.order
+                order = fresh
             }
         }
         throw ServiceError.unavailable("the order kept changing while its status was being updated; retry")

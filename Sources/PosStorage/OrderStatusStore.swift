@@ -71,6 +71,9 @@ public struct InboundRequestRecord: Sendable, Equatable {
 /// Order status: the state machine's reads and its compare-and-set writes, history, and the log of
 /// inbound POS webhooks. Which change is allowed is ``OrderStatusMachine``'s call, not the store's.
 public protocol OrderStatusStore: Sendable {
+    /// The tenant's order alone, without its deliveries and attempts (a status poll reads it on
+    /// every look, and a poll's attempts grow all day).
+    func orderRecord(id: String, tenantId: String) async throws -> OrderRecord?
     /// The tenant's order the POS knows by `externalOrderId`.
     func order(tenantId: String, externalOrderId: String) async throws -> OrderRecord?
     /// The tenant's order dispatched with Cata order `uuid`.

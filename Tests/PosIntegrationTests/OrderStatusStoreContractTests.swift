@@ -50,6 +50,8 @@ struct OrderStatusStoreContractTests {
             #expect(try await stores.order(tenantId: Self.tenant.id, externalOrderId: "POS-9")?.id == new.id)
             #expect(try await stores.order(tenantId: Self.tenant.id, orderUUID: new.orderUUID)?.id == new.id)
             #expect(try await stores.order(tenantId: "someone-else", externalOrderId: "POS-9") == nil)
+            #expect(try await stores.orderRecord(id: new.id, tenantId: Self.tenant.id) == stale)
+            #expect(try await stores.orderRecord(id: new.id, tenantId: "someone-else") == nil)
         }
     }
 

@@ -5,6 +5,13 @@ import PosDomain
 // machine from what it read, and the write only lands if nobody changed the order since.
 
 extension SQLStores {
+    public func orderRecord(id: String, tenantId: String) async throws -> OrderRecord? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.id = ? AND o.tenant_id = ?", [id, tenantId])
+                .map(RecordMapping.order)
+        }
+    }
+
     public func order(tenantId: String, externalOrderId: String) async throws -> OrderRecord? {
         try await read { db in
             try db.queryOne("""
