@@ -50,6 +50,7 @@ public struct ServiceGraph: Sendable {
     public let inbound: InboundStatusService
     public let catalog: CatalogService
     public let menus: MenuService
+    public let menuDrafts: MenuDraftService
     public let imports: MenuImportService
     public let clock: ServiceClock
 
@@ -70,8 +71,9 @@ public struct ServiceGraph: Sendable {
         let orderStatus = OrderStatusService(store: stores, registry: posConnectors, clock: clock)
         self.orderStatus = orderStatus
         self.inbound = InboundStatusService(store: stores, registry: posConnectors, secretBox: secretBox, status: orderStatus, clock: clock)
-        let menus = MenuService(store: stores, outlets: stores, clock: clock)
+        let menus = MenuService(store: stores, outlets: stores, providers: stores, clock: clock)
         self.menus = menus
+        self.menuDrafts = MenuDraftService(store: stores, catalog: stores, clock: clock)
         let imports = MenuImportService(outbox: stores, catalog: stores, providers: stores, deliverer: deliverer, menus: menus, clock: clock)
         self.imports = imports
         let jobs = ConnectorJobs(orders: stores, deliverer: deliverer, status: orderStatus, pollSchedule: delivery.statusPollSchedule,
@@ -96,6 +98,7 @@ public struct ServiceGraph: Sendable {
     /// What the HTTP routes call.
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
-                    orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports, health: stores, clock: clock)
+                    orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports,
+                    menuDrafts: menuDrafts, health: stores, clock: clock)
     }
 }

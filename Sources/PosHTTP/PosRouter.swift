@@ -15,16 +15,18 @@ public struct APIServices: Sendable {
     public let catalog: CatalogService
     public let menus: MenuService
     public let imports: MenuImportService
+    public let menuDrafts: MenuDraftService
     public let health: any StoreHealth
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
                 providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService, imports: MenuImportService,
-                health: any StoreHealth, clock: @escaping ServiceClock) {
+                menuDrafts: MenuDraftService, health: any StoreHealth, clock: @escaping ServiceClock) {
         self.auth = auth
         self.catalog = catalog
         self.menus = menus
         self.imports = imports
+        self.menuDrafts = menuDrafts
         self.dispatch = dispatch
         self.orderStatus = orderStatus
         self.inbound = inbound
@@ -88,6 +90,7 @@ public enum PosRouter {
         let providers = ProviderRoutes(body: body, providers: services.providers, publicURL: settings.publicURL)
         let catalog = CatalogRoutes(body: body, catalog: services.catalog, clock: services.clock)
         let menus = MenuRoutes(body: body, menus: services.menus, imports: services.imports, deliveries: services.deliveries)
+        let drafts = MenuDraftRoutes(body: body, drafts: services.menuDrafts)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
@@ -138,6 +141,17 @@ public enum PosRouter {
         partnerOrAdmin.post("/api/v1/outlets/{outletId}/menu", use: menus.sync)
         internalOrPartner.get("/api/v1/outlets/{outletId}/menu", use: menus.menu)
         internalPartnerOrAdmin.post("/api/v1/outlets/{outletId}/items/snooze", use: menus.snooze)
+        internalOrAdmin.post("/api/v1/menus/drafts", use: drafts.create)
+        internalOrAdmin.get("/api/v1/menus/drafts", use: drafts.list)
+        internalOrAdmin.get("/api/v1/menus/drafts/{draftId}", use: drafts.draft)
+        internalOrAdmin.put("/api/v1/menus/drafts/{draftId}", use: drafts.replace)
+        internalOrAdmin.delete("/api/v1/menus/drafts/{draftId}", use: drafts.delete)
+        internalOrAdmin.post("/api/v1/menus/drafts/{draftId}/sections", use: drafts.addSection)
+        internalOrAdmin.put("/api/v1/menus/drafts/{draftId}/sections/{sectionId}/items", use: drafts.setSectionItems)
+        internalOrAdmin.put("/api/v1/menus/drafts/{draftId}/operating-hours", use: drafts.setOperatingHours)
+        internalOrAdmin.put("/api/v1/menus/drafts/{draftId}/outlets", use: drafts.setOutlets)
+        internalOrAdmin.post("/api/v1/menus/publish", use: drafts.publish)
+        internalOrAdmin.get("/api/v1/menus/publications", use: drafts.publications)
         adminOnly.post("/api/v1/provider-connections/{slug}/import", use: menus.startImport)
         adminOnly.get("/api/v1/jobs/{jobId}", use: menus.job)
         return (router, table)

@@ -3,8 +3,8 @@ import PosDomain
 import PosStorage
 import Synchronization
 
-/// `GET /outlets`, validated.
-public struct OutletQuery: Sendable, Equatable {
+/// A page of a list (`GET /outlets`, `GET /menus/drafts`), validated.
+public struct PageQuery: Sendable, Equatable {
     /// 1 to 200; 50 when nil.
     public var limit: Int?
     /// The previous page's `nextCursor`.
@@ -47,10 +47,7 @@ public struct OutletStateCommand: Sendable, Equatable {
 /// Outlets and products of a tenant, as POS adapters sync them and the platform opens, closes and
 /// marks them busy.
 ///
-/// `X-Provider` (default `cata`) says which POS a call speaks for. A call about the whole tenant
-/// (syncs, lists, product reads) needs the tenant's connection to that provider; a call about one
-/// outlet needs the outlet mapped to it (`PUT /outlet-providers/{outletId}`). `cata` is the
-/// platform itself and always allowed.
+/// `X-Provider` (default `cata`) says which POS a call speaks for (``ProviderGuard``).
 public struct CatalogService: Sendable {
     /// The provider of calls that name none: the platform.
     public static let platformProvider = "cata"
@@ -95,7 +92,7 @@ public struct CatalogService: Sendable {
     }
 
     /// `GET /outlets`: oldest first; only the provider's when `X-Provider` names one.
-    public func outlets(_ query: OutletQuery, provider: String?, tenant: Tenant) async throws -> OutletPage {
+    public func outlets(_ query: PageQuery, provider: String?, tenant: Tenant) async throws -> OutletPage {
         var slug: String?
         if provider != nil { slug = try await tenantWide(provider, tenant: tenant) }
         var after: OutletCursor?
@@ -161,7 +158,11 @@ public struct CatalogService: Sendable {
     /// `POST /products/sync`: full replace of the provider's products in one transaction.
     public func syncProducts(_ products: [Product], provider: String?, tenant: Tenant) async throws -> ProductSyncResult {
         let slug = try await tenantWide(provider, tenant: tenant)
-        return try await translatingStoreErrors { try await catalog.syncProducts(tenantId: tenant.id, provider: slug, products, at: clock()) }
+        let now = clock()
+        return try await translatingStoreErrors {
+            try await catalog.syncProducts(tenantId: tenant.id, provider: slug, products, at: now,
+                                           repriced: MenuService.repriced(tenantId: tenant.id, provider: slug, at: now))
+        }
     }
 
     public struct ProductPage: Sendable {
@@ -192,27 +193,12 @@ public struct CatalogService: Sendable {
         return product
     }
 
-    // MARK: Who may speak for a provider
-
-    /// The provider a tenant-wide call speaks for; 403 naming `X-Provider` without the tenant's connection to it.
     private func tenantWide(_ provider: String?, tenant: Tenant) async throws -> String {
-        let slug = provider ?? Self.platformProvider
-        guard slug != Self.platformProvider else { return slug }
-        guard try await translatingStoreErrors({ try await providers.connection(tenantId: tenant.id, slug: slug) }) != nil else {
-            throw ServiceError.forbidden("X-Provider \"\(slug)\" is not connected for this tenant; an admin adds it with PUT /api/v1/provider-connections/\(slug)",
-                                         field: "X-Provider")
-        }
-        return slug
+        try await ProviderGuard(providers: providers).tenantWide(provider, tenant: tenant)
     }
 
-    /// A call about one outlet on a provider's behalf needs the outlet mapped to that provider.
     private func perOutlet(_ provider: String?, outletId: String, tenant: Tenant) async throws {
-        guard let slug = provider, slug != Self.platformProvider else { return }
-        let mapping = try await translatingStoreErrors { try await providers.outletProvider(tenantId: tenant.id, outletId: outletId) }
-        guard mapping?.providerSlug == slug else {
-            throw ServiceError.forbidden("outlet \"\(outletId)\" is not mapped to X-Provider \"\(slug)\"; an admin maps it with PUT /api/v1/outlet-providers/\(outletId)",
-                                         field: "X-Provider")
-        }
+        try await ProviderGuard(providers: providers).perOutlet(provider, outletId: outletId, tenant: tenant)
     }
 
     private func existingOutlet(_ id: String, tenant: Tenant) async throws -> Outlet {

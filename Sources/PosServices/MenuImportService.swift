@@ -93,7 +93,9 @@ public struct MenuImportService: Sendable {
         let durationMs = clock() - started
         do {
             let products = try Self.products(imported)
-            let synced = try await catalog.syncProducts(tenantId: delivery.tenantId, provider: delivery.connector, products, at: clock())
+            let now = clock()
+            let synced = try await catalog.syncProducts(tenantId: delivery.tenantId, provider: delivery.connector, products, at: now,
+                                                        repriced: MenuService.repriced(tenantId: delivery.tenantId, provider: delivery.connector, at: now))
             let document = Self.menuDocument(imported, slug: delivery.connector, digits: currency.exponent)
             let menu = try OutletMenu.menus(from: .array([document]))
             let summary = try await menus.syncMenus(outlet: outlet, menu, documents: [document], reason: "menu imported from \(delivery.connector)")

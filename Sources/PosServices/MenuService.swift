@@ -9,43 +9,44 @@ import Synchronization
 public struct MenuService: Sendable {
     private let store: any MenuStore
     private let outlets: any CatalogStore
+    private let providerGuard: ProviderGuard
     private let clock: ServiceClock
     private let makeId: @Sendable () -> String
     private let cache = ReadModelCache()
 
-    public init(store: any MenuStore, outlets: any CatalogStore, clock: @escaping ServiceClock,
+    public init(store: any MenuStore, outlets: any CatalogStore, providers: any ProviderStore, clock: @escaping ServiceClock,
                 makeId: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
         self.store = store
         self.outlets = outlets
+        self.providerGuard = ProviderGuard(providers: providers)
         self.clock = clock
         self.makeId = makeId
     }
 
-    private func outlet(_ id: String, tenant: Tenant) async throws -> Outlet {
+    /// The tenant's outlet, when the caller may speak for it (``ProviderGuard``).
+    private func outlet(_ id: String, provider: String?, tenant: Tenant) async throws -> Outlet {
         guard let outlet = try await translatingStoreErrors({ try await outlets.outlet(tenantId: tenant.id, id: id) }) else {
             throw ServiceError.notFound("no outlet with id \"\(id)\"")
         }
+        try await providerGuard.perOutlet(provider, outletId: id, tenant: tenant)
         return outlet
     }
 
     /// `POST /outlets/{id}/menu`: the menus replace the outlet's live ones in one transaction.
-    public func syncMenus(outletId: String, _ menus: [OutletMenu], documents: [JSONValue], tenant: Tenant) async throws -> MenuSyncSummary {
-        try await syncMenus(outlet: try await outlet(outletId, tenant: tenant), menus, documents: documents, reason: "menu sync")
+    public func syncMenus(outletId: String, _ menus: [OutletMenu], documents: [JSONValue], provider: String?, tenant: Tenant) async throws -> MenuSyncSummary {
+        try await syncMenus(outlet: try await outlet(outletId, provider: provider, tenant: tenant), menus, documents: documents, reason: "menu sync")
     }
 
     /// The sync itself, for an outlet already found (a menu import from the POS comes this way too).
     func syncMenus(outlet: Outlet, _ menus: [OutletMenu], documents: [JSONValue], reason: String) async throws -> MenuSyncSummary {
         let tenantId = outlet.tenantId
-        let stored = zip(menus, documents).map { menu, document in
-            let text = document.serialized
-            return StoredMenu(menuId: menu.menuId, name: menu.name, menuType: menu.menuType, document: text,
-                              contentSHA256: Hex.encode(SHA256.hash(data: Array(text.utf8))))
-        }
+        let stored = zip(menus, documents).map { menu, document in Self.stored(menu, document: document) }
         let now = clock()
         let makeId = self.makeId
         return try await translatingStoreErrors {
             try await store.syncMenus(tenantId: tenantId, outletId: outlet.id, menus: stored, at: now) { summary in
-                Self.menuUpdated(outlet: outlet, menuIds: summary.created + summary.updated + summary.deleted, reason: reason, at: now, id: makeId())
+                Self.menuUpdated(tenantId: tenantId, outletId: outlet.id, menuIds: summary.created + summary.updated + summary.deleted, reason: reason,
+                                 at: now, id: makeId())
             }
         }
     }
@@ -58,15 +59,15 @@ public struct MenuService: Sendable {
 
     /// Snoozes (until a time) or unsnoozes (nil) items by `itemCode`; a code matches products and
     /// modifier options of the outlet's live menus alike.
-    public func snooze(outletId: String, _ items: [(itemCode: String, until: Int64?)], tenant: Tenant) async throws -> SnoozeResult {
-        let outlet = try await outlet(outletId, tenant: tenant)
+    public func snooze(outletId: String, _ items: [(itemCode: String, until: Int64?)], provider: String?, tenant: Tenant) async throws -> SnoozeResult {
+        let outlet = try await outlet(outletId, provider: provider, tenant: tenant)
         let menus = try await parsedMenus(outlet: outlet, tenant: tenant).menus
         let productCodes = Set(menus.flatMap { $0.products.values.map { $0.plu ?? $0.id } })
         let optionCodes = Set(menus.flatMap { $0.modifiers.values.map { $0.plu ?? $0.id } })
         let codes = items.map(\.itemCode)
         let now = clock()
         let menuIds = menus.map(\.menuId)
-        let event = Self.menuUpdated(outlet: outlet, menuIds: menuIds, reason: "items snoozed or unsnoozed", at: now, id: makeId())
+        let event = Self.menuUpdated(tenantId: tenant.id, outletId: outlet.id, menuIds: menuIds, reason: "items snoozed or unsnoozed", at: now, id: makeId())
         try await translatingStoreErrors {
             try await store.setSnoozes(tenantId: tenant.id, outletId: outlet.id, items, at: now, publication: event)
         }
@@ -74,11 +75,11 @@ public struct MenuService: Sendable {
     }
 
     /// The read model at `at` (now when nil), or `nil` body when `ifNoneMatch` already names its tag.
-    public func menu(outletId: String, at: Int64?, ifNoneMatch: String? = nil, tenant: Tenant) async throws -> (body: [UInt8]?, etag: String) {
-        let outlet = try await outlet(outletId, tenant: tenant)
+    public func menu(outletId: String, at: Int64?, ifNoneMatch: String? = nil, provider: String? = nil, tenant: Tenant) async throws -> (body: [UInt8]?, etag: String) {
+        let outlet = try await outlet(outletId, provider: provider, tenant: tenant)
         let instant = at ?? clock()
-        let (version, menus, snoozes) = try await parsedMenus(outlet: outlet, tenant: tenant)
-        let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: menus, snoozes: snoozes)
+        let (version, menus, snoozes, prices) = try await parsedMenus(outlet: outlet, tenant: tenant)
+        let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: menus, snoozes: snoozes, prices: prices)
         // Everything the answer shows but `at` itself: the menus part's state, open and busy.
         let state = OutletMenuReadModel.state(inputs, at: instant)
         let key = "\(outlet.id)|\(version)|\(outlet.updatedAt)|\(state)|\(outlet.isOpen)|\(outlet.isBusy(at: instant))"
@@ -100,29 +101,47 @@ public struct MenuService: Sendable {
         return (body, etag)
     }
 
-    /// The outlet's live menus parsed, and its snoozes, cached by menu version: one small query per read
-    /// while nothing changed.
-    private func parsedMenus(outlet: Outlet, tenant: Tenant) async throws -> (version: Int64, menus: [OutletMenu], snoozes: [String: Int64]) {
+    /// The outlet's live menus parsed, its snoozes and its own prices, cached by menu version: one small
+    /// query per read while nothing changed.
+    private func parsedMenus(outlet: Outlet, tenant: Tenant) async throws
+        -> (version: Int64, menus: [OutletMenu], snoozes: [String: Int64], prices: [String: String]) {
         let version = try await translatingStoreErrors { try await store.menuVersion(tenantId: tenant.id, outletId: outlet.id) }
         let key = "\(tenant.id)\u{0}\(outlet.id)"
-        if let cached = cache.entry(key), cached.version == version { return (version, cached.menus, cached.snoozes) }
+        if let cached = cache.entry(key), cached.version == version { return (version, cached.menus, cached.snoozes, cached.prices) }
         let (storedVersion, stored) = try await translatingStoreErrors { try await store.liveMenus(tenantId: tenant.id, outletId: outlet.id) }
         // Every snooze, ended or not: the read model decides by the instant it is asked about.
         let snoozes = try await translatingStoreErrors { try await store.snoozes(tenantId: tenant.id, outletId: outlet.id, now: Int64.min) }
+        let prices = try await translatingStoreErrors { try await outlets.outletPrices(tenantId: tenant.id, outletId: outlet.id) }
         let menus = stored.compactMap { menu -> OutletMenu? in
             guard let json = JSONValue(parsing: menu.document) else { return nil }
             return try? OutletMenu.menus(from: .array([json])).first
         }
-        cache.store(key, ReadModelCache.Entry(version: storedVersion, menus: menus, snoozes: snoozes))
-        return (storedVersion, menus, snoozes)
+        cache.store(key, ReadModelCache.Entry(version: storedVersion, menus: menus, snoozes: snoozes, prices: prices))
+        return (storedVersion, menus, snoozes, prices)
     }
 
-    static func menuUpdated(outlet: Outlet, menuIds: [String], reason: String, at: Int64, id: String) -> EventPublication {
+    /// A menu as the store keeps it: its JSON as sent, and the hash that tells a re-sync changed nothing.
+    static func stored(_ menu: OutletMenu, document: JSONValue) -> StoredMenu {
+        let text = document.serialized
+        return StoredMenu(menuId: menu.menuId, name: menu.name, menuType: menu.menuType, document: text,
+                          contentSHA256: Hex.encode(SHA256.hash(data: Array(text.utf8))))
+    }
+
+    /// `menu.updated` `{outletId, menuIds, reason}`; no `menuIds` means every live menu of the outlet.
+    static func menuUpdated(tenantId: String, outletId: String, menuIds: [String], reason: String, at: Int64, id: String) -> EventPublication {
         let body = JSONValue.object([
-            ("outletId", .string(outlet.id)), ("menuIds", .array(menuIds.map(JSONValue.string))), ("reason", .string(reason)),
+            ("outletId", .string(outletId)), ("menuIds", .array(menuIds.map(JSONValue.string))), ("reason", .string(reason)),
         ])
-        return EventPublication(event: OutboxEvent(id: id, tenantId: outlet.tenantId, type: EventCatalogue.menuUpdated,
-                                                   subject: EventSubject(.outlet, id: outlet.id), outletId: outlet.id, payload: body.bytes, createdAt: at))
+        return EventPublication(event: OutboxEvent(id: id, tenantId: tenantId, type: EventCatalogue.menuUpdated,
+                                                   subject: EventSubject(.outlet, id: outletId), outletId: outletId, payload: body.bytes, createdAt: at))
+    }
+
+    /// The event of an outlet whose prices a products sync changed.
+    static func repriced(tenantId: String, provider: String, at: Int64) -> @Sendable (String) -> EventPublication? {
+        { outletId in
+            menuUpdated(tenantId: tenantId, outletId: outletId, menuIds: [], reason: "outlet prices changed by a \(provider) products sync", at: at,
+                        id: UUID().uuidString.lowercased())
+        }
     }
 }
 
@@ -132,6 +151,7 @@ final class ReadModelCache: Sendable {
         let version: Int64
         let menus: [OutletMenu]
         let snoozes: [String: Int64]
+        let prices: [String: String]
         /// The rendered menus part per state (served menus, snoozed items) at this version.
         var rendered: [String: [UInt8]] = [:]
     }

@@ -93,9 +93,18 @@ public protocol CatalogStore: Sendable {
     func outletStatus(tenantId: String, id: String) async throws -> OutletStatus?
 
     /// Full replace of the (tenant, provider)'s products in one transaction (see ``ProductSyncPlan``).
-    func syncProducts(tenantId: String, provider: String, _ products: [Product], at: Int64) async throws -> ProductSyncResult
+    /// Each outlet with menus whose outlet prices changed gets a new menu version and, in the same
+    /// transaction, `repriced(outletId)`'s event.
+    func syncProducts(tenantId: String, provider: String, _ products: [Product], at: Int64,
+                      repriced: @escaping @Sendable (_ outletId: String) -> EventPublication?) async throws -> ProductSyncResult
     /// The provider's products by `updatedAt`, then item code.
     func products(tenantId: String, provider: String, filter: ProductFilter) async throws -> [StoredProduct]
     /// The product, soft-deleted or not; nil when never synced.
     func product(tenantId: String, provider: String, itemCode: String) async throws -> StoredProduct?
+    /// The tenant's live products with these item codes, whichever provider synced them; where two
+    /// did, the platform's own (`cata`) wins, then the first provider by name.
+    func liveProducts(tenantId: String, itemCodes: [String]) async throws -> [StoredProduct]
+    /// itemCode → the outlet's own price (decimal text) from products sync, chosen between providers
+    /// as ``liveProducts(tenantId:itemCodes:)`` chooses.
+    func outletPrices(tenantId: String, outletId: String) async throws -> [String: String]
 }

@@ -48,4 +48,79 @@ public protocol MenuStore: Sendable {
     func snoozes(tenantId: String, outletId: String, now: Int64) async throws -> [String: Int64]
     /// The outlet's menu version alone: a cheap check whether a cached read model is current.
     func menuVersion(tenantId: String, outletId: String) async throws -> Int64
+
+    // MARK: Drafts and publishing
+
+    /// Throws ``StoreError/conflict(_:)`` when the tenant already has a draft with this id.
+    func createDraft(_ draft: StoredMenuDraft) async throws
+    /// The tenant's draft; nil for an unknown, deleted, or another tenant's id.
+    func draft(tenantId: String, id: String) async throws -> StoredMenuDraft?
+    /// Live drafts, oldest first, after `after` (created at, id).
+    func drafts(tenantId: String, limit: Int, after: (createdAt: Int64, id: String)?) async throws -> [StoredMenuDraft]
+    /// Writes `draft` over the stored one when that is still at `expectedVersion`; returns the stored
+    /// draft (version + 1), or nil when it was deleted or has moved on (read it again to tell which).
+    func replaceDraft(_ draft: StoredMenuDraft, expectedVersion: Int64) async throws -> StoredMenuDraft?
+    /// Soft-deletes; false when there was no live draft.
+    func deleteDraft(tenantId: String, id: String, at: Int64) async throws -> Bool
+    /// A publish to one outlet, in one transaction: the outlet's live menus become `menus` exactly
+    /// (those absent soft-deleted), the log row `record` is written, and `publication` is published.
+    func publishMenus(_ record: MenuPublicationRecord, menus: [StoredMenu],
+                      publication: @escaping @Sendable (MenuSyncSummary) -> EventPublication?) async throws -> MenuSyncSummary
+    /// Logs a publish to one outlet that did not happen (`record.status` failed, with its error).
+    func recordPublication(_ record: MenuPublicationRecord) async throws
+    /// The publish log, newest first; one outlet's when `outletId` is given.
+    func publications(tenantId: String, outletId: String?, limit: Int) async throws -> [MenuPublicationRecord]
+}
+
+/// A menu draft as stored: its canonical document (``MenuDraft/document``) and bookkeeping.
+public struct StoredMenuDraft: Sendable, Equatable {
+    public var tenantId: String
+    public var id: String
+    public var name: String
+    public var document: String
+    /// 1 when created; each replace adds one.
+    public var version: Int64
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(tenantId: String, id: String, name: String, document: String, version: Int64, createdAt: Int64, updatedAt: Int64) {
+        self.tenantId = tenantId
+        self.id = id
+        self.name = name
+        self.document = document
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One outlet's line in the publish log.
+public struct MenuPublicationRecord: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case published
+        case failed
+    }
+
+    public var tenantId: String
+    /// The publish request's id: one per `POST /menus/publish`, shared by its outlets' lines.
+    public var id: String
+    public var outletId: String
+    public var draftIds: [String]
+    /// The live menus the outlet got (empty when failed).
+    public var menuIds: [String]
+    public var status: Status
+    public var error: String?
+    public var publishedAt: Int64
+
+    public init(tenantId: String, id: String, outletId: String, draftIds: [String], menuIds: [String], status: Status, error: String?,
+                publishedAt: Int64) {
+        self.tenantId = tenantId
+        self.id = id
+        self.outletId = outletId
+        self.draftIds = draftIds
+        self.menuIds = menuIds
+        self.status = status
+        self.error = error
+        self.publishedAt = publishedAt
+    }
 }

@@ -133,13 +133,13 @@ struct CatalogStoreContractTests {
         try await Self.withTenants(engine) { stores in
             let tenantId = Self.tenant.id
             let first = try await stores.syncProducts(tenantId: tenantId, provider: "cata", [try Self.product("A"), try Self.product("B"),
-                                                                                            try Self.product("C")], at: 1_000)
+                                                                                            try Self.product("C")], at: 1_000, repriced: { _ in nil })
             #expect(first.summary == ProductSyncSummary(created: 3))
             #expect(try await stores.syncProducts(tenantId: tenantId, provider: "cata", [try Self.product("A"), try Self.product("B", price: "12.50"),
-                                                                                         try Self.product("C")], at: 2_000).summary
+                                                                                         try Self.product("C")], at: 2_000, repriced: { _ in nil }).summary
                 == ProductSyncSummary(unchanged: 3))
             let second = try await stores.syncProducts(tenantId: tenantId, provider: "cata", [try Self.product("A", price: "13"), try Self.product("C"),
-                                                                                             try Self.product("D")], at: 3_000)
+                                                                                             try Self.product("D")], at: 3_000, repriced: { _ in nil })
             #expect(second.summary == ProductSyncSummary(created: 1, updated: 1, deleted: 1, unchanged: 1))
             #expect(second.actions.map { "\($0.itemCode):\($0.action.rawValue)" } == ["A:updated", "C:unchanged", "D:created", "B:deleted"])
 
@@ -159,14 +159,14 @@ struct CatalogStoreContractTests {
             #expect(page.map(\.itemCode) == ["B", "D"])
 
             let restored = try await stores.syncProducts(tenantId: tenantId, provider: "cata", [try Self.product("A", price: "13"), try Self.product("B"),
-                                                                                               try Self.product("C"), try Self.product("D")], at: 4_000)
+                                                                                               try Self.product("C"), try Self.product("D")], at: 4_000, repriced: { _ in nil })
             #expect(restored.summary == ProductSyncSummary(created: 1, unchanged: 3))
             #expect(try await stores.product(tenantId: tenantId, provider: "cata", itemCode: "B")?.deletedAt == nil)
 
             // Another provider and another tenant have catalogues of their own.
-            #expect(try await stores.syncProducts(tenantId: tenantId, provider: "revel", [try Self.product("A")], at: 5_000).summary
+            #expect(try await stores.syncProducts(tenantId: tenantId, provider: "revel", [try Self.product("A")], at: 5_000, repriced: { _ in nil }).summary
                 == ProductSyncSummary(created: 1))
-            #expect(try await stores.syncProducts(tenantId: Self.otherTenant.id, provider: "cata", [], at: 5_000).summary == ProductSyncSummary())
+            #expect(try await stores.syncProducts(tenantId: Self.otherTenant.id, provider: "cata", [], at: 5_000, repriced: { _ in nil }).summary == ProductSyncSummary())
             #expect(try await stores.products(tenantId: tenantId, provider: "cata", filter: ProductFilter()).count == 4)
             #expect(try await stores.products(tenantId: tenantId, provider: "revel", filter: ProductFilter()).map(\.itemCode) == ["A"])
             #expect(try await stores.product(tenantId: Self.otherTenant.id, provider: "cata", itemCode: "A") == nil)
@@ -188,8 +188,8 @@ struct CatalogStoreContractTests {
 
             let left = try ["A", "B"].map { try Self.product($0) }
             let right = try ["C", "D"].map { try Self.product($0) }
-            async let one = stores.syncProducts(tenantId: tenantId, provider: "cata", left, at: 2_000)
-            async let other = stores.syncProducts(tenantId: tenantId, provider: "cata", right, at: 2_000)
+            async let one = stores.syncProducts(tenantId: tenantId, provider: "cata", left, at: 2_000, repriced: { _ in nil })
+            async let other = stores.syncProducts(tenantId: tenantId, provider: "cata", right, at: 2_000, repriced: { _ in nil })
             let summaries = [try await one.summary, try await other.summary]
             // Whichever ran second saw the first's products and deleted them.
             #expect(Set(summaries.map(\.deleted)) == [0, 2] && summaries.allSatisfy { $0.created == 2 })
@@ -202,8 +202,8 @@ struct CatalogStoreContractTests {
     func largeSync(_ engine: StoreEngines.Factory) async throws {
         try await Self.withTenants(engine) { stores in
             let products = try (0..<1_234).map { try Self.product(String(format: "P-%05d", $0)) }
-            #expect(try await stores.syncProducts(tenantId: Self.tenant.id, provider: "cata", products, at: 1_000).summary == ProductSyncSummary(created: 1_234))
-            #expect(try await stores.syncProducts(tenantId: Self.tenant.id, provider: "cata", Array(products.prefix(10)), at: 2_000).summary
+            #expect(try await stores.syncProducts(tenantId: Self.tenant.id, provider: "cata", products, at: 1_000, repriced: { _ in nil }).summary == ProductSyncSummary(created: 1_234))
+            #expect(try await stores.syncProducts(tenantId: Self.tenant.id, provider: "cata", Array(products.prefix(10)), at: 2_000, repriced: { _ in nil }).summary
                 == ProductSyncSummary(deleted: 1_224, unchanged: 10))
             #expect(try await stores.products(tenantId: Self.tenant.id, provider: "cata", filter: ProductFilter(limit: 200)).count == 10)
         }

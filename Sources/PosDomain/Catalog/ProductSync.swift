@@ -257,3 +257,16 @@ public struct ProductSyncAction: Sendable, Equatable {
         self.action = action
     }
 }
+
+extension Product {
+    /// A stored ``Product/document`` read back, by the same rules a sync body passes.
+    public init(document: JSONValue) throws(ValidationError) {
+        let node: JSONNode
+        do {
+            node = try JSONParser.parse(document.bytes)
+        } catch {
+            throw ValidationError(field: "", message: "is not a product document: \(error)")
+        }
+        self = try ProductValidator.product(try FieldReader.object(node, path: ""))
+    }
+}

@@ -69,7 +69,7 @@ struct ChangeOutletBusy: JSONBodyCommand {
     }
 }
 
-extension OutletQuery {
+extension PageQuery {
     /// `?limit=&cursor=`.
     init(query: Parameters) throws(ServiceError) {
         self.init(limit: try QueryFields.limit(query), cursor: query["cursor"].map(String.init))

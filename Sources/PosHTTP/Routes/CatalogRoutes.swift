@@ -25,7 +25,7 @@ struct CatalogRoutes: Sendable {
     }
 
     func outlets(_ request: Request, context: AuthenticatedContext) async throws -> ExactJSON {
-        let query = try OutletQuery(query: request.uri.queryParameters)
+        let query = try PageQuery(query: request.uri.queryParameters)
         let page = try await catalog.outlets(query, provider: try ProviderHeader.read(request), tenant: context.principal.tenant)
         let now = clock()
         return ExactJSON(.object([("outlets", .array(page.outlets.map { $0.json(at: now) })),
@@ -100,14 +100,17 @@ struct CatalogRoutes: Sendable {
 struct ExactJSON: ResponseGenerator {
     let value: JSONValue
     let status: HTTPResponse.Status
+    let headers: HTTPFields
 
-    init(_ value: JSONValue, status: HTTPResponse.Status = .ok) {
+    init(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) {
         self.value = value
         self.status = status
+        self.headers = headers
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.bytes)))
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.bytes)))
     }
 }

@@ -50,7 +50,8 @@ struct MenuRoutes: Sendable {
     func sync(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Synced> {
         let outletId = try ProviderRoutes.outletId(context)
         let command = try await body.decode(MenuSync.self, from: request)
-        let summary = try await menus.syncMenus(outletId: outletId, command.menus, documents: command.documents, tenant: context.principal.tenant)
+        let summary = try await menus.syncMenus(outletId: outletId, command.menus, documents: command.documents, provider: try ProviderHeader.read(request),
+                                                tenant: context.principal.tenant)
         let actions = summary.created.map { Synced.Menu(menuId: $0, action: "created") } + summary.updated.map { Synced.Menu(menuId: $0, action: "updated") }
             + summary.unchanged.map { Synced.Menu(menuId: $0, action: "unchanged") } + summary.deleted.map { Synced.Menu(menuId: $0, action: "deleted") }
         return Envelope(message: summary.changed ? "menus synced" : "menus unchanged", Synced(
@@ -68,7 +69,7 @@ struct MenuRoutes: Sendable {
     func snooze(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Snoozed> {
         let outletId = try ProviderRoutes.outletId(context)
         let command = try await body.decode(SnoozeItems.self, from: request)
-        let result = try await menus.snooze(outletId: outletId, command.items, tenant: context.principal.tenant)
+        let result = try await menus.snooze(outletId: outletId, command.items, provider: try ProviderHeader.read(request), tenant: context.principal.tenant)
         return Envelope(message: "snoozes updated", Snoozed(status: "updated", itemsUpdated: result.itemsUpdated,
                                                               modifierOptionsUpdated: result.modifierOptionsUpdated))
     }
@@ -83,7 +84,7 @@ struct MenuRoutes: Sendable {
             at = parsed
         }
         let (body, etag) = try await menus.menu(outletId: outletId, at: at, ifNoneMatch: request.headers[.ifNoneMatch],
-                                                tenant: context.principal.tenant)
+                                                provider: try ProviderHeader.read(request), tenant: context.principal.tenant)
         guard let body else { return Response(status: .notModified, headers: [.eTag: etag]) }
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

@@ -404,6 +404,63 @@ enum Migrations {
             )
             """,
         ]),
+        Step(version: 10, name: "outlet prices, menu drafts, menu publications", statements: [
+            // Products sync keeps each product's per-outlet prices here too, so the menu read takes an
+            // outlet's prices in one indexed query instead of reading every product document.
+            """
+            CREATE TABLE product_outlet_prices (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                provider TEXT NOT NULL,
+                item_code TEXT NOT NULL,
+                outlet_id TEXT NOT NULL,
+                price TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, provider, item_code, outlet_id)
+            )
+            """,
+            "CREATE INDEX product_outlet_prices_outlet ON product_outlet_prices (tenant_id, outlet_id)",
+            // Products synced before this step: their documents hold the prices (numbers of at most
+            // four fraction digits, which both engines print back exactly).
+            .sqlite("""
+                INSERT INTO product_outlet_prices (tenant_id, provider, item_code, outlet_id, price)
+                SELECT p.tenant_id, p.provider, p.item_code, json_extract(e.value, '$.outletId'), CAST(json_extract(e.value, '$.price') AS TEXT)
+                FROM products p, json_each(p.document, '$.outletPrices') e WHERE p.deleted_at IS NULL
+                """),
+            .postgres("""
+                INSERT INTO product_outlet_prices (tenant_id, provider, item_code, outlet_id, price)
+                SELECT p.tenant_id, p.provider, p.item_code, e ->> 'outletId', e ->> 'price'
+                FROM products p, jsonb_array_elements(p.document::jsonb -> 'outletPrices') e WHERE p.deleted_at IS NULL
+                """),
+            // A draft is one document (sections, items, hours, target outlets): the editor changes it
+            // as a whole, and nothing queries inside it.
+            """
+            CREATE TABLE menu_drafts (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                document TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                deleted_at BIGINT,
+                PRIMARY KEY (tenant_id, id)
+            )
+            """,
+            "CREATE INDEX menu_drafts_created ON menu_drafts (tenant_id, created_at, id)",
+            """
+            CREATE TABLE menu_publications (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                id TEXT NOT NULL,
+                outlet_id TEXT NOT NULL,
+                draft_ids TEXT NOT NULL,
+                menu_ids TEXT NOT NULL,
+                status TEXT NOT NULL,
+                error TEXT,
+                published_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, id, outlet_id)
+            )
+            """,
+            "CREATE INDEX menu_publications_outlet ON menu_publications (tenant_id, outlet_id, published_at)",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

@@ -1,3 +1,4 @@
+import Foundation
 import PosDomain
 
 // MARK: CatalogStore
@@ -108,7 +109,8 @@ extension SQLStores {
 
     // MARK: Products
 
-    public func syncProducts(tenantId: String, provider: String, _ products: [Product], at: Int64) async throws -> ProductSyncResult {
+    public func syncProducts(tenantId: String, provider: String, _ products: [Product], at: Int64,
+                             repriced: @escaping @Sendable (_ outletId: String) -> EventPublication?) async throws -> ProductSyncResult {
         try await write { db in
             if let lock = db.dialect.transactionLock(SQLDialect.lockKey("products:\(tenantId):\(provider)")) { try db.execute(lock) }
             let existing = try db.query("SELECT item_code, content_hash, deleted_at FROM products WHERE tenant_id = ? AND provider = ? ORDER BY item_code",
@@ -135,7 +137,85 @@ extension SQLStores {
                     UPDATE products SET deleted_at = ?, updated_at = ? WHERE tenant_id = ? AND provider = ? AND item_code IN (\(placeholders(chunk.count)))
                     """, [at, at, tenantId, provider] + chunk.map { $0 as any SQLBindable })
             }
+            try Self.replaceOutletPrices(tenantId: tenantId, provider: provider, plan, repriced: repriced, db)
             return plan.result
+        }
+    }
+
+    /// Keeps `product_outlet_prices` in step with the products the plan writes; an outlet with menus
+    /// whose prices changed gets a new menu version (its cached read is stale) and `repriced`'s event.
+    private static func replaceOutletPrices(tenantId: String, provider: String, _ plan: ProductSyncPlan,
+                                            repriced: (String) -> EventPublication?, _ db: any SQLSession) throws {
+        struct Price: Hashable {
+            let itemCode: String
+            let outletId: String
+            let price: String
+        }
+        var before = Set<Price>()
+        for chunk in (plan.rewrites.map(\.itemCode) + plan.deletions).chunked(500) {
+            let codes = chunk.map { $0 as any SQLBindable }
+            for row in try db.query("""
+                SELECT item_code, outlet_id, price FROM product_outlet_prices WHERE tenant_id = ? AND provider = ? AND item_code IN (\(placeholders(chunk.count)))
+                """, [tenantId, provider] + codes) {
+                before.insert(Price(itemCode: try row.string("item_code"), outletId: try row.string("outlet_id"), price: try row.string("price")))
+            }
+            try db.execute("DELETE FROM product_outlet_prices WHERE tenant_id = ? AND provider = ? AND item_code IN (\(placeholders(chunk.count)))",
+                           [tenantId, provider] + codes)
+        }
+        let after = (plan.inserts + plan.rewrites).flatMap { product in
+            product.outletPrices.map { Price(itemCode: product.itemCode, outletId: $0.outletId, price: $0.price.decimalText) }
+        }
+        for chunk in after.chunked(100) {
+            let rows = Array(repeating: "(?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            try db.execute("INSERT INTO product_outlet_prices (tenant_id, provider, item_code, outlet_id, price) VALUES \(rows)",
+                           chunk.flatMap { price -> [any SQLBindable] in [tenantId, provider, price.itemCode, price.outletId, price.price] })
+        }
+        let outlets = Set(before.symmetricDifference(after).map(\.outletId)).sorted()
+        guard !outlets.isEmpty else { return }
+        for chunk in outlets.chunked(500) {
+            let withMenus = try db.query("""
+                SELECT outlet_id FROM outlet_menu_versions WHERE tenant_id = ? AND outlet_id IN (\(placeholders(chunk.count))) ORDER BY outlet_id
+                """, [tenantId] + chunk.map { $0 as any SQLBindable }).map { try $0.string("outlet_id") }
+            for outletId in withMenus {
+                try bumpMenuVersion(tenantId: tenantId, outletId: outletId, db)
+                try publish(repriced(outletId).map { [$0] } ?? [], makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+            }
+        }
+    }
+
+    /// Where two providers synced one item code: the platform's own (`cata`) first, then by name.
+    static let providerPreference = "CASE WHEN provider = 'cata' THEN 0 ELSE 1 END, provider"
+
+    public func liveProducts(tenantId: String, itemCodes: [String]) async throws -> [StoredProduct] {
+        let codes = Array(Set(itemCodes)).sorted()
+        return try await read { db in
+            var chosen: [String: StoredProduct] = [:]
+            for chunk in codes.chunked(500) {
+                // The first row of each code wins.
+                for row in try db.query("""
+                    SELECT \(SharedSQL.productColumns) FROM products
+                    WHERE tenant_id = ? AND deleted_at IS NULL AND item_code IN (\(placeholders(chunk.count)))
+                    ORDER BY item_code, \(Self.providerPreference)
+                    """, [tenantId] + chunk.map { $0 as any SQLBindable }) {
+                    let product = try RecordMapping.product(row)
+                    if chosen[product.itemCode] == nil { chosen[product.itemCode] = product }
+                }
+            }
+            return codes.compactMap { chosen[$0] }
+        }
+    }
+
+    public func outletPrices(tenantId: String, outletId: String) async throws -> [String: String] {
+        try await read { db in
+            var prices: [String: String] = [:]
+            for row in try db.query("""
+                SELECT item_code, price FROM product_outlet_prices WHERE tenant_id = ? AND outlet_id = ?
+                ORDER BY item_code, \(Self.providerPreference)
+                """, [tenantId, outletId]) {
+                let code = try row.string("item_code")
+                if prices[code] == nil { prices[code] = try row.string("price") }
+            }
+            return prices
         }
     }
 
