@@ -218,7 +218,7 @@ public struct MenuDraftService: Sendable {
         var menus: [StoredMenu] = []
         for draft in drafts {
             do {
-                let document = try draft.draft.liveMenu(menuId: draft.stored.id, products: products, outletId: outletId, currency: currency)
+                let document = try draft.draft.liveMenu(menuId: draft.stored.id, products: products, currency: currency)
                 guard let menu = try OutletMenu.menus(from: .array([document])).first else { continue }
                 menus.append(MenuService.stored(menu, document: document))
             } catch let problem as MenuDraft.PublishProblem {

@@ -1,6 +1,6 @@
 /// A menu the platform's editor composes before it goes live: sections of products named by
 /// `itemCode`, the weekly hours it is served, and the outlets it is meant for. Publishing turns it
-/// into a live menu of each outlet (``MenuDraft/liveMenu(products:outletId:currency:)``); the
+/// into a live menu of each outlet (``MenuDraft/liveMenu(menuId:products:currency:)``); the
 /// draft itself never changes what an outlet sells.
 public struct MenuDraft: Sendable, Equatable {
     /// A product placed in a section; `price` overrides the product's own price in this menu.
@@ -160,10 +160,11 @@ extension MenuDraft {
         public var message: String
     }
 
-    /// The draft as a live menu of `outletId` (the menu-push shape ``OutletMenu`` reads), with menu
-    /// id `menuId`. Prices are in `currency`'s minor units: a section item's own price, else the
-    /// product's price for this outlet, else its price. Each product brings its modifier groups.
-    public func liveMenu(menuId: String, products: [String: Product], outletId: String, currency: Currency) throws(PublishProblem) -> JSONValue {
+    /// The draft as a live menu (the menu-push shape ``OutletMenu`` reads) with menu id `menuId`, in
+    /// an outlet's `currency` (its minor units). An item's price is the section item's own, else the
+    /// product's; an outlet's own price from products sync wins over both when the menu is read.
+    /// Each product brings its modifier groups.
+    public func liveMenu(menuId: String, products: [String: Product], currency: Currency) throws(PublishProblem) -> JSONValue {
         func minor(_ price: CatalogPrice, _ what: String) throws(PublishProblem) -> Int64 {
             let scale = Self.powerOfTen(CatalogPrice.fractionDigits - currency.exponent)
             guard price.tenThousandths % scale == 0 else {
@@ -184,7 +185,7 @@ extension MenuDraft {
                 guard let product = products[item.itemCode] else {
                     throw PublishProblem(message: "no product with itemCode \"\(item.itemCode)\" (it was deleted or never synced)")
                 }
-                let price = item.price ?? product.outletPrices.first(where: { $0.outletId == outletId })?.price ?? product.price
+                let price = item.price ?? product.price
                 var groupIds: [String] = []
                 for group in product.modifierGroups {
                     let groupId = "\(product.itemCode)/\(group.code)"
