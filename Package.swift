@@ -67,6 +67,7 @@ let package = Package(
                 "PosDomain",
                 "PosStorage",
                 "PosConnectors",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOCore
 import PosDomain
 import PosStorage
 import Synchronization
@@ -60,65 +61,82 @@ public struct MenuService: Sendable {
     /// Snoozes (until a time) or unsnoozes (nil) items by `itemCode`; a code matches products and
     /// modifier options of the outlet's live menus alike.
     public func snooze(outletId: String, _ items: [(itemCode: String, until: Int64?)], provider: String?, tenant: Tenant) async throws -> SnoozeResult {
-        let outlet = try await outlet(outletId, provider: provider, tenant: tenant)
-        let menus = try await parsedMenus(outlet: outlet, tenant: tenant).menus
-        let productCodes = Set(menus.flatMap { $0.products.values.map { $0.plu ?? $0.id } })
-        let optionCodes = Set(menus.flatMap { $0.modifiers.values.map { $0.plu ?? $0.id } })
+        let current = try await readModel(outletId: outletId, provider: provider, tenant: tenant)
+        let productCodes = Set(current.menus.flatMap { $0.products.values.map { $0.plu ?? $0.id } })
+        let optionCodes = Set(current.menus.flatMap { $0.modifiers.values.map { $0.plu ?? $0.id } })
         let codes = items.map(\.itemCode)
         let now = clock()
-        let menuIds = menus.map(\.menuId)
-        let event = Self.menuUpdated(tenantId: tenant.id, outletId: outlet.id, menuIds: menuIds, reason: "items snoozed or unsnoozed", at: now, id: makeId())
+        let menuIds = current.menus.map(\.menuId)
+        let event = Self.menuUpdated(tenantId: tenant.id, outletId: outletId, menuIds: menuIds, reason: "items snoozed or unsnoozed", at: now, id: makeId())
         try await translatingStoreErrors {
-            try await store.setSnoozes(tenantId: tenant.id, outletId: outlet.id, items, at: now, publication: event)
+            try await store.setSnoozes(tenantId: tenant.id, outletId: outletId, items, at: now, publication: event)
         }
         return SnoozeResult(itemsUpdated: codes.filter(productCodes.contains).count, modifierOptionsUpdated: codes.filter(optionCodes.contains).count)
     }
 
-    /// The read model at `at` (now when nil), or `nil` body when `ifNoneMatch` already names its tag.
-    public func menu(outletId: String, at: Int64?, ifNoneMatch: String? = nil, provider: String? = nil, tenant: Tenant) async throws -> (body: [UInt8]?, etag: String) {
-        let outlet = try await outlet(outletId, provider: provider, tenant: tenant)
+    /// The read model's answer: the small part written per request, then the menus part as cached.
+    public struct MenuAnswer: Sendable {
+        /// `{"outletId":…,"at":…,"isOpen":…,"isBusy":…,"menus":` — `at` and busy change per request.
+        public let head: [UInt8]
+        /// The menus array and the closing brace, shared by every read of this state (not copied).
+        public let menus: ByteBuffer
+
+        public var byteCount: Int { head.count + menus.readableBytes }
+    }
+
+    /// The read model at `at` (now when nil); a nil answer when `ifNoneMatch` already names its tag.
+    public func menu(outletId: String, at: Int64?, ifNoneMatch: String? = nil, provider: String? = nil, tenant: Tenant) async throws
+        -> (answer: MenuAnswer?, etag: String) {
+        let current = try await readModel(outletId: outletId, provider: provider, tenant: tenant)
+        let outlet = current.outlet
         let instant = at ?? clock()
-        let (version, menus, snoozes, prices) = try await parsedMenus(outlet: outlet, tenant: tenant)
-        let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: menus, snoozes: snoozes, prices: prices)
+        let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: current.menus, snoozes: current.snoozes, prices: current.prices)
         // Everything the answer shows but `at` itself: the menus part's state, open and busy.
         let state = OutletMenuReadModel.state(inputs, at: instant)
-        let key = "\(outlet.id)|\(version)|\(outlet.updatedAt)|\(state)|\(outlet.isOpen)|\(outlet.isBusy(at: instant))"
+        let key = "\(outlet.id)|\(current.version)|\(outlet.updatedAt)|\(state)|\(outlet.isOpen)|\(outlet.isBusy(at: instant))"
         let etag = "W/\"\(Hex.encode(SHA256.hash(data: Array(key.utf8))).prefix(20))\""
         if let ifNoneMatch, ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
             return (nil, etag)
         }
-        // The menus part is rendered once per state and version; only the header is written per request.
-        let cacheKey = "\(tenant.id)\u{0}\(outlet.id)"
-        let menusBytes: [UInt8]
-        if let rendered = cache.rendered(cacheKey, version: version, state: state) {
-            menusBytes = rendered
+        // The menus part is rendered once per state and version; only the head is written per request.
+        let cacheKey = Self.cacheKey(tenant.id, outletId)
+        let menus: ByteBuffer
+        if let rendered = cache.rendered(cacheKey, version: current.version, state: state) {
+            menus = rendered
         } else {
-            menusBytes = OutletMenuReadModel.menus(inputs, at: instant).bytes
-            cache.storeRendered(cacheKey, version: version, state: state, menusBytes)
+            menus = ByteBuffer(bytes: OutletMenuReadModel.menus(inputs, at: instant).bytes + [UInt8(ascii: "}")])
+            cache.storeRendered(cacheKey, version: current.version, state: state, menus)
         }
-        var body = Array(JSONValue.object(OutletMenuReadModel.header(outlet, at: instant)).serialized.utf8.dropLast())
-        body += Array(#","menus":"#.utf8) + menusBytes + [UInt8(ascii: "}")]
-        return (body, etag)
+        let head = Array(JSONValue.object(OutletMenuReadModel.header(outlet, at: instant)).serialized.utf8.dropLast()) + Array(#","menus":"#.utf8)
+        return (MenuAnswer(head: head, menus: menus), etag)
     }
 
-    /// The outlet's live menus parsed, its snoozes and its own prices, cached by menu version: one small
-    /// query per read while nothing changed.
-    private func parsedMenus(outlet: Outlet, tenant: Tenant) async throws
-        -> (version: Int64, menus: [OutletMenu], snoozes: [String: Int64], prices: [String: String]) {
-        let version = try await translatingStoreErrors { try await store.menuVersion(tenantId: tenant.id, outletId: outlet.id) }
-        let key = "\(tenant.id)\u{0}\(outlet.id)"
-        if let cached = cache.entry(key), cached.version == version { return (version, cached.menus, cached.snoozes, cached.prices) }
-        let (storedVersion, stored) = try await translatingStoreErrors { try await store.liveMenus(tenantId: tenant.id, outletId: outlet.id) }
+    /// What the read model is made of — the outlet, its live menus parsed, its snoozes and own
+    /// prices — cached by menu version: every change to any of them bumps the version, so a read
+    /// while nothing changed is one small query.
+    private func readModel(outletId: String, provider: String?, tenant: Tenant) async throws -> ReadModelCache.Entry {
+        // On a provider's behalf: the outlet must exist (404) before its mapping is asked about (403).
+        if provider != nil { _ = try await outlet(outletId, provider: provider, tenant: tenant) }
+        let key = Self.cacheKey(tenant.id, outletId)
+        let version = try await translatingStoreErrors { try await store.menuVersion(tenantId: tenant.id, outletId: outletId) }
+        if let cached = cache.entry(key), cached.version == version { return cached }
+        // The menus (with the version they were read at) first: whatever is read after them is as new
+        // or newer, so a change in between makes the next read reload rather than keep stale parts.
+        let (storedVersion, stored) = try await translatingStoreErrors { try await store.liveMenus(tenantId: tenant.id, outletId: outletId) }
+        let outlet = try await outlet(outletId, provider: nil, tenant: tenant)
         // Every snooze, ended or not: the read model decides by the instant it is asked about.
-        let snoozes = try await translatingStoreErrors { try await store.snoozes(tenantId: tenant.id, outletId: outlet.id, now: Int64.min) }
-        let prices = try await translatingStoreErrors { try await outlets.outletPrices(tenantId: tenant.id, outletId: outlet.id) }
+        let snoozes = try await translatingStoreErrors { try await store.snoozes(tenantId: tenant.id, outletId: outletId, now: Int64.min) }
+        let prices = try await translatingStoreErrors { try await outlets.outletPrices(tenantId: tenant.id, outletId: outletId) }
         let menus = stored.compactMap { menu -> OutletMenu? in
             guard let json = JSONValue(parsing: menu.document) else { return nil }
             return try? OutletMenu.menus(from: .array([json])).first
         }
-        cache.store(key, ReadModelCache.Entry(version: storedVersion, menus: menus, snoozes: snoozes, prices: prices))
-        return (storedVersion, menus, snoozes, prices)
+        let entry = ReadModelCache.Entry(version: storedVersion, outlet: outlet, menus: menus, snoozes: snoozes, prices: prices)
+        cache.store(key, entry)
+        return entry
     }
+
+    private static func cacheKey(_ tenantId: String, _ outletId: String) -> String { "\(tenantId)\u{0}\(outletId)" }
 
     /// A menu as the store keeps it: its JSON as sent, and the hash that tells a re-sync changed nothing.
     static func stored(_ menu: OutletMenu, document: JSONValue) -> StoredMenu {
@@ -149,11 +167,12 @@ public struct MenuService: Sendable {
 final class ReadModelCache: Sendable {
     struct Entry: Sendable {
         let version: Int64
+        let outlet: Outlet
         let menus: [OutletMenu]
         let snoozes: [String: Int64]
         let prices: [String: String]
         /// The rendered menus part per state (served menus, snoozed items) at this version.
-        var rendered: [String: [UInt8]] = [:]
+        var rendered: [String: ByteBuffer] = [:]
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -168,14 +187,14 @@ final class ReadModelCache: Sendable {
         }
     }
 
-    func rendered(_ key: String, version: Int64, state: String) -> [UInt8]? {
+    func rendered(_ key: String, version: Int64, state: String) -> ByteBuffer? {
         entries.withLock { entries in
             guard let entry = entries[key], entry.version == version else { return nil }
             return entry.rendered[state]
         }
     }
 
-    func storeRendered(_ key: String, version: Int64, state: String, _ bytes: [UInt8]) {
+    func storeRendered(_ key: String, version: Int64, state: String, _ bytes: ByteBuffer) {
         entries.withLock { entries in
             guard var entry = entries[key], entry.version == version else { return }
             // A few states a day per outlet (menus starting and ending, snoozes ending): keep the latest handful.

@@ -196,4 +196,23 @@ struct MenuDraftTests {
             }
         }
     }
+
+    @Test("the cached read follows the outlet: closing it or marking it busy shows at once, with a new ETag")
+    func readFollowsOutletState() async throws {
+        try await withTestService { service in
+            let acme = try await service.tenant("acme")
+            let outletId = try await CatalogTests.createOutlet(service, key: acme.partnerKey)
+            let path = "/api/v1/outlets/\(outletId)/menu"
+            #expect(try await service.call("POST", path, key: acme.partnerKey, json: MenuRoutesTests.body).status == 200)
+            let open = try await service.call("GET", path, key: acme.partnerKey)
+            #expect(open.json["isOpen"] as? Bool == true && open.json["isBusy"] as? Bool == false)
+            let etag = try #require(open.header("ETag"))
+            #expect(try await service.call("PATCH", "/api/v1/outlets/\(outletId)/status", key: acme.partnerKey, json: Self.body(#"{"status":"CLOSED"}"#)).status == 200)
+            let closed = try await service.call("GET", path, key: acme.partnerKey, headers: [("If-None-Match", etag)])
+            #expect(closed.status == 200 && closed.json["isOpen"] as? Bool == false && closed.header("ETag") != etag, "\(closed.text)")
+            #expect(try await service.call("PATCH", "/api/v1/outlets/\(outletId)/busy", key: acme.partnerKey, json: Self.body(#"{"isBusy":true}"#)).status == 200)
+            #expect(try await service.call("GET", path, key: acme.partnerKey).json["isBusy"] as? Bool == true)
+            #expect(try await service.call("GET", "/api/v1/outlets/ghost/menu", key: acme.partnerKey, headers: [("X-Provider", "revel")]).status == 404)
+        }
+    }
 }

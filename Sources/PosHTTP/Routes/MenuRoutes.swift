@@ -83,11 +83,16 @@ struct MenuRoutes: Sendable {
             }
             at = parsed
         }
-        let (body, etag) = try await menus.menu(outletId: outletId, at: at, ifNoneMatch: request.headers[.ifNoneMatch],
-                                                provider: try ProviderHeader.read(request), tenant: context.principal.tenant)
-        guard let body else { return Response(status: .notModified, headers: [.eTag: etag]) }
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        let (answer, etag) = try await menus.menu(outletId: outletId, at: at, ifNoneMatch: request.headers[.ifNoneMatch],
+                                                  provider: try ProviderHeader.read(request), tenant: context.principal.tenant)
+        guard let answer else { return Response(status: .notModified, headers: [.eTag: etag]) }
+        // The menus part is the cached buffer itself: written, not copied.
+        let body = ResponseBody(contentLength: answer.byteCount) { writer in
+            try await writer.write(ByteBuffer(bytes: answer.head))
+            try await writer.write(answer.menus)
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag], body: body)
     }
 }
 

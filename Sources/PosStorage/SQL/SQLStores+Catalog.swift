@@ -105,6 +105,8 @@ extension SQLStores {
             INSERT INTO outlets (\(SharedSQL.outletColumns)) VALUES (\(placeholders(columns.count)))
             ON CONFLICT (id) DO UPDATE SET \(updates) WHERE outlets.tenant_id = excluded.tenant_id
             """, RecordMapping.arguments(outlet))
+        // The menu read shows the outlet's state and caches it by menu version.
+        try bumpMenuVersion(tenantId: outlet.tenantId, outletId: outlet.id, db)
     }
 
     // MARK: Products
@@ -142,8 +144,8 @@ extension SQLStores {
         }
     }
 
-    /// Keeps `product_outlet_prices` in step with the products the plan writes; an outlet with menus
-    /// whose prices changed gets a new menu version (its cached read is stale) and `repriced`'s event.
+    /// Keeps `product_outlet_prices` in step with the products the plan writes; an outlet whose prices
+    /// changed gets a new menu version (its cached read is stale) and, when it has menus, `repriced`'s event.
     private static func replaceOutletPrices(tenantId: String, provider: String, _ plan: ProductSyncPlan,
                                             repriced: (String) -> EventPublication?, _ db: any SQLSession) throws {
         struct Price: Hashable {
@@ -173,12 +175,15 @@ extension SQLStores {
         let outlets = Set(before.symmetricDifference(after).map(\.outletId)).sorted()
         guard !outlets.isEmpty else { return }
         for chunk in outlets.chunked(500) {
-            let withMenus = try db.query("""
-                SELECT outlet_id FROM outlet_menu_versions WHERE tenant_id = ? AND outlet_id IN (\(placeholders(chunk.count))) ORDER BY outlet_id
-                """, [tenantId] + chunk.map { $0 as any SQLBindable }).map { try $0.string("outlet_id") }
-            for outletId in withMenus {
+            let withMenus = Set(try db.query("""
+                SELECT DISTINCT outlet_id FROM outlet_menus WHERE tenant_id = ? AND deleted_at IS NULL AND outlet_id IN (\(placeholders(chunk.count)))
+                """, [tenantId] + chunk.map { $0 as any SQLBindable }).map { try $0.string("outlet_id") })
+            for outletId in chunk {
                 try bumpMenuVersion(tenantId: tenantId, outletId: outletId, db)
-                try publish(repriced(outletId).map { [$0] } ?? [], makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+                // Only an outlet that sells something has something to tell.
+                if withMenus.contains(outletId) {
+                    try publish(repriced(outletId).map { [$0] } ?? [], makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+                }
             }
         }
     }
