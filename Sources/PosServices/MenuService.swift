@@ -89,7 +89,8 @@ public struct MenuService: Sendable {
         -> (answer: MenuAnswer?, etag: String) {
         let current = try await readModel(outletId: outletId, provider: provider, tenant: tenant)
         let outlet = current.outlet
-        let instant = at ?? clock()
+        // Now, to the second: reads within one second share one answer (and its compressed form).
+        let instant = at ?? clock() / 1_000 * 1_000
         let inputs = OutletMenuReadModel.Inputs(outlet: outlet, menus: current.menus, snoozes: current.snoozes, prices: current.prices)
         // Everything the answer shows but `at` itself: the menus part's state, open and busy.
         let state = OutletMenuReadModel.state(inputs, at: instant)

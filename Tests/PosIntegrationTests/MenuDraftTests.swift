@@ -1,4 +1,6 @@
+import CompressNIO
 import Foundation
+import NIOCore
 import PosDomain
 import PosStorage
 import Testing
@@ -213,6 +215,27 @@ struct MenuDraftTests {
             #expect(try await service.call("PATCH", "/api/v1/outlets/\(outletId)/busy", key: acme.partnerKey, json: Self.body(#"{"isBusy":true}"#)).status == 200)
             #expect(try await service.call("GET", path, key: acme.partnerKey).json["isBusy"] as? Bool == true)
             #expect(try await service.call("GET", "/api/v1/outlets/ghost/menu", key: acme.partnerKey, headers: [("X-Provider", "revel")]).status == 404)
+        }
+    }
+
+    @Test("a client that takes gzip gets the same answer compressed, the same bytes while the answer is the same; q=0 refuses it")
+    func gzip() async throws {
+        try await withTestService { service in
+            let acme = try await service.tenant("acme")
+            let outletId = try await CatalogTests.createOutlet(service, key: acme.partnerKey)
+            let path = "/api/v1/outlets/\(outletId)/menu?at=2026-03-16T03:30:00Z"
+            #expect(try await service.call("POST", "/api/v1/outlets/\(outletId)/menu", key: acme.partnerKey, json: MenuRoutesTests.body).status == 200)
+            let plain = try await service.call("GET", path, key: acme.partnerKey)
+            let zipped = try await service.call("GET", path, key: acme.partnerKey, headers: [("Accept-Encoding", "br, gzip;q=0.8")])
+            #expect(zipped.status == 200 && zipped.header("Content-Encoding") == "gzip" && zipped.header("Vary") == "Accept-Encoding")
+            #expect(zipped.header("ETag") == plain.header("ETag") && zipped.body.count < plain.body.count)
+            var buffer = ByteBuffer(bytes: zipped.body)
+            let inflated = try buffer.decompress(with: .gzip())
+            #expect(Array(buffer: inflated) == plain.body, "the same JSON, byte for byte")
+            let again = try await service.call("GET", path, key: acme.partnerKey, headers: [("Accept-Encoding", "gzip")])
+            #expect(again.body == zipped.body)
+            let refused = try await service.call("GET", path, key: acme.partnerKey, headers: [("Accept-Encoding", "gzip;q=0, identity")])
+            #expect(refused.header("Content-Encoding") == nil && refused.body == plain.body)
         }
     }
 }

@@ -1,7 +1,9 @@
+import CompressNIO
 import Hummingbird
 import PosConnectors
 import PosDomain
 import PosServices
+import Synchronization
 
 /// What an outlet sells: menu sync, snoozes, and the menu partners read.
 struct MenuRoutes: Sendable {
@@ -9,6 +11,7 @@ struct MenuRoutes: Sendable {
     let menus: MenuService
     let imports: MenuImportService
     let deliveries: DeliveryService
+    let compressed = CompressedAnswers()
 
     struct Started: Encodable {
         let jobId: String
@@ -85,14 +88,22 @@ struct MenuRoutes: Sendable {
         }
         let (answer, etag) = try await menus.menu(outletId: outletId, at: at, ifNoneMatch: request.headers[.ifNoneMatch],
                                                   provider: try ProviderHeader.read(request), tenant: context.principal.tenant)
-        guard let answer else { return Response(status: .notModified, headers: [.eTag: etag]) }
+        guard let answer else { return Response(status: .notModified, headers: [.eTag: etag, .vary: "Accept-Encoding"]) }
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .eTag: etag, .vary: "Accept-Encoding"]
+        if AcceptEncoding.acceptsGzip(request.headers[.acceptEncoding]) {
+            // Compressed once per answer and kept: the next read of the same answer sends the same bytes.
+            let key = "\(context.principal.tenant.id)\u{0}\(outletId)"
+            let gzipped = try compressed.body(key: key, etag: etag, answer: answer)
+            headers[.contentEncoding] = "gzip"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: gzipped))
+        }
         // The menus part is the cached buffer itself: written, not copied.
         let body = ResponseBody(contentLength: answer.byteCount) { writer in
             try await writer.write(ByteBuffer(bytes: answer.head))
             try await writer.write(answer.menus)
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag], body: body)
+        return Response(status: .ok, headers: headers, body: body)
     }
 }
 
@@ -142,5 +153,44 @@ struct StartImport: JSONBodyCommand {
         let reader = try FieldReader.object(root, path: "")
         try BodyFields.rejectUnknown(root, allowed: ["outletId"])
         outletId = try reader.identifier("outletId")
+    }
+}
+
+/// `Accept-Encoding`: whether the client takes gzip (`gzip` or `x-gzip`, not with `q=0`).
+enum AcceptEncoding {
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        return header.split(separator: ",").contains { entry in
+            let parts = entry.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let coding = parts.first, coding == "gzip" || coding == "x-gzip" else { return false }
+            return !parts.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "").range(of: #"^q=0(\.0{0,3})?$"#, options: .regularExpression) != nil }
+        }
+    }
+}
+
+/// The latest gzip answer per outlet: while the answer is the same (same ETag, same head — `at`
+/// is to the second when the client gives none), readers get the same compressed bytes and the
+/// compression runs once.
+final class CompressedAnswers: Sendable {
+    private struct Entry {
+        let etag: String
+        let head: [UInt8]
+        let body: ByteBuffer
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func body(key: String, etag: String, answer: MenuService.MenuAnswer) throws -> ByteBuffer {
+        if let entry = entries.withLock({ $0[key] }), entry.etag == etag, entry.head == answer.head { return entry.body }
+        var plain = ByteBuffer(bytes: answer.head)
+        var menus = answer.menus
+        plain.writeBuffer(&menus)
+        let body = try plain.compress(with: .gzip)
+        entries.withLock { entries in
+            // Bounded like the read model's cache.
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(etag: etag, head: answer.head, body: body)
+        }
+        return body
     }
 }
