@@ -2,7 +2,7 @@ import Foundation
 import NIOHTTP1
 import PosDomain
 
-/// Atlas Kitchen's Admin API (`docs/atlas.md`): `X-Api-Key` and `X-Merchant-Id` on every call;
+/// Atlas Kitchen's Admin API (README, "Atlas Kitchen"; ADR 0009): `X-Api-Key` and `X-Merchant-Id` on every call;
 /// `POST {baseUrl}/outlets/{outlet_id}/channels/{channel_id}/orders` creates an order with money in
 /// integer cents, the serving slot as a date plus seconds from the outlet's local midnight, modifiers
 /// as `sub_items`, and our order uuid as `external_order_id`. Atlas documents no idempotency, so a
