@@ -615,56 +615,76 @@ public final class AtlasSandbox: Sendable {
         ])
     }
 
+    static func modifierJSON(_ modifier: Modifier, group: ModifierGroup, index: Int) -> JSONValue {
+        .object([
+            ("id", .int(group.id * 100 + index)), ("item_id", .int(modifier.itemId)), ("name", .string(modifier.name)),
+            ("sku", .optionalString(modifier.sku)), ("display_order", .int(index)), ("default_quantity", .int(0)),
+            ("price_cents", .int(modifier.priceCents)), ("price_cents_override", .null),
+        ])
+    }
+
+    /// A product's link to a modifier group, with the group inline.
+    static func groupLinkJSON(_ group: ModifierGroup, product: Product, position: Int) -> JSONValue {
+        var modifiers: [JSONValue] = []
+        for (index, modifier) in group.modifiers.enumerated() { modifiers.append(modifierJSON(modifier, group: group, index: index)) }
+        let inner: JSONValue = .object([
+            ("id", .int(group.id)), ("identifier", .string("group-\(group.id)")), ("name", .string(group.name)),
+            ("selection_required_min", .int(group.minimum)), ("selection_required_max", .int(group.maximum)),
+            ("max_quantity_per_modifier", .int(1)), ("modifiers", .array(modifiers)),
+        ])
+        return .object([
+            ("id", .int(product.id * 10 + position)), ("display_order", .int(position)), ("is_fixed", .bool(false)),
+            ("selection_required_min_override", .null), ("selection_required_max_override", .null), ("modifier_group", inner),
+        ])
+    }
+
+    static func productJSON(_ product: Product, order: Int, catalogue: Catalogue) -> JSONValue {
+        var links: [JSONValue] = []
+        for (position, groupId) in product.modifierGroupIds.enumerated() {
+            if let group = catalogue.modifierGroups.first(where: { $0.id == groupId }) {
+                links.append(groupLinkJSON(group, product: product, position: position))
+            }
+        }
+        let archivedAt: JSONValue = product.archived ? .int(1_723_780_269) : .null
+        return .object([
+            ("id", .int(product.id)), ("name", .string(product.name)), ("sku", .optionalString(product.sku)), ("description", .null),
+            ("price_cents", .int(product.priceCents)), ("currency", .string(defaultCurrency)), ("brand_id", .null),
+            ("display_order", .int(order)), ("is_configurable", .bool(!product.modifierGroupIds.isEmpty)),
+            ("product_tags", .array([])), ("kitchen_tags", .array([])), ("report_category", .null),
+            ("archived_at", archivedAt), ("item_modifier_groups", .array(links)),
+        ])
+    }
+
     /// A menu with its sections: products without a sub-section sit on the section, the others in sub-sections.
-    static func menuDetails(_ menu: Menu, catalogue: Catalogue) -> JSONValue {
+    public static func menuDetails(_ menu: Menu, catalogue: Catalogue) -> JSONValue {
         let products = menu.productIds.compactMap { id in catalogue.products.first { $0.id == id } }
         var sectionNames: [String] = []
         for product in products where !sectionNames.contains(product.section) { sectionNames.append(product.section) }
-        func productJSON(_ product: Product, order: Int) -> JSONValue {
-            .object([
-                ("id", .int(product.id)), ("name", .string(product.name)), ("sku", .optionalString(product.sku)), ("description", .null),
-                ("price_cents", .int(product.priceCents)), ("currency", .string(defaultCurrency)), ("brand_id", .null),
-                ("display_order", .int(order)), ("is_configurable", .bool(!product.modifierGroupIds.isEmpty)),
-                ("product_tags", .array([])), ("kitchen_tags", .array([])), ("report_category", .null),
-                ("archived_at", product.archived ? .int(1_723_780_269) : .null),
-                ("item_modifier_groups", .array(product.modifierGroupIds.enumerated().compactMap { position, groupId in
-                    catalogue.modifierGroups.first { $0.id == groupId }.map { group in
-                        .object([
-                            ("id", .int(product.id * 10 + position)), ("display_order", .int(position)), ("is_fixed", .bool(false)),
-                            ("selection_required_min_override", .null), ("selection_required_max_override", .null),
-                            ("modifier_group", .object([
-                                ("id", .int(group.id)), ("identifier", .string("group-\(group.id)")), ("name", .string(group.name)),
-                                ("selection_required_min", .int(group.minimum)), ("selection_required_max", .int(group.maximum)),
-                                ("max_quantity_per_modifier", .int(1)),
-                                ("modifiers", .array(group.modifiers.enumerated().map { index, modifier in
-                                    .object([
-                                        ("id", .int(group.id * 100 + index)), ("item_id", .int(modifier.itemId)), ("name", .string(modifier.name)),
-                                        ("sku", .optionalString(modifier.sku)), ("display_order", .int(index)), ("default_quantity", .int(0)),
-                                        ("price_cents", .int(modifier.priceCents)), ("price_cents_override", .null),
-                                    ])
-                                })),
-                            ])),
-                        ])
-                    }
-                })),
-            ])
-        }
-        let sections: [JSONValue] = sectionNames.enumerated().map { sectionIndex, name in
+        var sections: [JSONValue] = []
+        for (sectionIndex, name) in sectionNames.enumerated() {
             let inSection = products.filter { $0.section == name }
             var subNames: [String] = []
             for product in inSection { if let sub = product.subSection, !subNames.contains(sub) { subNames.append(sub) } }
-            return .object([
+            var direct: [JSONValue] = []
+            for (index, product) in inSection.filter({ $0.subSection == nil }).enumerated() {
+                direct.append(productJSON(product, order: index, catalogue: catalogue))
+            }
+            var subSections: [JSONValue] = []
+            for (subIndex, sub) in subNames.enumerated() {
+                var listed: [JSONValue] = []
+                for (index, product) in inSection.filter({ $0.subSection == sub }).enumerated() {
+                    listed.append(productJSON(product, order: index, catalogue: catalogue))
+                }
+                subSections.append(.object([
+                    ("id", .int(menu.id * 100 + sectionIndex * 10 + subIndex)), ("identifier", .string("sub-\(sectionIndex)-\(subIndex)")),
+                    ("name", .string(sub)), ("display_order", .int(subIndex)), ("products", .array(listed)),
+                ]))
+            }
+            sections.append(.object([
                 ("id", .int(menu.id * 10 + sectionIndex)), ("identifier", .string("section-\(sectionIndex)")), ("name", .string(name)),
                 ("description", .null), ("display_order", .int(sectionIndex)), ("image_url", .null),
-                ("products", .array(inSection.filter { $0.subSection == nil }.enumerated().map { productJSON($1, order: $0) })),
-                ("sub_sections", .array(subNames.enumerated().map { subIndex, sub in
-                    .object([
-                        ("id", .int(menu.id * 100 + sectionIndex * 10 + subIndex)), ("identifier", .string("sub-\(sectionIndex)-\(subIndex)")),
-                        ("name", .string(sub)), ("display_order", .int(subIndex)),
-                        ("products", .array(inSection.filter { $0.subSection == sub }.enumerated().map { productJSON($1, order: $0) })),
-                    ])
-                })),
-            ])
+                ("products", .array(direct)), ("sub_sections", .array(subSections)),
+            ]))
         }
         guard case .object(var members) = menuHeader(menu) else { return .null }
         members.append(("sections", .array(sections)))
@@ -698,12 +718,8 @@ public final class AtlasSandbox: Sendable {
     /// {"event_type","state"?}` (answers 200 `{"event_type","deliveries":[{status,body}]}`, 404 unknown order, 409
     /// no receiver, 502 no answer); `POST {prefix}/_sandbox/lose-next-answer {"times"?,"holdMs"?}`.
     private func mountWebhookControl<Context: RequestContext>(on router: Router<Context>, prefix: String) {
-        func object(_ request: Request) async -> JSONNode? {
-            guard let buffer = try? await request.body.collect(upTo: 64 * 1024) else { return nil }
-            return try? SandboxBody.object(Array(buffer.readableBytesView))
-        }
         router.put(RouterPath(prefix + "/_sandbox/webhook")) { request, _ -> Response in
-            guard let node = await object(request) else {
+            guard let node = await Self.controlBody(request) else {
                 return Self.controlError(400, #"body must be a JSON object such as {"url":"http://127.0.0.1:8080/hook","token":"…"}"#)
             }
             var checker = JSONChecker(style: .brackets, wording: .plain)
@@ -722,7 +738,7 @@ public final class AtlasSandbox: Sendable {
         }
         router.post(RouterPath(prefix + "/_sandbox/orders/{id}/events")) { request, context -> Response in
             guard let text = context.parameters.get("id"), let id = Int(text) else { return Self.controlError(404, "order not found") }
-            guard let node = await object(request), let typeNode = node["event_type"], case .string(let eventType) = typeNode.kind else {
+            guard let node = await Self.controlBody(request), let typeNode = node["event_type"], case .string(let eventType) = typeNode.kind else {
                 return Self.controlError(400, #"body must be a JSON object such as {"event_type":"order.confirmed"}"#)
             }
             var newState: String?
@@ -746,13 +762,19 @@ public final class AtlasSandbox: Sendable {
             }
         }
         router.post(RouterPath(prefix + "/_sandbox/lose-next-answer")) { request, _ -> Response in
-            guard let node = await object(request) else { return Self.controlError(400, #"body must be a JSON object such as {"times":1,"holdMs":0}"#) }
+            guard let node = await Self.controlBody(request) else { return Self.controlError(400, #"body must be a JSON object such as {"times":1,"holdMs":0}"#) }
             let times = node["times"].flatMap(JSONChecker.plainInteger) ?? 1
             let holdMs = node["holdMs"].flatMap(JSONChecker.plainInteger) ?? 0
             guard times >= 1, holdMs >= 0 else { return Self.controlError(400, "times must be ≥ 1 and holdMs ≥ 0") }
             self.loseNextAnswers(times: times, hold: .milliseconds(holdMs))
             return SandboxHTTP.json(200, .object([("times", .int(times)), ("holdMs", .int(holdMs))]))
         }
+    }
+
+    /// A control request's body as a JSON object (64 KiB at most), nil otherwise.
+    private static func controlBody(_ request: Request) async -> JSONNode? {
+        guard let buffer = try? await request.body.collect(upTo: 64 * 1024) else { return nil }
+        return try? SandboxBody.object(Array(buffer.readableBytesView))
     }
 
     private static func controlError(_ status: Int, _ reason: String) -> Response {

@@ -174,7 +174,7 @@ public struct InboundStatusService: Sendable {
         if let eventKey = update.eventId {
             // Recorded after the decision: a crash in between lets the POS's retry through to the state
             // machine, which answers a repeat of the same status with no change.
-            try await translatingStoreErrors {
+            _ = try await translatingStoreErrors {
                 try await store.recordInboundEvent(InboundEventRecord(tenantId: connection.tenantId, provider: connection.slug, eventKey: eventKey,
                                                                       outcome: outcome, orderId: order.id, receivedAt: log.receivedAt))
             }

@@ -311,7 +311,8 @@ struct AtlasConnectorTests {
             #expect(reply.json["dispatched"] as? Bool == false)
             #expect((reply.json["reason"] as? String)?.contains("valid credentials") == true, "\(reply.text)")
             #expect(rig.sandbox.orders.isEmpty)
-            let delivery = try #require(ConnectorDispatchTests.deliveries(try await rig.rig.order(try #require(reply.json["orderId"] as? String))).first)
+            let orderId = try #require(reply.json["orderId"] as? String)
+            let delivery = try #require(ConnectorDispatchTests.deliveries(try await rig.rig.order(orderId)).first)
             #expect(delivery["status"] as? String == "dead")
             let attempts = delivery["attempts"] as? [[String: Any]] ?? []
             #expect(attempts.count == 1)
@@ -347,9 +348,10 @@ struct AtlasConnectorTests {
         try await withSandboxServer(sandboxes) { origin in
             let connector = AtlasConnector(exchange: POSExchange(transport: HTTPTransport(timeout: .seconds(5), outboundGuard: nil), clock: { 0 }))
             let menu = try await connector.importMenu(Self.menuRequest(origin))
-            #expect(menu.products.map(\.externalId) == ["7003", "7001", "7002"])
-            #expect(menu.products.map(\.category) == ["Drinks", "Burgers", "Sides"])
-            #expect(menu.products[1].plu == "SKU-BURGER-01" && menu.products[1].price == Money(minorUnits: 1250, currency: Self.sgd))
+            #expect(menu.products.map(\.externalId) == ["7001", "7002", "7003"])
+            #expect(menu.products.map(\.category) == ["Burgers", "Sides", "Drinks"])
+            #expect(menu.products[0].plu == "SKU-BURGER-01" && menu.products[0].price == Money(minorUnits: 1250, currency: Self.sgd))
+            #expect(menu.products[0].modifierGroupIds == ["8101", "8102"])
             #expect(menu.modifierGroups.map(\.externalId) == ["8101", "8102"])
             #expect(menu.modifierGroups[0].options.map(\.externalId) == ["7101"] && menu.modifierGroups[0].maxSelections == 1)
             #expect(menu.modifierGroups[1].maxSelections == nil, "0 is no maximum")

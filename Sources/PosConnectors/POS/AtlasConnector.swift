@@ -97,6 +97,12 @@ public struct AtlasConnector: OrderDispatching, ConnectionTesting {
         public var date: String
         public var start: Int
         public var end: Int
+
+        public init(date: String, start: Int, end: Int) {
+            self.date = date
+            self.start = start
+            self.end = end
+        }
     }
 
     /// The length of the slot an order is placed in (Atlas's examples use 30 minutes).
@@ -185,7 +191,7 @@ public struct AtlasConnector: OrderDispatching, ConnectionTesting {
             ("timeslot_end", .integer(slot.end)),
         ]
         if !order.isPreorder { body.append(("timeslot_type", .string("asap"))) }
-        body += [
+        body.append(contentsOf: [
             ("external_order_id", .string(order.uuid)),
             ("external_order_short_code", .string(order.dailyQueueNo)),
             ("source_label", .string("Cata")),
@@ -202,7 +208,7 @@ public struct AtlasConnector: OrderDispatching, ConnectionTesting {
                 ("capture_id", .string(order.uuid)),
                 ("capture_type", .string(paymentCaptureType(order.payment.method))),
             ])])),
-        ]
+        ])
         return .object(body)
     }
 
