@@ -176,12 +176,13 @@ struct AtlasConnectorTests {
                 "webhookSecret":\(JSONText.quoted(AtlasConnectorTests.webhookToken)),"config":\(config)}
                 """.utf8))
             #expect(saved.status == 200, "\(saved.text)")
-            #expect(saved.json["webhookSecret"] as? String == "****", "\(saved.text)")
+            let connection = try #require(saved.json["connection"] as? [String: Any], "\(saved.text)")
+            #expect(connection["webhookSecret"] as? String == "****", "\(saved.text)")
             let mapped = try await service.call("PUT", "/api/v1/outlet-providers/store-uuid-123", key: rig.keys.adminKey, json: Array("""
                 {"providerSlug":"atlas","externalId":"3","settings":\(settings)}
                 """.utf8))
             #expect(mapped.status == 200, "\(mapped.text)")
-            return try #require(saved.json["inboundUrl"] as? String)
+            return try #require(connection["inboundUrl"] as? String)
         }
 
         /// The order's status history after the implied PAID entry.
@@ -346,7 +347,7 @@ struct AtlasConnectorTests {
     func menuImport() async throws {
         let sandboxes = PosSandboxes()
         try await withSandboxServer(sandboxes) { origin in
-            let connector = AtlasConnector(exchange: POSExchange(transport: HTTPTransport(timeout: .seconds(5), outboundGuard: nil), clock: { 0 }))
+            let connector = AtlasConnector(exchange: POSExchange(transport: MenuImportConnectorTests.transport, clock: { 0 }))
             let menu = try await connector.importMenu(Self.menuRequest(origin))
             #expect(menu.products.map(\.externalId) == ["7001", "7002", "7003"])
             #expect(menu.products.map(\.category) == ["Burgers", "Sides", "Drinks"])
@@ -381,8 +382,7 @@ struct AtlasConnectorTests {
     func doubleEnforces() async throws {
         try await Self.withRig { rig in
             let base = "\(rig.rig.origin)/atlas"
-            let client = HTTPTransport(timeout: .seconds(5), outboundGuard: nil)
-            defer { Task { await client.shutdown() } }
+            let client = MenuImportConnectorTests.transport
             let good = try AtlasConnector.orderBody(Self.order, settings: try Self.settings())
             func post(_ body: JSONValue, path: String = "/outlets/3/channels/1/orders",
                       headers: [(String, String)] = [("X-Api-Key", AtlasSandbox.defaultAPIKey), ("X-Merchant-Id", AtlasSandbox.defaultMerchantId)])
