@@ -274,9 +274,11 @@ struct AtlasConnectorTests {
 
     @Test("lost answer (no answer before our timeout): the retry looks the order up and creates nothing")
     func timedOut() async throws {
-        try await Self.withRig(deliveryTimeout: .milliseconds(400)) { rig in
+        // Generous against a loaded machine: our timeout must pass well before the double answers, and
+        // the retry's own calls must fit in it.
+        try await Self.withRig(deliveryTimeout: .milliseconds(1_500)) { rig in
             try await rig.connect()
-            rig.sandbox.loseNextAnswers(times: 1, hold: .milliseconds(1_500))
+            rig.sandbox.loseNextAnswers(times: 1, hold: .seconds(4))
             let reply = try await rig.rig.dispatch("atlas")
             #expect(reply.json["dispatched"] as? Bool == false, "\(reply.text)")
             #expect(await rig.service.events.first(timeoutSeconds: 20) { $0.transition.status == .delivered } != nil)
@@ -284,6 +286,7 @@ struct AtlasConnectorTests {
             let order = try await rig.rig.order(try #require(reply.json["orderId"] as? String))
             let attempts = ConnectorDispatchTests.deliveries(order).first?["attempts"] as? [[String: Any]] ?? []
             #expect(attempts.first?["errorClass"] as? String == "timeout", "\(attempts)")
+            #expect(attempts.last?["statusCode"] as? Int == 200, "\(attempts)")
         }
     }
 
