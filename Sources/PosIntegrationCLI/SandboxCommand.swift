@@ -7,7 +7,7 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, and a signed-webhook receiver.",
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, and a signed-webhook receiver.",
         discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -28,6 +28,16 @@ struct SandboxCommand: AsyncParsableCommand {
     var revelWebhookURL: String?
     @Option(name: .customLong("revel-webhook-secret"), help: "Shared secret the Revel double signs its webhooks with (X-Revel-Signature).")
     var revelWebhookSecret: String?
+    @Option(name: .customLong("atlas-api-key"), help: "API key the Atlas double accepts (X-Api-Key).")
+    var atlasAPIKey = AtlasSandbox.defaultAPIKey
+    @Option(name: .customLong("atlas-merchant-id"), help: "Merchant id the Atlas double accepts (X-Merchant-Id).")
+    var atlasMerchantId = AtlasSandbox.defaultMerchantId
+    @Option(name: .customLong("atlas-webhook-url"), help: "Where the Atlas double sends its webhooks; with --atlas-webhook-token.")
+    var atlasWebhookURL: String?
+    @Option(name: .customLong("atlas-webhook-token"), help: "Token the Atlas double's webhooks carry (Authorization: Bearer, or --atlas-webhook-header).")
+    var atlasWebhookToken: String?
+    @Option(name: .customLong("atlas-webhook-header"), help: "Custom header the Atlas double's webhooks carry the token in, instead of Authorization: Bearer.")
+    var atlasWebhookHeader: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -41,6 +51,13 @@ struct SandboxCommand: AsyncParsableCommand {
         guard !revelKey.contains(":") else { throw ValidationError("--revel-key must not contain ':' (the header is key:secret)") }
         guard (revelWebhookURL == nil) == (revelWebhookSecret == nil), revelWebhookURL != "", revelWebhookSecret != "" else {
             throw ValidationError("--revel-webhook-url and --revel-webhook-secret go together and must not be empty")
+        }
+        guard !atlasAPIKey.isEmpty, !atlasMerchantId.isEmpty else { throw ValidationError("--atlas-api-key and --atlas-merchant-id must not be empty") }
+        guard (atlasWebhookURL == nil) == (atlasWebhookToken == nil), atlasWebhookURL != "", atlasWebhookToken != "" else {
+            throw ValidationError("--atlas-webhook-url and --atlas-webhook-token go together and must not be empty")
+        }
+        if let header = atlasWebhookHeader, !OktoPOSSandbox.isValidHeaderName(header) {
+            throw ValidationError("--atlas-webhook-header must be a valid HTTP header name")
         }
     }
 
@@ -56,7 +73,11 @@ struct SandboxCommand: AsyncParsableCommand {
             desibits: DesibitsSandbox(token: desibitsToken),
             revel: RevelSandbox(apiKey: revelKey, apiSecret: revelSecret,
                                 webhook: revelWebhookURL.flatMap { url in revelWebhookSecret.map { RevelSandbox.WebhookTarget(url: url, secret: $0) } }),
-            webhook: SignedWebhookReceiver(secrets: secrets))
+            webhook: SignedWebhookReceiver(secrets: secrets),
+            atlas: AtlasSandbox(apiKey: atlasAPIKey, merchantId: atlasMerchantId,
+                                webhook: atlasWebhookURL.flatMap { url in
+                                    atlasWebhookToken.map { AtlasSandbox.WebhookTarget(url: url, token: $0, header: atlasWebhookHeader) }
+                                }))
         let router = Router()
         sandboxes.addRoutes(to: router)
         let app = Application(
@@ -77,6 +98,12 @@ struct SandboxCommand: AsyncParsableCommand {
             "contentType": .string("cart submit needs text/plain"),
             "webhooks": .string(revelWebhookURL.map { "to \($0); POST \(urls.revel)/_sandbox/orders/{id}/finalize sends order.finalized" }
                 ?? "none: PUT \(urls.revel)/_sandbox/webhook {\"url\",\"secret\"} to send them"),
+        ])
+        let atlasURL = "http://\(host):\(port)\(PosSandboxes.atlasPrefix)"
+        logger.info("sandbox: Atlas Kitchen", metadata: [
+            "baseUrl": .string(atlasURL), "auth": .string("X-Api-Key: \(atlasAPIKey), X-Merchant-Id: \(atlasMerchantId)"),
+            "webhooks": .string(atlasWebhookURL.map { "to \($0), each event twice; POST \(atlasURL)/_sandbox/orders/{id}/events sends one" }
+                ?? "none: PUT \(atlasURL)/_sandbox/webhook {\"url\",\"token\"} to send them"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

@@ -1,26 +1,31 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the signed-webhook receiver at `/webhook/…`.
+/// Revel at `/revel`, Atlas Kitchen at `/atlas`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the
+/// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
     public static let desibitsPrefix = "/desibits"
     public static let revelPrefix = "/revel"
+    public static let atlasPrefix = "/atlas"
     public static let oauthPrefix = "/oauth-sandbox"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
     public let revel: RevelSandbox
+    public let atlas: AtlasSandbox
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
-        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox()
+        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
+        atlas: AtlasSandbox = AtlasSandbox()
     ) {
         self.oktopos = oktopos
         self.desibits = desibits
         self.revel = revel
+        self.atlas = atlas
         self.webhook = webhook
         self.oauth = oauth
     }
@@ -29,6 +34,7 @@ public final class PosSandboxes: Sendable {
         oktopos.addRoutes(to: router, prefix: Self.oktoposPrefix)
         desibits.addRoutes(to: router, prefix: Self.desibitsPrefix)
         revel.addRoutes(to: router, prefix: Self.revelPrefix)
+        atlas.addRoutes(to: router, prefix: Self.atlasPrefix)
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
     }
@@ -43,6 +49,7 @@ public final class PosSandboxes: Sendable {
         oktopos.reset()
         desibits.reset()
         revel.reset()
+        atlas.reset()
         oauth.reset()
     }
 }

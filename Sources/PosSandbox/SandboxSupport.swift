@@ -199,7 +199,7 @@ final class RouteLedger: Sendable {
     func mount<Context: RequestContext>(
         _ route: SandboxRoute, on router: Router<Context>, prefix: String,
         errorResponse: @escaping @Sendable (_ status: Int, _ message: String) -> Response,
-        handler: @escaping @Sendable (SandboxRequest) -> Response
+        handler: @escaping @Sendable (SandboxRequest) async -> Response
     ) {
         precondition(routes.contains(route), "\(route) is not declared")
         router.on(RouterPath(prefix + route.pattern), method: HTTPRequest.Method(route.method)!) { request, context -> Response in
@@ -218,8 +218,8 @@ final class RouteLedger: Sendable {
             for (key, value) in request.uri.queryParameters where query[String(key)] == nil {
                 query[String(key)] = String(value)
             }
-            return handler(SandboxRequest(method: request.method, headers: request.headers, body: body,
-                                          parameters: parameters, query: query))
+            return await handler(SandboxRequest(method: request.method, headers: request.headers, body: body,
+                                                parameters: parameters, query: query))
         }
     }
 

@@ -46,8 +46,9 @@ public struct InboundStatusService: Sendable {
                                        orderId: nil, receivedAt: receivedAt)
         let answer: InboundAnswer
         do {
-            answer = try await handle(InboundWebhook(headers: headers, body: body, receivedAt: receivedAt), connection: connection,
-                                      connector: connector, log: &log)
+            answer = try await handle(InboundWebhook(headers: headers, body: body, receivedAt: receivedAt,
+                                                     config: JSONValue(parsing: connection.config) ?? .object([])),
+                                      connection: connection, connector: connector, log: &log)
         } catch let error as ServiceError {
             if log.outcome.isEmpty {
                 // Our database is not answering: the POS keeps the update and sends it again.
@@ -119,8 +120,10 @@ public struct InboundStatusService: Sendable {
             }
             log.outcome = outcomes.count == 1 ? outcomes[0] : outcomes.joined(separator: ",")
             let skipped = !outcomes.isEmpty && outcomes.allSatisfy { $0 == "skipped" }
+            let duplicate = !outcomes.isEmpty && outcomes.allSatisfy { $0 == "duplicate" }
             return InboundAnswer(statusCode: 200, body: .object([
-                ("code", .integer(200)), ("isSuccess", .bool(true)), ("message", .string(skipped ? "skipped" : "status received")),
+                ("code", .integer(200)), ("isSuccess", .bool(true)),
+                ("message", .string(skipped ? "skipped" : duplicate ? "duplicate event; already received" : "status received")),
                 ("skipped", .bool(skipped)),
                 ("reason", skipped ? results.first?["reason"] ?? .null : .null),
                 ("results", .array(results)),
@@ -129,12 +132,23 @@ public struct InboundStatusService: Sendable {
     }
 
     /// One update: found by the POS's order id, then by our reference; unknown orders and statuses
-    /// we do not map are skipped, so the POS stops retrying.
+    /// we do not map are skipped, so the POS stops retrying. An update carrying an event identity
+    /// (a POS that delivers at least once) is applied once: a repeat of an event already decided on
+    /// answers `duplicate` and changes nothing — not even a stale history entry.
     private func apply(_ update: OrderStatusUpdate, connection: ProviderConnection,
                        log: inout InboundRequestRecord) async throws -> (String, JSONValue) {
         func skipped(_ reason: String) -> (String, JSONValue) {
             log.detail = [log.detail, reason].compactMap { $0 }.joined(separator: "; ")
             return ("skipped", .object([("skipped", .bool(true)), ("reason", .string(reason))]))
+        }
+        if let eventKey = update.eventId,
+           let seen = try await translatingStoreErrors({ try await store.inboundEvent(tenantId: connection.tenantId, provider: connection.slug,
+                                                                                      eventKey: eventKey) }) {
+            log.orderId = seen.orderId
+            log.detail = [log.detail, "duplicate of event \(eventKey) (first \(seen.outcome))"].compactMap { $0 }.joined(separator: "; ")
+            return ("duplicate", .object([
+                ("orderId", seen.orderId.map(JSONValue.string) ?? .null), ("duplicate", .bool(true)), ("changed", .bool(false)),
+            ]))
         }
         var order: OrderRecord?
         if let external = update.externalOrderId {
@@ -157,6 +171,14 @@ public struct InboundStatusService: Sendable {
             return skipped("\(message) (\(details))")
         }
         let outcome = result.stale ? "stale" : result.changed ? "applied" : "unchanged"
+        if let eventKey = update.eventId {
+            // Recorded after the decision: a crash in between lets the POS's retry through to the state
+            // machine, which answers a repeat of the same status with no change.
+            _ = try await translatingStoreErrors {
+                try await store.recordInboundEvent(InboundEventRecord(tenantId: connection.tenantId, provider: connection.slug, eventKey: eventKey,
+                                                                      outcome: outcome, orderId: order.id, receivedAt: log.receivedAt))
+            }
+        }
         return (outcome, .object([
             ("orderId", .string(order.id)), ("status", .string(result.order.status.rawValue)), ("version", .integer(result.order.version)),
             ("changed", .bool(result.changed)), ("stale", .bool(result.stale)),

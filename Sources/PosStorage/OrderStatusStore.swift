@@ -46,7 +46,7 @@ public struct InboundRequestRecord: Sendable, Equatable {
     /// Headers with secrets (signatures, authorization) masked, as JSON text.
     public var headers: String
     public var body: String
-    /// `applied`, `unchanged`, `stale`, `skipped`, `rejected`, `unverified`, `unreadable`, `failed`, `handshake`.
+    /// `applied`, `unchanged`, `stale`, `skipped`, `duplicate`, `rejected`, `unverified`, `unreadable`, `failed`, `handshake`.
     public var outcome: String
     public var detail: String?
     public var statusCode: Int
@@ -90,4 +90,31 @@ public protocol OrderStatusStore: Sendable {
     func inboundRequests(tenantId: String, limit: Int) async throws -> [InboundRequestRecord]
     /// The connection an inbound URL's token names.
     func connection(token: String) async throws -> ProviderConnection?
+    /// What became of the POS event `eventKey` from `provider` the first time it was decided on; nil when
+    /// it has not been (for a POS that delivers events more than once).
+    func inboundEvent(tenantId: String, provider: String, eventKey: String) async throws -> InboundEventRecord?
+    /// Records that the POS event was decided on. The first record of an event wins: returns false (and
+    /// changes nothing) when the event was already recorded.
+    @discardableResult
+    func recordInboundEvent(_ event: InboundEventRecord) async throws -> Bool
+}
+
+/// A POS event the service decided on, by its identity (`eventKey`, in the connector's words).
+public struct InboundEventRecord: Sendable, Equatable {
+    public var tenantId: String
+    public var provider: String
+    public var eventKey: String
+    /// `applied`, `unchanged` or `stale`: what the state machine made of it.
+    public var outcome: String
+    public var orderId: String?
+    public var receivedAt: Int64
+
+    public init(tenantId: String, provider: String, eventKey: String, outcome: String, orderId: String?, receivedAt: Int64) {
+        self.tenantId = tenantId
+        self.provider = provider
+        self.eventKey = eventKey
+        self.outcome = outcome
+        self.orderId = orderId
+        self.receivedAt = receivedAt
+    }
 }

@@ -122,14 +122,20 @@ public struct OrderStatusUpdate: Sendable, Equatable {
     public var occurredAt: Int64?
     /// The POS's reason, for a rejection or cancellation.
     public var reason: String?
+    /// The identity of the POS event that reported it, for a POS that delivers the same event more
+    /// than once (Atlas): the service applies an event once and answers its repeats as duplicates.
+    /// nil when the POS's deliveries need no such record.
+    public var eventId: String?
 
-    public init(externalOrderId: String?, orderUUID: String?, status: OrderStatus?, posStatus: String, occurredAt: Int64?, reason: String? = nil) {
+    public init(externalOrderId: String?, orderUUID: String?, status: OrderStatus?, posStatus: String, occurredAt: Int64?, reason: String? = nil,
+                eventId: String? = nil) {
         self.externalOrderId = externalOrderId
         self.orderUUID = orderUUID
         self.status = status
         self.posStatus = posStatus
         self.occurredAt = occurredAt
         self.reason = reason
+        self.eventId = eventId
     }
 }
 
@@ -139,11 +145,15 @@ public struct InboundWebhook: Sendable {
     public var headers: [(String, String)]
     public var body: [UInt8]
     public var receivedAt: Int64
+    /// The connection's `config` (never secrets), for a POS whose verification is configurable
+    /// (Atlas's custom token header).
+    public var config: JSONValue
 
-    public init(headers: [(String, String)], body: [UInt8], receivedAt: Int64) {
+    public init(headers: [(String, String)], body: [UInt8], receivedAt: Int64, config: JSONValue = .object([])) {
         self.headers = headers
         self.body = body
         self.receivedAt = receivedAt
+        self.config = config
     }
 
     public func header(_ name: String) -> String? {

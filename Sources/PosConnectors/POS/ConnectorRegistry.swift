@@ -11,6 +11,7 @@ public struct ConnectorRegistry: Sendable {
             OktoPOSConnector(exchange: exchange),
             DesibitsConnector(exchange: exchange),
             RevelConnector(exchange: exchange),
+            AtlasConnector(exchange: exchange),
         ])
     }
 

@@ -461,6 +461,22 @@ enum Migrations {
             """,
             "CREATE INDEX menu_publications_outlet ON menu_publications (tenant_id, outlet_id, published_at)",
         ]),
+        // Step 11 belongs to work merged separately; steps apply by version, so the gap is harmless.
+        Step(version: 12, name: "inbound POS events applied once", statements: [
+            // A POS that delivers at least once (Atlas) sends an event again; its identity is recorded when
+            // the event was decided on, and a repeat changes nothing (ADR 0009).
+            """
+            CREATE TABLE inbound_events (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                provider TEXT NOT NULL,
+                event_key TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                order_id TEXT,
+                received_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, provider, event_key)
+            )
+            """,
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

@@ -94,4 +94,27 @@ extension SQLStores {
                 .map(RecordMapping.connection)
         }
     }
+
+    public func inboundEvent(tenantId: String, provider: String, eventKey: String) async throws -> InboundEventRecord? {
+        try await read { db in
+            try db.queryOne("""
+                SELECT tenant_id, provider, event_key, outcome, order_id, received_at FROM inbound_events
+                WHERE tenant_id = ? AND provider = ? AND event_key = ?
+                """, [tenantId, provider, eventKey]).map { row in
+                InboundEventRecord(tenantId: try row.string("tenant_id"), provider: try row.string("provider"), eventKey: try row.string("event_key"),
+                                   outcome: try row.string("outcome"), orderId: try row.optionalString("order_id"),
+                                   receivedAt: try row.int64("received_at"))
+            }
+        }
+    }
+
+    @discardableResult
+    public func recordInboundEvent(_ event: InboundEventRecord) async throws -> Bool {
+        try await write { db in
+            try db.execute("""
+                INSERT INTO inbound_events (tenant_id, provider, event_key, outcome, order_id, received_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, provider, event_key) DO NOTHING
+                """, [event.tenantId, event.provider, event.eventKey, event.outcome, event.orderId, event.receivedAt]) == 1
+        }
+    }
 }
