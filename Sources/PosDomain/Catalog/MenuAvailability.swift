@@ -53,27 +53,46 @@ public struct AvailabilityWindow: Sendable, Equatable, Hashable {
 /// window keeps its local hours across a daylight-saving change (a 01:00–03:00 window on the night
 /// clocks spring forward is one real hour long).
 public enum MenuAvailability {
-    /// Local weekday (1 = Monday … 7 = Sunday) and minutes since local midnight of `instant`.
+    /// Local weekday (1 = Monday … 7 = Sunday) and minutes since local midnight of `instant`: the
+    /// zone's offset at that instant (daylight saving included) applied to the epoch count, which is
+    /// what a calendar would answer without building one on every read.
     public static func localTime(of instant: Int64, in zone: TimeZone) -> (day: Int, minute: Int) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let date = Date(timeIntervalSince1970: Double(instant) / 1000)
-        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
-        // Calendar counts Sunday as 1.
-        let day = ((parts.weekday ?? 1) + 5) % 7 + 1
-        return (day, (parts.hour ?? 0) * 60 + (parts.minute ?? 0))
+        let utcSeconds = instant.dividedRoundingDown(by: 1_000)
+        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(utcSeconds))))
+        let local = utcSeconds + offset
+        let days = local.dividedRoundingDown(by: 86_400)
+        // 1970-01-01 was a Thursday (4).
+        let day = Int((days + 3).modulo(7)) + 1
+        return (day, Int(local.modulo(86_400) / 60))
     }
 
     /// Whether a menu with `windows` is served at `instant`; a menu without windows always is.
     public static func isServed(_ windows: [AvailabilityWindow], at instant: Int64, in zone: TimeZone) -> Bool {
-        guard !windows.isEmpty else { return true }
-        let local = localTime(of: instant, in: zone)
-        return windows.contains { $0.covers(day: local.day, minute: local.minute) }
+        isServed(windows, local: localTime(of: instant, in: zone))
+    }
+
+    /// The same for a local time already worked out (several menus of one outlet at one instant).
+    public static func isServed(_ windows: [AvailabilityWindow], local: (day: Int, minute: Int)) -> Bool {
+        windows.isEmpty || windows.contains { $0.covers(day: local.day, minute: local.minute) }
     }
 
     /// Whether an item snoozed until `snoozeEnd` is unavailable at `instant`: it becomes available
     /// again by itself once the time has passed.
     public static func isSnoozed(until snoozeEnd: Int64?, at instant: Int64) -> Bool {
         snoozeEnd.map { instant < $0 } ?? false
+    }
+}
+
+extension Int64 {
+    /// Floor division: times before 1970 fall on the day they belong to.
+    func dividedRoundingDown(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor < 0) ? quotient - 1 : quotient
+    }
+
+    /// The non-negative remainder.
+    func modulo(_ divisor: Int64) -> Int64 {
+        let remainder = self % divisor
+        return remainder < 0 ? remainder + divisor : remainder
     }
 }

@@ -51,7 +51,8 @@ public enum OutletMenuReadModel {
 
     private static func served(_ inputs: Inputs, at instant: Int64) -> [OutletMenu] {
         let zone = TimeZone(identifier: inputs.outlet.timezone) ?? TimeZone(identifier: "UTC")!
-        return inputs.menus.filter { MenuAvailability.isServed($0.availabilities, at: instant, in: zone) }
+        let local = MenuAvailability.localTime(of: instant, in: zone)
+        return inputs.menus.filter { MenuAvailability.isServed($0.availabilities, local: local) }
     }
 
     private static func menu(in menu: OutletMenu, inputs: Inputs, at instant: Int64) -> JSONValue {
