@@ -7,7 +7,7 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, and a signed-webhook receiver.",
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, a loyalty service, and a signed-webhook receiver.",
         discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -28,6 +28,8 @@ struct SandboxCommand: AsyncParsableCommand {
     var revelWebhookURL: String?
     @Option(name: .customLong("revel-webhook-secret"), help: "Shared secret the Revel double signs its webhooks with (X-Revel-Signature).")
     var revelWebhookSecret: String?
+    @Option(name: .customLong("loyalty-key"), help: "X-Api-Key the loyalty-service double accepts.")
+    var loyaltyKey = LoyaltySandbox.defaultAPIKey
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -35,7 +37,7 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("--oktopos-token-header must be a valid HTTP header name")
         }
         for (name, value) in [("--oktopos-token", oktoposToken), ("--desibits-token", desibitsToken), ("--revel-key", revelKey),
-                              ("--revel-secret", revelSecret)] where value.isEmpty {
+                              ("--revel-secret", revelSecret), ("--loyalty-key", loyaltyKey)] where value.isEmpty {
             throw ValidationError("\(name) must not be empty")
         }
         guard !revelKey.contains(":") else { throw ValidationError("--revel-key must not contain ':' (the header is key:secret)") }
@@ -56,7 +58,8 @@ struct SandboxCommand: AsyncParsableCommand {
             desibits: DesibitsSandbox(token: desibitsToken),
             revel: RevelSandbox(apiKey: revelKey, apiSecret: revelSecret,
                                 webhook: revelWebhookURL.flatMap { url in revelWebhookSecret.map { RevelSandbox.WebhookTarget(url: url, secret: $0) } }),
-            webhook: SignedWebhookReceiver(secrets: secrets))
+            webhook: SignedWebhookReceiver(secrets: secrets),
+            loyalty: LoyaltySandbox(apiKey: loyaltyKey))
         let router = Router()
         sandboxes.addRoutes(to: router)
         let app = Application(
@@ -77,6 +80,10 @@ struct SandboxCommand: AsyncParsableCommand {
             "contentType": .string("cart submit needs text/plain"),
             "webhooks": .string(revelWebhookURL.map { "to \($0); POST \(urls.revel)/_sandbox/orders/{id}/finalize sends order.finalized" }
                 ?? "none: PUT \(urls.revel)/_sandbox/webhook {\"url\",\"secret\"} to send them"),
+        ])
+        logger.info("sandbox: loyalty service", metadata: [
+            "baseUrl": .string("http://\(host):\(port)\(PosSandboxes.loyaltyPrefix)"), "auth": .string("X-Api-Key: \(loyaltyKey)"),
+            "customer": .string("\(LoyaltySandbox.defaultCustomer.uuid) (\(LoyaltySandbox.defaultCustomer.email), 130 points)"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

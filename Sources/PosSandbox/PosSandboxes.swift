@@ -1,28 +1,33 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the signed-webhook receiver at `/webhook/…`.
+/// Revel at `/revel`, an OAuth 2 token endpoint at `/oauth-sandbox`, the loyalty service at `/loyalty`, and the
+/// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
     public static let desibitsPrefix = "/desibits"
     public static let revelPrefix = "/revel"
     public static let oauthPrefix = "/oauth-sandbox"
+    public static let loyaltyPrefix = "/loyalty"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
     public let revel: RevelSandbox
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
+    public let loyalty: LoyaltySandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
-        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox()
+        webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
+        loyalty: LoyaltySandbox = LoyaltySandbox()
     ) {
         self.oktopos = oktopos
         self.desibits = desibits
         self.revel = revel
         self.webhook = webhook
         self.oauth = oauth
+        self.loyalty = loyalty
     }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -31,6 +36,7 @@ public final class PosSandboxes: Sendable {
         revel.addRoutes(to: router, prefix: Self.revelPrefix)
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
+        loyalty.addRoutes(to: router, prefix: Self.loyaltyPrefix)
     }
 
     /// Base URLs a connector is configured with, for a sandbox listening at `origin` (`http://127.0.0.1:9090`).
@@ -44,5 +50,6 @@ public final class PosSandboxes: Sendable {
         desibits.reset()
         revel.reset()
         oauth.reset()
+        loyalty.reset()
     }
 }
