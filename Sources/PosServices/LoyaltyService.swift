@@ -256,6 +256,9 @@ public struct LoyaltyService: Sendable {
                 return .failed(.gatewayTimeout("the loyalty service did not answer in time", details: reason), upstreamStatus: nil, outcome: "timeout")
             case .unreachable(let reason):
                 return .failed(.badGateway("the loyalty service is unreachable", details: reason), upstreamStatus: nil, outcome: "bad_gateway")
+            case .unreadable(let status, _) where status >= 500:
+                return .failed(.badGateway("the loyalty service failed", details: "loyalty service status \(status)"), upstreamStatus: status,
+                               outcome: "bad_gateway")
             case .unreadable(let status, let reason):
                 return .failed(.badGateway("the loyalty service's answer could not be read", details: "loyalty service status \(status): \(reason)"),
                                upstreamStatus: status, outcome: "bad_gateway")
