@@ -66,10 +66,8 @@ enum Settings {
     /// `POS_LOYALTY_URL` (no default), `POS_LOYALTY_TIMEOUT` (5s) and `POS_IDEMPOTENCY_TTL` (24h).
     static func loyalty() throws -> LoyaltySettings {
         let url = environment["POS_LOYALTY_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if let url {
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil,
-                  parsed.query == nil, parsed.fragment == nil
-            else { throw ValidationError("POS_LOYALTY_URL must be an absolute http(s) URL without query or fragment, got \"\(url)\"") }
+        if let url, !BaseURL.isValid(url) {
+            throw ValidationError("POS_LOYALTY_URL must be an absolute http(s) URL without query or fragment, got \"\(url)\"")
         }
         let timeoutMs = try duration("POS_LOYALTY_TIMEOUT", default: 5_000)
         guard LoyaltySettings.timeoutRangeMs.contains(timeoutMs) else { throw ValidationError("POS_LOYALTY_TIMEOUT must be from 100ms to 60s") }

@@ -128,14 +128,8 @@ public struct LoyaltyService: Sendable {
         if config.baseUrl == nil { inherited.append("baseUrl") }
         if config.timeoutMs == nil { inherited.append("timeout") }
         return LoyaltyConfigSummary(
-            baseUrl: config.baseUrl ?? settings.defaultBaseUrl ?? "", maskedApiKey: Self.masked(config.sealedApiKey, secretBox),
+            baseUrl: config.baseUrl ?? settings.defaultBaseUrl ?? "", maskedApiKey: secretBox.masked(config.sealedApiKey),
             timeoutMs: config.timeoutMs ?? settings.defaultTimeoutMs, inherited: inherited, createdAt: config.createdAt, updatedAt: config.updatedAt)
-    }
-
-    /// The last four characters of a key of 12 or more, nothing of a shorter one (as provider keys).
-    static func masked(_ sealed: String, _ secretBox: SecretBox) -> String {
-        guard let key = try? secretBox.open(sealed) else { return "****" }
-        return key.count >= 12 ? "****" + String(key.suffix(4)) : "****"
     }
 
     /// Where the tenant's calls go: its configuration over the deployment's defaults.

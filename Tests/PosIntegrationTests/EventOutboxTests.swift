@@ -98,9 +98,10 @@ struct ForwardMigrationTests {
     }
 
     static func expectMigratedForward(_ stores: SQLStores) async throws {
-        // Every step after version 4, in order: steps added later join the list by themselves.
+        // Every step after version 4, in order: steps added later join the list by themselves (numbers
+        // may leave a gap while another branch holds the one between).
         let applied = try await stores.migrate()
-        #expect(applied.first == 5 && applied == Array(5..<(5 + applied.count)) && applied.contains(8))
+        #expect(applied.first == 5 && applied == Array(Set(applied)).sorted() && Set(5...9).isSubset(of: applied))
         let detail = try #require(try await stores.order(id: "order-1", tenantId: "t-1"))
         // Orders from before the status columns start at PAID, version 1, any path allowed.
         #expect(detail.order.status == .paid && detail.order.version == 1 && detail.order.fulfilment == .unknown)
