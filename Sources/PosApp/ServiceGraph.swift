@@ -52,11 +52,12 @@ public struct ServiceGraph: Sendable {
     public let menus: MenuService
     public let menuDrafts: MenuDraftService
     public let imports: MenuImportService
+    public let loyalty: LoyaltyService
     public let clock: ServiceClock
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
                 clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, outletStatusTTLMs: Int64 = 1_000,
-                logger: Logger,
+                loyalty: LoyaltySettings = LoyaltySettings(), logger: Logger,
                 onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
         let connector = WebhookConnector(transport: transport, clock: clock)
         let posConnectors = ConnectorRegistry.builtIn(exchange: POSExchange(transport: transport, clock: clock))
@@ -86,6 +87,8 @@ public struct ServiceGraph: Sendable {
                                         instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs,
                                         outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) })
         self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock)
+        self.loyalty = LoyaltyService(store: stores, client: LoyaltyClient(transport: transport), secretBox: secretBox, outboundGuard: outboundGuard,
+                                      settings: loyalty, clock: clock, instanceId: delivery.instanceId, logger: logger)
         self.worker = OutboxWorker(
             outbox: stores, attempter: attempter,
             settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
@@ -99,6 +102,6 @@ public struct ServiceGraph: Sendable {
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
                     orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports,
-                    menuDrafts: menuDrafts, health: stores, clock: clock)
+                    menuDrafts: menuDrafts, loyalty: loyalty, health: stores, clock: clock)
     }
 }

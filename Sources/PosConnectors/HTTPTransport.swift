@@ -53,7 +53,11 @@ public final class HTTPTransport: Sendable {
         try? await client.shutdown()
     }
 
-    public func send(method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?) async throws(Failure) -> Response {
+    /// `timeout` replaces the transport's for this request (a loyalty service's own); the read
+    /// timeout between bytes stays the transport's.
+    public func send(method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?,
+                     timeout: TimeAmount? = nil) async throws(Failure) -> Response {
+        let timeout = timeout ?? self.timeout
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https", parsed.host != nil else {
             throw .invalidURL("invalid URL \(url)")
         }
@@ -84,7 +88,8 @@ public final class HTTPTransport: Sendable {
             return Response(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                             body: collected, truncated: truncated)
         } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error) {
-            throw .timeout("timeout after \(timeout.nanoseconds / 1_000_000_000) s")
+            let milliseconds = timeout.nanoseconds / 1_000_000
+            throw .timeout(milliseconds % 1000 == 0 ? "timeout after \(milliseconds / 1000) s" : "timeout after \(milliseconds) ms")
         } catch {
             throw .network("network error: \(Self.describe(error))")
         }

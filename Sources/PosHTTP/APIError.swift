@@ -59,6 +59,14 @@ public struct APIError: HTTPResponseError, Equatable {
             self.init(status: .serviceUnavailable, message: "service temporarily unavailable", details: message)
         case .badGateway(let message, let details):
             self.init(status: .badGateway, message: message, details: details)
+        case .notConfigured(let message, let details):
+            self.init(status: .serviceUnavailable, message: message, details: details)
+        case .gatewayTimeout(let message, let details):
+            self.init(status: .gatewayTimeout, message: message, details: details)
+        case .unprocessable(let message, let details):
+            self.init(status: .unprocessableContent, message: message, details: details)
+        case .upstreamRefused(let status, let message, let details):
+            self.init(status: HTTPResponse.Status(code: status), message: message, details: details)
         }
     }
 }

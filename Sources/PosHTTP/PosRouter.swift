@@ -16,17 +16,19 @@ public struct APIServices: Sendable {
     public let menus: MenuService
     public let imports: MenuImportService
     public let menuDrafts: MenuDraftService
+    public let loyalty: LoyaltyService
     public let health: any StoreHealth
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
                 providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService, imports: MenuImportService,
-                menuDrafts: MenuDraftService, health: any StoreHealth, clock: @escaping ServiceClock) {
+                menuDrafts: MenuDraftService, loyalty: LoyaltyService, health: any StoreHealth, clock: @escaping ServiceClock) {
         self.auth = auth
         self.catalog = catalog
         self.menus = menus
         self.imports = imports
         self.menuDrafts = menuDrafts
+        self.loyalty = loyalty
         self.dispatch = dispatch
         self.orderStatus = orderStatus
         self.inbound = inbound
@@ -75,6 +77,7 @@ public enum PosRouter {
         let anyKey = apiKey(anyOf: nil)
         let internalOnly = apiKey(anyOf: [.internal])
         let internalOrPartner = apiKey(anyOf: [.internal, .partner])
+        let partnerOnly = apiKey(anyOf: [.partner])
         let partnerOrAdmin = apiKey(anyOf: [.partner, .admin])
         let internalOrAdmin = apiKey(anyOf: [.internal, .admin])
         let internalPartnerOrAdmin = apiKey(anyOf: [.internal, .partner, .admin])
@@ -91,6 +94,7 @@ public enum PosRouter {
         let catalog = CatalogRoutes(body: body, catalog: services.catalog, clock: services.clock)
         let menus = MenuRoutes(body: body, menus: services.menus, imports: services.imports, deliveries: services.deliveries)
         let drafts = MenuDraftRoutes(body: body, drafts: services.menuDrafts)
+        let loyalty = LoyaltyRoutes(body: body, loyalty: services.loyalty)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
@@ -154,6 +158,15 @@ public enum PosRouter {
         internalOrAdmin.get("/api/v1/menus/publications", use: drafts.publications)
         adminOnly.post("/api/v1/provider-connections/{slug}/import", use: menus.startImport)
         adminOnly.get("/api/v1/jobs/{jobId}", use: menus.job)
+
+        adminOnly.put("/api/v1/loyalty/config", use: loyalty.putConfig)
+        adminOnly.get("/api/v1/loyalty/config", use: loyalty.config)
+        adminOnly.delete("/api/v1/loyalty/config", use: loyalty.deleteConfig)
+        adminOnly.get("/api/v1/loyalty/transactions", use: loyalty.transactions)
+        partnerOnly.get("/api/v1/loyalty/balance", use: loyalty.balance)
+        partnerOnly.post("/api/v1/loyalty/earn-points", use: loyalty.earnPoints)
+        partnerOnly.post("/api/v1/loyalty/use-points", use: loyalty.usePoints)
+        partnerOnly.get("/api/v1/loyalty/customer", use: loyalty.customer)
         return (router, table)
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PosConnectors
 import PosDomain
+import PosServices
 import PosStorage
 
 /// The `--database` option every command shares; falls back to `POS_DATABASE_URL`.
@@ -60,6 +61,19 @@ enum Settings {
         case .failure(let failure):
             throw ValidationError("POS_OUTBOUND_ALLOWLIST has an entry that is neither a host nor a CIDR: \"\(failure.entry)\"")
         }
+    }
+
+    /// `POS_LOYALTY_URL` (no default), `POS_LOYALTY_TIMEOUT` (5s) and `POS_IDEMPOTENCY_TTL` (24h).
+    static func loyalty() throws -> LoyaltySettings {
+        let url = environment["POS_LOYALTY_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let url, !BaseURL.isValid(url) {
+            throw ValidationError("POS_LOYALTY_URL must be an absolute http(s) URL without query or fragment, got \"\(url)\"")
+        }
+        let timeoutMs = try duration("POS_LOYALTY_TIMEOUT", default: 5_000)
+        guard LoyaltySettings.timeoutRangeMs.contains(timeoutMs) else { throw ValidationError("POS_LOYALTY_TIMEOUT must be from 100ms to 60s") }
+        let ttlMs = try duration("POS_IDEMPOTENCY_TTL", default: 86_400_000)
+        guard ttlMs >= 86_400_000 else { throw ValidationError("POS_IDEMPOTENCY_TTL must be at least 24h") }
+        return LoyaltySettings(defaultBaseUrl: url, defaultTimeoutMs: timeoutMs, idempotencyTTLMs: ttlMs)
     }
 
     static func count(_ name: String, default fallback: Int) throws -> Int {

@@ -7,7 +7,7 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, and a signed-webhook receiver.",
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, a loyalty service, and a signed-webhook receiver.",
         discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -38,6 +38,8 @@ struct SandboxCommand: AsyncParsableCommand {
     var atlasWebhookToken: String?
     @Option(name: .customLong("atlas-webhook-header"), help: "Custom header the Atlas double's webhooks carry the token in, instead of Authorization: Bearer.")
     var atlasWebhookHeader: String?
+    @Option(name: .customLong("loyalty-key"), help: "X-Api-Key the loyalty-service double accepts.")
+    var loyaltyKey = LoyaltySandbox.defaultAPIKey
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -45,7 +47,7 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("--oktopos-token-header must be a valid HTTP header name")
         }
         for (name, value) in [("--oktopos-token", oktoposToken), ("--desibits-token", desibitsToken), ("--revel-key", revelKey),
-                              ("--revel-secret", revelSecret)] where value.isEmpty {
+                              ("--revel-secret", revelSecret), ("--loyalty-key", loyaltyKey)] where value.isEmpty {
             throw ValidationError("\(name) must not be empty")
         }
         guard !revelKey.contains(":") else { throw ValidationError("--revel-key must not contain ':' (the header is key:secret)") }
@@ -77,7 +79,8 @@ struct SandboxCommand: AsyncParsableCommand {
             atlas: AtlasSandbox(apiKey: atlasAPIKey, merchantId: atlasMerchantId,
                                 webhook: atlasWebhookURL.flatMap { url in
                                     atlasWebhookToken.map { AtlasSandbox.WebhookTarget(url: url, token: $0, header: atlasWebhookHeader) }
-                                }))
+                                }),
+            loyalty: LoyaltySandbox(apiKey: loyaltyKey))
         let router = Router()
         sandboxes.addRoutes(to: router)
         let app = Application(
@@ -104,6 +107,10 @@ struct SandboxCommand: AsyncParsableCommand {
             "baseUrl": .string(atlasURL), "auth": .string("X-Api-Key: \(atlasAPIKey), X-Merchant-Id: \(atlasMerchantId)"),
             "webhooks": .string(atlasWebhookURL.map { "to \($0), each event twice; POST \(atlasURL)/_sandbox/orders/{id}/events sends one" }
                 ?? "none: PUT \(atlasURL)/_sandbox/webhook {\"url\",\"token\"} to send them"),
+        ])
+        logger.info("sandbox: loyalty service", metadata: [
+            "baseUrl": .string("http://\(host):\(port)\(PosSandboxes.loyaltyPrefix)"), "auth": .string("X-Api-Key: \(loyaltyKey)"),
+            "customer": .string("\(LoyaltySandbox.defaultCustomer.uuid) (\(LoyaltySandbox.defaultCustomer.email), 130 points)"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

@@ -71,9 +71,10 @@ struct ServeCommand: AsyncParsableCommand {
             delivery.statusPollSchedule = polling
         }
         guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
+        let loyalty = try Settings.loyalty()
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
-            delivery: delivery, authCacheTTLMs: authCacheTTLMs, logger: logger)
+            delivery: delivery, authCacheTTLMs: authCacheTTLMs, loyalty: loyalty, logger: logger)
         let settings = ServerSettings(host: host, port: port,
                                       edge: EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes,
                                                          publicURL: environment["POS_PUBLIC_URL"]))

@@ -34,6 +34,8 @@ extension ServiceError {
         case .unauthorized: "unauthorized"
         case .forbidden(let message, _), .notFound(let message), .unavailable(let message), .unverified(let message): message
         case .conflict(let message, _), .badGateway(let message, _), .preconditionFailed(let message, _): message
+        case .notConfigured(let message, _), .gatewayTimeout(let message, _), .unprocessable(let message, _): message
+        case .upstreamRefused(_, let message, _): message
         }
     }
 }

@@ -1,7 +1,7 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, Atlas Kitchen at `/atlas`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the
+/// Revel at `/revel`, Atlas Kitchen at `/atlas`, an OAuth 2 token endpoint at `/oauth-sandbox`, the loyalty service at `/loyalty`, and the
 /// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
@@ -9,6 +9,7 @@ public final class PosSandboxes: Sendable {
     public static let revelPrefix = "/revel"
     public static let atlasPrefix = "/atlas"
     public static let oauthPrefix = "/oauth-sandbox"
+    public static let loyaltyPrefix = "/loyalty"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
@@ -16,11 +17,13 @@ public final class PosSandboxes: Sendable {
     public let atlas: AtlasSandbox
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
+    public let loyalty: LoyaltySandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
         webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
-        atlas: AtlasSandbox = AtlasSandbox()
+        atlas: AtlasSandbox = AtlasSandbox(),
+        loyalty: LoyaltySandbox = LoyaltySandbox()
     ) {
         self.oktopos = oktopos
         self.desibits = desibits
@@ -28,6 +31,7 @@ public final class PosSandboxes: Sendable {
         self.atlas = atlas
         self.webhook = webhook
         self.oauth = oauth
+        self.loyalty = loyalty
     }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -37,6 +41,7 @@ public final class PosSandboxes: Sendable {
         atlas.addRoutes(to: router, prefix: Self.atlasPrefix)
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
+        loyalty.addRoutes(to: router, prefix: Self.loyaltyPrefix)
     }
 
     /// Base URLs a connector is configured with, for a sandbox listening at `origin` (`http://127.0.0.1:9090`).
@@ -51,5 +56,6 @@ public final class PosSandboxes: Sendable {
         revel.reset()
         atlas.reset()
         oauth.reset()
+        loyalty.reset()
     }
 }

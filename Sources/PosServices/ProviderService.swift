@@ -142,8 +142,7 @@ public struct ProviderService: Sendable {
 
     /// Masked for display: the last four characters of a long key, nothing of a short one.
     public func maskedKey(_ connection: ProviderConnection) -> String {
-        guard let key = try? secretBox.open(connection.sealedApiKey) else { return "****" }
-        return key.count >= 12 ? "****" + String(key.suffix(4)) : "****"
+        secretBox.masked(connection.sealedApiKey)
     }
 
     public func hasSecret(_ connection: ProviderConnection) -> Bool {

@@ -21,6 +21,15 @@ public enum ServiceError: Error, Equatable, Sendable {
     case unavailable(String)
     /// 502: a POS we asked on the caller's behalf failed.
     case badGateway(String, details: String = "")
+    /// 503 for a feature the tenant has not set up (`loyalty_not_configured`): unlike
+    /// ``unavailable(_:)``, the message is the caller's to read.
+    case notConfigured(String, details: String = "")
+    /// 504: a system we asked on the caller's behalf did not answer in time.
+    case gatewayTimeout(String, details: String = "")
+    /// 422: a key reused for a different request (a loyalty `refCode`).
+    case unprocessable(String, details: String = "")
+    /// A refusal of a system we proxy, passed through with its own 4xx status and message.
+    case upstreamRefused(status: Int, message: String, details: String = "")
 
     /// The HTTP status the edge answers with.
     public var statusCode: Int {
@@ -31,8 +40,11 @@ public enum ServiceError: Error, Equatable, Sendable {
         case .notFound: 404
         case .conflict: 409
         case .preconditionFailed: 412
-        case .unavailable: 503
+        case .unavailable, .notConfigured: 503
         case .badGateway: 502
+        case .gatewayTimeout: 504
+        case .unprocessable: 422
+        case .upstreamRefused(let status, _, _): status
         }
     }
 

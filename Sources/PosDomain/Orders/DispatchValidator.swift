@@ -201,7 +201,8 @@ public struct FieldReader: Sendable {
         return flag
     }
 
-    public func positiveInteger(_ key: String) throws(ValidationError) -> Int {
+    /// An integer from 1 to `max` (a quantity by default).
+    public func positiveInteger(_ key: String, max: Int = 1_000_000) throws(ValidationError) -> Int {
         let value = try required(key)
         guard case .number(let text) = value.kind else {
             throw ValidationError(field: path(key), message: "must be an integer, not \(value.typeName)")
@@ -209,8 +210,8 @@ public struct FieldReader: Sendable {
         guard let number = try? ExactDecimal(text), let integer = number.integerValue else {
             throw ValidationError(field: path(key), message: "must be an integer")
         }
-        guard integer >= 1, integer <= 1_000_000 else {
-            throw ValidationError(field: path(key), message: "must be between 1 and 1000000")
+        guard integer >= 1, integer <= Int64(max) else {
+            throw ValidationError(field: path(key), message: "must be between 1 and \(max)")
         }
         return Int(integer)
     }

@@ -52,6 +52,13 @@ public struct SecretBox: Sendable {
         }
     }
 
+    /// A sealed credential for display: `****` and the last four characters of a key of 12 or more,
+    /// nothing of a shorter one (or of one this master key cannot open).
+    public func masked(_ stored: String) -> String {
+        guard let key = try? open(stored) else { return "****" }
+        return key.count >= 12 ? "****" + String(key.suffix(4)) : "****"
+    }
+
     private static func decodeHex(_ text: String) -> [UInt8]? {
         var bytes: [UInt8] = []
         var iterator = text.utf8.makeIterator()

@@ -182,9 +182,7 @@ enum BodyFields {
     }
 
     static func httpURL(_ text: String, field: String) throws(ValidationError) {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil,
-              url.query == nil, url.fragment == nil
-        else { throw ValidationError(field: field, message: "must be an absolute http(s) URL without query or fragment") }
+        guard BaseURL.isValid(text) else { throw ValidationError(field: field, message: "must be an absolute http(s) URL without query or fragment") }
     }
 
     /// `config` as an object; a JSON-encoded string (the original service's docs type it as a string) is read too.

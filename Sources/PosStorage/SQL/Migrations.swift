@@ -461,7 +461,56 @@ enum Migrations {
             """,
             "CREATE INDEX menu_publications_outlet ON menu_publications (tenant_id, outlet_id, published_at)",
         ]),
-        // Step 11 belongs to work merged separately; steps apply by version, so the gap is harmless.
+        Step(version: 11, name: "loyalty configuration, refCode records, call log", statements: [
+            // base_url and timeout_ms NULL: the deployment's default (POS_LOYALTY_URL, POS_LOYALTY_TIMEOUT).
+            """
+            CREATE TABLE loyalty_configs (
+                tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+                base_url TEXT,
+                api_key_sealed TEXT NOT NULL,
+                timeout_ms BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            // One row per (tenant, operation, refCode): what it moved, and once answered, the answer replayed.
+            """
+            CREATE TABLE loyalty_moves (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                operation TEXT NOT NULL,
+                ref_code TEXT NOT NULL,
+                customer_uuid TEXT NOT NULL,
+                points BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                response_status INTEGER,
+                response_body TEXT,
+                attempts BIGINT NOT NULL,
+                lease_owner TEXT,
+                lease_until BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, operation, ref_code)
+            )
+            """,
+            """
+            CREATE TABLE loyalty_calls (
+                id {{ID}},
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                operation TEXT NOT NULL,
+                customer_uuid TEXT,
+                points BIGINT,
+                ref_code TEXT,
+                upstream_status INTEGER,
+                latency_ms BIGINT NOT NULL,
+                status INTEGER NOT NULL,
+                outcome TEXT NOT NULL,
+                at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX loyalty_calls_tenant ON loyalty_calls (tenant_id, at, id)",
+            "CREATE INDEX loyalty_calls_customer ON loyalty_calls (tenant_id, customer_uuid, at, id)",
+        ]),
         Step(version: 12, name: "inbound POS events applied once", statements: [
             // A POS that delivers at least once (Atlas) sends an event again; its identity is recorded when
             // the event was decided on, and a repeat changes nothing (ADR 0009).

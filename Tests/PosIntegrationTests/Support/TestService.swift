@@ -51,7 +51,7 @@ final class TestService: Sendable {
         health: EndpointHealthPolicy = EndpointHealthPolicy(),
         // Replicas: several services on the same stores, with the same master key.
         sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil, pollIntervalMs: Int64 = 20,
-        statusPollSchedule: RetrySchedule = .statusPolling
+        statusPollSchedule: RetrySchedule = .statusPolling, loyalty: LoyaltySettings = LoyaltySettings()
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -72,7 +72,7 @@ final class TestService: Sendable {
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
             delivery: delivery,
-            authCacheTTLMs: authCacheTTLMs, logger: quietLogger, onAttemptRecorded: { events.record($0) })
+            authCacheTTLMs: authCacheTTLMs, loyalty: loyalty, logger: quietLogger, onAttemptRecorded: { events.record($0) })
         let settings = ServerSettings(host: "127.0.0.1", port: 0, edge: EdgeSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
         var routes: RouteTable?
         let server = try await LiveServer.start { onServerRunning in
@@ -166,11 +166,13 @@ func withTestService<T>(
     deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
     health: EndpointHealthPolicy = EndpointHealthPolicy(), statusPollSchedule: RetrySchedule = .statusPolling,
+    loyalty: LoyaltySettings = LoyaltySettings(),
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
                                               schedule: schedule, outboundGuard: outboundGuard, clock: clock,
-                                              rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule)
+                                              rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule,
+                                              loyalty: loyalty)
     do {
         let result = try await body(service)
         await service.stop()
