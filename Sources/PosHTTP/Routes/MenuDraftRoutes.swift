@@ -170,15 +170,22 @@ struct NewSection: JSONBodyCommand {
     }
 }
 
+/// The body of a `PUT` of one part of a draft: `{<key>: [...]}`, the list required (empty allowed).
+enum DraftPart {
+    static func reader(_ root: JSONNode, _ key: String) throws(ValidationError) -> FieldReader {
+        let reader = try FieldReader.object(root, path: "")
+        try reader.rejectUnknownKeys(allowed: [key])
+        _ = try reader.array(key, minCount: 0)
+        return reader
+    }
+}
+
 /// `PUT /menus/drafts/{id}/sections/{sectionId}/items`: `{items: [{itemCode, price?}]}` (empty clears).
 struct SectionItems: JSONBodyCommand {
     let items: [MenuDraft.Item]
 
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
-        let reader = try FieldReader.object(root, path: "")
-        try reader.rejectUnknownKeys(allowed: ["items"])
-        _ = try reader.array("items", minCount: 0)
-        items = try MenuDraft.items(reader)
+        items = try MenuDraft.items(DraftPart.reader(root, "items"))
     }
 }
 
@@ -187,10 +194,7 @@ struct DraftOperatingHours: JSONBodyCommand {
     let hours: [AvailabilityWindow]
 
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
-        let reader = try FieldReader.object(root, path: "")
-        try reader.rejectUnknownKeys(allowed: ["operatingHours"])
-        _ = try reader.array("operatingHours", minCount: 0)
-        hours = try MenuDraft.hours(reader)
+        hours = try MenuDraft.hours(DraftPart.reader(root, "operatingHours"))
     }
 }
 
@@ -199,10 +203,7 @@ struct DraftOutlets: JSONBodyCommand {
     let outletIds: [String]
 
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
-        let reader = try FieldReader.object(root, path: "")
-        try reader.rejectUnknownKeys(allowed: ["outletIds"])
-        _ = try reader.array("outletIds", minCount: 0)
-        outletIds = try MenuDraft.outletIds(reader)
+        outletIds = try MenuDraft.outletIds(DraftPart.reader(root, "outletIds"))
     }
 }
 
