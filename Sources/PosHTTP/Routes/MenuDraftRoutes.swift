@@ -64,18 +64,11 @@ struct MenuDraftRoutes: Sendable {
     // MARK: Publishing
 
     struct Published: Encodable {
-        struct Summary: Encodable {
-            let created: Int
-            let updated: Int
-            let unchanged: Int
-            let deleted: Int
-        }
-
         struct Outlet: Encodable {
             let outletId: String
             let status: String
             let menuIds: [String]
-            let summary: Summary?
+            let summary: MenuCounts?
             let error: String?
 
             func encode(to encoder: any Encoder) throws {
@@ -106,8 +99,7 @@ struct MenuDraftRoutes: Sendable {
             publishId: result.publishId, status: status,
             outlets: result.outlets.map { outlet in
                 Published.Outlet(outletId: outlet.outletId, status: outlet.status.rawValue, menuIds: outlet.menuIds,
-                                 summary: outlet.summary.map { .init(created: $0.created.count, updated: $0.updated.count, unchanged: $0.unchanged.count,
-                                                                     deleted: $0.deleted.count) },
+                                 summary: outlet.summary.map(MenuCounts.init),
                                  error: outlet.error)
             }))
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import PosConnectors
 import PosDomain
 import PosServices
+import PosStorage
 import Synchronization
 
 /// What an outlet sells: menu sync, snoozes, and the menu partners read.
@@ -33,20 +34,13 @@ struct MenuRoutes: Sendable {
     }
 
     struct Synced: Encodable {
-        struct Summary: Encodable {
-            let created: Int
-            let updated: Int
-            let unchanged: Int
-            let deleted: Int
-        }
-
         struct Menu: Encodable {
             let menuId: String
             let action: String
         }
 
         let status: String
-        let summary: Summary
+        let summary: MenuCounts
         let menus: [Menu]
     }
 
@@ -59,7 +53,7 @@ struct MenuRoutes: Sendable {
             + summary.unchanged.map { Synced.Menu(menuId: $0, action: "unchanged") } + summary.deleted.map { Synced.Menu(menuId: $0, action: "deleted") }
         return Envelope(message: summary.changed ? "menus synced" : "menus unchanged", Synced(
             status: summary.changed ? "synced" : "unchanged",
-            summary: .init(created: summary.created.count, updated: summary.updated.count, unchanged: summary.unchanged.count, deleted: summary.deleted.count),
+            summary: MenuCounts(summary),
             menus: actions))
     }
 
@@ -104,6 +98,21 @@ struct MenuRoutes: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// What a full replace of an outlet's menus did, counted (menu sync and publish answer it alike).
+struct MenuCounts: Encodable {
+    let created: Int
+    let updated: Int
+    let unchanged: Int
+    let deleted: Int
+
+    init(_ summary: MenuSyncSummary) {
+        created = summary.created.count
+        updated = summary.updated.count
+        unchanged = summary.unchanged.count
+        deleted = summary.deleted.count
     }
 }
 
