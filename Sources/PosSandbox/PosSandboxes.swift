@@ -1,7 +1,7 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, Atlas Kitchen at `/atlas`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the
+/// Revel at `/revel`, Atlas Kitchen at `/atlas`, Lightspeed K-Series at `/lightspeed`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the
 /// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
@@ -9,6 +9,7 @@ public final class PosSandboxes: Sendable {
     public static let revelPrefix = "/revel"
     public static let atlasPrefix = "/atlas"
     public static let oauthPrefix = "/oauth-sandbox"
+    public static let lightspeedPrefix = "/lightspeed"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
@@ -16,12 +17,14 @@ public final class PosSandboxes: Sendable {
     public let atlas: AtlasSandbox
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
+    public let lightspeed: LightspeedSandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
         webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
-        atlas: AtlasSandbox = AtlasSandbox()
+        atlas: AtlasSandbox = AtlasSandbox(), lightspeed: LightspeedSandbox = LightspeedSandbox()
     ) {
+        self.lightspeed = lightspeed
         self.oktopos = oktopos
         self.desibits = desibits
         self.revel = revel
@@ -37,6 +40,7 @@ public final class PosSandboxes: Sendable {
         atlas.addRoutes(to: router, prefix: Self.atlasPrefix)
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
+        lightspeed.addRoutes(to: router, prefix: Self.lightspeedPrefix)
     }
 
     /// Base URLs a connector is configured with, for a sandbox listening at `origin` (`http://127.0.0.1:9090`).
@@ -51,5 +55,6 @@ public final class PosSandboxes: Sendable {
         revel.reset()
         atlas.reset()
         oauth.reset()
+        lightspeed.reset()
     }
 }
