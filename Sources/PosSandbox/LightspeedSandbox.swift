@@ -110,6 +110,10 @@ public final class LightspeedSandbox: Sendable {
     /// Every access token issued so far is expired (refresh tokens stay good).
     public func expireAccessTokens() { state.withLock { $0.accessTokens = [:] } }
 
+    /// Every refresh token issued so far counts as spent (as if another client had used it): the next
+    /// refresh with one is `invalid_grant`.
+    public func revokeRefreshTokens() { state.withLock { $0.refreshTokens = [] } }
+
     /// Readiness: `NOT_READY` (sales period closed) when false.
     public func setReady(_ ready: Bool) { state.withLock { $0.ready = ready } }
 
