@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import PosDomain
 import Synchronization
 
@@ -431,7 +430,8 @@ public final class LightspeedSandbox: Sendable {
             guard let order = state.orders.first(where: { $0.reference == reference }), let endpoint = state.endpoints[order.endpointId] else { return nil }
             return (order, endpoint)
         }
-        guard let (order, endpoint) = found else { throw .unknownOrder(reference) }
+        guard let found else { throw .unknownOrder(reference) }
+        let (order, endpoint) = found
         let paid = order.body["payment"]?["paymentAmount"]?.serialized ?? "0"
         let amount = Self.decimalString(paid)
         var body: [(String, JSONValue)] = [

@@ -375,6 +375,12 @@ struct LightspeedConnectorTests {
 
     // MARK: The double
 
+    /// `errors[0].field` of a Spring-style 400.
+    static func firstErrorField(_ body: JSONValue?) -> JSONValue? {
+        guard case .array(let errors)? = body?["errors"] else { return nil }
+        return errors.first?["field"]
+    }
+
     @Test("the double: Bearer required, endpointId registered first, Spring-style 400s, 409 on a reused reference, reused refresh token 400")
     func doubleEnforces() async throws {
         let sandboxes = PosSandboxes()
@@ -406,7 +412,7 @@ struct LightspeedConnectorTests {
             let good = try LightspeedConnector.orderBody(Self.order, settings: try Self.settings(), endpointId: "ep-1")
             #expect(try await post("/o/op/1/order/toGo", good, auth: false).0 == 401)
             let (unregistered, spring) = try await post("/o/op/1/order/toGo", good)
-            #expect(unregistered == 400 && spring?["errors"]?[0]?["field"] == .string("endpointId") && spring?["error"] == .string("Bad Request"))
+            #expect(unregistered == 400 && Self.firstErrorField(spring) == .string("endpointId") && spring?["error"] == .string("Bad Request"))
             let registration = LightspeedConnector.webhookBody(endpointId: "ep-1", url: "http://127.0.0.1:9/hook", username: "cata", password: nil)
             #expect(try await post("/o/wh/1/webhook", registration, method: "PUT").0 == 200)
             #expect(try await post("/o/wh/1/webhook", registration, method: "PUT").0 == 409)
@@ -417,7 +423,7 @@ struct LightspeedConnectorTests {
             members = members.map { $0.0 == "thirdPartyReference" ? ($0.0, .string("other-ref")) : $0 }
             members = members.map { $0.0 == "items" ? ($0.0, .array([.object([("quantity", .number("1")), ("sku", .string("UNKNOWN"))])])) : $0 }
             let (unknown, unknownError) = try await post("/o/op/1/order/toGo", .object(members))
-            #expect(unknown == 400 && unknownError?["errors"]?[0]?["field"] == .string("items[0].sku"))
+            #expect(unknown == 400 && Self.firstErrorField(unknownError) == .string("items[0].sku"))
             #expect(sandboxes.lightspeed.orders.count == 1)
         }
     }
