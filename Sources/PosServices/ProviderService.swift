@@ -210,10 +210,9 @@ public struct ProviderService: Sendable {
     /// provider (stored as its SHA-256, spent once, expiring), and the POS's authorize URL carrying it.
     public func startAuthorization(slug: String, tenant: Tenant) async throws -> String {
         let connector = try connector(slug)
-        guard let authorizing = connector as? LightspeedConnector else {
+        guard connector is LightspeedConnector else {
             throw ServiceError.invalid(field: "slug", message: "\(slug) does not use the OAuth authorization-code flow")
         }
-        _ = authorizing
         guard let oauthStates else { throw ServiceError.unavailable("OAuth authorization is not available on this server") }
         let connection = try await connection(slug: slug, tenant: tenant)
         let config: LightspeedConnector.Config
@@ -274,7 +273,8 @@ public struct ProviderService: Sendable {
         if connection.status == CredentialProvider.reauthorizationRequired {
             connection.status = "active"
             connection.updatedAt = clock()
-            connection = try await translatingStoreErrors { try await providers.upsertConnection(connection) }
+            let reactivated = connection
+            connection = try await translatingStoreErrors { try await providers.upsertConnection(reactivated) }
         }
         return connection
     }
