@@ -359,7 +359,8 @@ struct LightspeedConnectorTests {
                 async let a = dispatch(replicaA, uuid: "ord-replica-a-4000-8000-000000000046")
                 async let b = dispatch(replicaB, uuid: "ord-replica-b-4000-8000-000000000047")
                 let outcomes = try await [a, b]
-                #expect(outcomes.allSatisfy(\.succeeded), "\(outcomes.map(\.reason))")
+                let reasons = outcomes.map { $0.reason }
+                #expect(outcomes.allSatisfy { $0.succeeded }, "\(reasons)")
                 let stats = sandboxes.lightspeed.stats
                 #expect(stats.refreshGrants == 1 && stats.invalidGrants == 0, "one refresh across both replicas: \(stats)")
                 #expect(sandboxes.lightspeed.orders.count == 2)

@@ -131,7 +131,7 @@ public struct LightspeedConnector: OrderDispatching, ConnectionTesting, RemoteOu
     // MARK: Mapping
 
     /// `toGo` for pickup and delivery, `local` for dine-in.
-    static func orderPath(_ deliveryMethod: String) -> String {
+    public static func orderPath(_ deliveryMethod: String) -> String {
         switch deliveryMethod.uppercased().filter(\.isLetter) {
         case "DINEIN", "EATIN", "LOCAL": "/o/op/1/order/local"
         default: "/o/op/1/order/toGo"
@@ -235,7 +235,7 @@ public struct LightspeedConnector: OrderDispatching, ConnectionTesting, RemoteOu
     }
 
     /// The body of `PUT /o/wh/1/webhook`.
-    static func webhookBody(endpointId: String, url: String, username: String, password: String?) -> JSONValue {
+    public static func webhookBody(endpointId: String, url: String, username: String, password: String?) -> JSONValue {
         var body: [(String, JSONValue)] = [("endpointId", .string(endpointId)), ("url", .string(url))]
         if let password {
             body.append(contentsOf: [("withBasicAuth", .bool(true)), ("username", .string(username)), ("password", .string(password))])
@@ -250,29 +250,35 @@ public struct LightspeedConnector: OrderDispatching, ConnectionTesting, RemoteOu
     }
 
     /// The registered endpoint, registering it first when the connection has none yet.
-    private func ensureEndpoint(_ access: ProviderAccess, config: Config) async -> Result<(String, Int64), ConnectorOutcome> {
-        if let known = config.endpointId { return .success((known, 0)) }
+    enum EndpointStep {
+        /// The endpoint id, and the time its registration took (0 when it was known).
+        case ready(String, Int64)
+        case failed(ConnectorOutcome)
+    }
+
+    private func ensureEndpoint(_ access: ProviderAccess, config: Config) async -> EndpointStep {
+        if let known = config.endpointId { return .ready(known, 0) }
         guard !access.webhookUrl.isEmpty else {
-            return .failure(.failed(.configuration, "the lightspeed connection has no webhookUrl: set it to the connection's inboundUrl so Lightspeed can report order status",
+            return .failed(.failed(.configuration, "the lightspeed connection has no webhookUrl: set it to the connection's inboundUrl so Lightspeed can report order status",
                                     retryable: false))
         }
         let id = Self.endpointId(forWebhookUrl: access.webhookUrl)
         let body = Self.webhookBody(endpointId: id, url: access.webhookUrl, username: config.webhookUsername, password: access.webhookSecret)
         let answer: POSExchange.Answer
         switch await exchange.send(.PUT, access.baseUrl + "/o/wh/1/webhook", access: access, authorize: Self.bearer, json: body) {
-        case .failure(let failure): return .failure(failure.outcome)
+        case .failure(let failure): return .failed(failure.outcome)
         case .success(let value): answer = value
         }
         // 409: this endpoint id exists already (another replica registered it a moment ago).
         guard answer.succeeded || answer.response.status == 409 else {
-            return .failure(.refused(answer, step: "Lightspeed webhook registration", message: Self.errorText(answer), durationMs: answer.durationMs))
+            return .failed(.refused(answer, step: "Lightspeed webhook registration", message: Self.errorText(answer), durationMs: answer.durationMs))
         }
         do {
             try await access.rememberConfig?("endpointId", .string(id))
         } catch {
-            return .failure(.checkpointFailed(error, durationMs: answer.durationMs))
+            return .failed(.checkpointFailed(error, durationMs: answer.durationMs))
         }
-        return .success((id, answer.durationMs))
+        return .ready(id, answer.durationMs)
     }
 
     public func dispatch(_ request: POSDispatch) async -> ConnectorOutcome {
@@ -290,8 +296,8 @@ public struct LightspeedConnector: OrderDispatching, ConnectionTesting, RemoteOu
         var spent: Int64 = 0
         let endpointId: String
         switch await ensureEndpoint(access, config: config) {
-        case .failure(let outcome): return outcome
-        case .success(let (id, took)):
+        case .failed(let outcome): return outcome
+        case .ready(let id, let took):
             endpointId = id
             spent += took
         }
