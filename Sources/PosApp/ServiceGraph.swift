@@ -66,7 +66,11 @@ public struct ServiceGraph: Sendable {
         self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
         // OAuth POS: tokens sealed in the stores, refreshed by one replica at a time (leases named by this instance).
         let credentials = CredentialProvider(secretBox: secretBox, tokens: stores, endpoint: OAuthTokenEndpoint(transport: transport),
-                                             clock: clock, settings: .init(owner: delivery.instanceId))
+                                             clock: clock, settings: .init(owner: delivery.instanceId),
+                                             onReauthorizationRequired: { tenantId, slug in
+                                                 await ConnectorDeliverer.markReauthorizationRequired(providers: stores, tenantId: tenantId, slug: slug,
+                                                                                                      at: clock())
+                                             })
         let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock,
                                            credentials: credentials)
         let orderStatus = OrderStatusService(store: stores, registry: posConnectors, clock: clock)
@@ -86,7 +90,7 @@ public struct ServiceGraph: Sendable {
         self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,
                                         instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs,
                                         outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) })
-        self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock)
+        self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock, oauthStates: stores)
         self.loyalty = LoyaltyService(store: stores, client: LoyaltyClient(transport: transport), secretBox: secretBox, outboundGuard: outboundGuard,
                                       settings: loyalty, clock: clock, instanceId: delivery.instanceId, logger: logger)
         self.worker = OutboxWorker(

@@ -24,6 +24,10 @@ public enum CredentialScheme: Sendable, Equatable {
     /// OAuth 2: the connection's `apiKey`/`apiSecret` are the client id and secret; tokens come from
     /// `tokenURL` (client credentials, then single-use refresh tokens).
     case oauth2(tokenURL: String, scope: String?)
+    /// OAuth 2 authorization code (Lightspeed K-Series): the merchant approves our client once and the
+    /// callback stores the first token pair; after that only (single-use) refresh tokens. With no
+    /// stored pair, or a refresh refused as spent, the connection needs the merchant to authorize again.
+    case oauth2AuthorizationCode(tokenURL: String)
 }
 
 /// A credential could not be had (the token endpoint refused or did not answer).
@@ -31,11 +35,14 @@ public struct CredentialFailure: Error, Sendable, Equatable {
     public var failureClass: FailureClass
     public var message: String
     public var retryable: Bool
+    /// The token endpoint's OAuth `error` code (`invalid_grant`), when it answered one.
+    public var oauthError: String?
 
-    public init(_ failureClass: FailureClass, _ message: String, retryable: Bool) {
+    public init(_ failureClass: FailureClass, _ message: String, retryable: Bool, oauthError: String? = nil) {
         self.failureClass = failureClass
         self.message = message
         self.retryable = retryable
+        self.oauthError = oauthError
     }
 }
 
@@ -72,12 +79,21 @@ public struct ProviderAccess: Sendable {
     /// Connector-specific options (`{"tokenHeader": "X-API-Key"}`); never secrets.
     public var config: JSONValue
     public var credentials: any CredentialSource
+    /// The connection's `webhookSecret`, for a POS we register our webhook endpoint with (Lightspeed's
+    /// HTTP Basic password); nil when none is set. Never logged.
+    public var webhookSecret: String?
+    /// Stores one key of the connection's `config` (Lightspeed's registered `endpointId`); nil where the
+    /// caller cannot write the connection (a test's bare access).
+    public var rememberConfig: (@Sendable (_ key: String, _ value: JSONValue) async throws -> Void)?
 
-    public init(baseUrl: String, webhookUrl: String, config: JSONValue, credentials: any CredentialSource) {
+    public init(baseUrl: String, webhookUrl: String, config: JSONValue, credentials: any CredentialSource, webhookSecret: String? = nil,
+                rememberConfig: (@Sendable (_ key: String, _ value: JSONValue) async throws -> Void)? = nil) {
         self.baseUrl = baseUrl.hasSuffix("/") ? String(baseUrl.dropLast()) : baseUrl
         self.webhookUrl = webhookUrl
         self.config = config
         self.credentials = credentials
+        self.webhookSecret = webhookSecret
+        self.rememberConfig = rememberConfig
     }
 }
 
@@ -111,6 +127,13 @@ public struct OAuthTokenEndpoint: Sendable {
                         form: [("grant_type", "client_credentials")] + (scope.map { [("scope", $0)] } ?? []))
     }
 
+    /// Exchanges an authorization `code` from the merchant's approval (RFC 6749 §4.1.3); `redirectUri`
+    /// must be the one the authorize URL named.
+    public func authorizationCode(tokenURL: String, clientId: String, clientSecret: String, code: String, redirectUri: String) async throws(CredentialFailure) -> IssuedToken {
+        try await grant(tokenURL: tokenURL, clientId: clientId, clientSecret: clientSecret,
+                        form: [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri)])
+    }
+
     /// Spends `refreshToken`: a POS with single-use refresh tokens answers `invalid_grant` to a second use.
     public func refresh(tokenURL: String, clientId: String, clientSecret: String, refreshToken: String) async throws(CredentialFailure) -> IssuedToken {
         try await grant(tokenURL: tokenURL, clientId: clientId, clientSecret: clientSecret,
@@ -133,7 +156,8 @@ public struct OAuthTokenEndpoint: Sendable {
             // 400 invalid_grant / 401 invalid_client: asking again will not help; 5xx and 429 may.
             let code = json?["error"]?.stringValue ?? "HTTP \(response.status)"
             let retryable = response.status == 429 || response.status >= 500
-            throw CredentialFailure(retryable ? .httpStatus : .auth, "the token endpoint answered HTTP \(response.status): \(code)", retryable: retryable)
+            throw CredentialFailure(retryable ? .httpStatus : .auth, "the token endpoint answered HTTP \(response.status): \(code)", retryable: retryable,
+                                    oauthError: json?["error"]?.stringValue)
         }
         guard let access = json?["access_token"]?.stringValue, !access.isEmpty else {
             throw CredentialFailure(.unexpectedResponse, "the token endpoint answered without access_token", retryable: false)

@@ -102,6 +102,7 @@ public enum PosRouter {
         open.get("/openapi.json", use: system.openAPI)
         open.get("/api/v1/webhooks/events", use: webhooks.events)
         open.post("/api/v1/inbound/{provider}/order-status/{connectionToken}", use: inbound.orderStatus)
+        open.get("/api/v1/oauth/lightspeed/callback", use: providers.oauthCallback)
 
         anyKey.get("/api/v1/auth/whoami", use: auth.whoAmI)
 
@@ -129,6 +130,7 @@ public enum PosRouter {
         adminOnly.delete("/api/v1/provider-connections/{slug}", use: providers.deleteConnection)
         adminOnly.post("/api/v1/provider-connections/{slug}/test", use: providers.testConnection)
         adminOnly.get("/api/v1/provider-connections/{slug}/remote-outlets", use: providers.remoteOutlets)
+        adminOnly.get("/api/v1/provider-connections/{slug}/oauth/start", use: providers.oauthStart)
         adminOnly.put("/api/v1/outlet-providers/{outletId}", use: providers.putOutletProvider)
         adminOnly.get("/api/v1/outlet-providers/{outletId}", use: providers.outletProvider)
         adminOnly.get("/api/v1/inbound-requests", use: inbound.requests)

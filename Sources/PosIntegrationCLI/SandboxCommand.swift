@@ -7,7 +7,7 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, a loyalty service, and a signed-webhook receiver.",
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, Lightspeed K-Series, a loyalty service, and a signed-webhook receiver.",
         discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -40,6 +40,12 @@ struct SandboxCommand: AsyncParsableCommand {
     var atlasWebhookHeader: String?
     @Option(name: .customLong("loyalty-key"), help: "X-Api-Key the loyalty-service double accepts.")
     var loyaltyKey = LoyaltySandbox.defaultAPIKey
+    @Option(name: .customLong("lightspeed-client-id"), help: "OAuth client id the Lightspeed double accepts.")
+    var lightspeedClientId = LightspeedSandbox.defaultClientId
+    @Option(name: .customLong("lightspeed-client-secret"), help: "OAuth client secret the Lightspeed double accepts.")
+    var lightspeedClientSecret = LightspeedSandbox.defaultClientSecret
+    @Flag(name: .customLong("lightspeed-manual-accept"), help: "Do not send SUCCESS after each Lightspeed order; send webhooks with POST /lightspeed/_sandbox/webhook.")
+    var lightspeedManualAccept = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -53,6 +59,9 @@ struct SandboxCommand: AsyncParsableCommand {
         guard !revelKey.contains(":") else { throw ValidationError("--revel-key must not contain ':' (the header is key:secret)") }
         guard (revelWebhookURL == nil) == (revelWebhookSecret == nil), revelWebhookURL != "", revelWebhookSecret != "" else {
             throw ValidationError("--revel-webhook-url and --revel-webhook-secret go together and must not be empty")
+        }
+        guard !lightspeedClientId.isEmpty, !lightspeedClientSecret.isEmpty else {
+            throw ValidationError("--lightspeed-client-id and --lightspeed-client-secret must not be empty")
         }
         guard !atlasAPIKey.isEmpty, !atlasMerchantId.isEmpty else { throw ValidationError("--atlas-api-key and --atlas-merchant-id must not be empty") }
         guard (atlasWebhookURL == nil) == (atlasWebhookToken == nil), atlasWebhookURL != "", atlasWebhookToken != "" else {
@@ -80,6 +89,7 @@ struct SandboxCommand: AsyncParsableCommand {
                                 webhook: atlasWebhookURL.flatMap { url in
                                     atlasWebhookToken.map { AtlasSandbox.WebhookTarget(url: url, token: $0, header: atlasWebhookHeader) }
                                 }),
+            lightspeed: LightspeedSandbox(clientId: lightspeedClientId, clientSecret: lightspeedClientSecret, autoAccept: !lightspeedManualAccept),
             loyalty: LoyaltySandbox(apiKey: loyaltyKey))
         let router = Router()
         sandboxes.addRoutes(to: router)
@@ -111,6 +121,12 @@ struct SandboxCommand: AsyncParsableCommand {
         logger.info("sandbox: loyalty service", metadata: [
             "baseUrl": .string("http://\(host):\(port)\(PosSandboxes.loyaltyPrefix)"), "auth": .string("X-Api-Key: \(loyaltyKey)"),
             "customer": .string("\(LoyaltySandbox.defaultCustomer.uuid) (\(LoyaltySandbox.defaultCustomer.email), 130 points)"),
+        ])
+        let lightspeedURL = "http://\(host):\(port)\(PosSandboxes.lightspeedPrefix)"
+        logger.info("sandbox: Lightspeed K-Series", metadata: [
+            "baseUrl": .string(lightspeedURL), "auth": .string("OAuth authorization code, client \(lightspeedClientId):\(lightspeedClientSecret)"),
+            "webhooks": .string(lightspeedManualAccept ? "POST \(lightspeedURL)/_sandbox/webhook {\"thirdPartyReference\",\"status\"} sends one"
+                : "SUCCESS after each order to the registered endpoint; POST \(lightspeedURL)/_sandbox/webhook sends more"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

@@ -1,7 +1,7 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, Atlas Kitchen at `/atlas`, an OAuth 2 token endpoint at `/oauth-sandbox`, the loyalty service at `/loyalty`, and the
+/// Revel at `/revel`, Atlas Kitchen at `/atlas`, Lightspeed K-Series at `/lightspeed`, an OAuth 2 token endpoint at `/oauth-sandbox`, the loyalty service at `/loyalty`, and the
 /// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
@@ -10,6 +10,7 @@ public final class PosSandboxes: Sendable {
     public static let atlasPrefix = "/atlas"
     public static let oauthPrefix = "/oauth-sandbox"
     public static let loyaltyPrefix = "/loyalty"
+    public static let lightspeedPrefix = "/lightspeed"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
@@ -18,13 +19,15 @@ public final class PosSandboxes: Sendable {
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
     public let loyalty: LoyaltySandbox
+    public let lightspeed: LightspeedSandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
         webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
-        atlas: AtlasSandbox = AtlasSandbox(),
+        atlas: AtlasSandbox = AtlasSandbox(), lightspeed: LightspeedSandbox = LightspeedSandbox(),
         loyalty: LoyaltySandbox = LoyaltySandbox()
     ) {
+        self.lightspeed = lightspeed
         self.oktopos = oktopos
         self.desibits = desibits
         self.revel = revel
@@ -42,6 +45,7 @@ public final class PosSandboxes: Sendable {
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
         loyalty.addRoutes(to: router, prefix: Self.loyaltyPrefix)
+        lightspeed.addRoutes(to: router, prefix: Self.lightspeedPrefix)
     }
 
     /// Base URLs a connector is configured with, for a sandbox listening at `origin` (`http://127.0.0.1:9090`).
@@ -57,5 +61,6 @@ public final class PosSandboxes: Sendable {
         atlas.reset()
         oauth.reset()
         loyalty.reset()
+        lightspeed.reset()
     }
 }

@@ -35,13 +35,15 @@ public struct ConnectorDeliverer: Sendable {
         case incapable(String, what: String)
         case noConnection(String)
         case connectionInactive(String)
+        /// An authorization-code connection whose tokens were refused: the merchant approves again.
+        case reauthorizationRequired(String)
         case outletNotMapped(outletId: String, slug: String)
         case outletMappedElsewhere(outletId: String, slug: String, mappedTo: String)
 
         /// The dispatch field a 400 names: the transformer, or the outlet that is not mapped to it.
         public var field: String {
             switch self {
-            case .unknownConnector, .incapable, .noConnection, .connectionInactive: "builtInTransformer"
+            case .unknownConnector, .incapable, .noConnection, .connectionInactive, .reauthorizationRequired: "builtInTransformer"
             case .outletNotMapped, .outletMappedElsewhere: "outletId"
             }
         }
@@ -52,6 +54,8 @@ public struct ConnectorDeliverer: Sendable {
             case .incapable(let slug, let what): "builtInTransformer \"\(slug)\" cannot \(what)"
             case .noConnection(let slug): "no provider connection for \"\(slug)\"; create it with PUT /api/v1/provider-connections/\(slug)"
             case .connectionInactive(let slug): "the provider connection for \"\(slug)\" is inactive"
+            case .reauthorizationRequired(let slug):
+                "the provider connection for \"\(slug)\" is \(CredentialProvider.reauthorizationRequired): an admin approves it again with GET /api/v1/provider-connections/\(slug)/oauth/start"
             case .outletNotMapped(let outletId, let slug):
                 "outlet \"\(outletId)\" is not mapped to \"\(slug)\"; map it with PUT /api/v1/outlet-providers/\(outletId)"
             case .outletMappedElsewhere(let outletId, let slug, let other):
@@ -73,6 +77,7 @@ public struct ConnectorDeliverer: Sendable {
         guard registry.connector(slug) != nil else { return .failure(.unknownConnector(slug)) }
         guard let connector = registry.connector(slug, as: capability) else { return .failure(.incapable(slug, what: what)) }
         guard let connection = try await providers.connection(tenantId: tenantId, slug: slug) else { return .failure(.noConnection(slug)) }
+        guard connection.status != CredentialProvider.reauthorizationRequired else { return .failure(.reauthorizationRequired(slug)) }
         guard connection.isActive else { return .failure(.connectionInactive(slug)) }
         guard let mapping = try await providers.outletProvider(tenantId: tenantId, outletId: outletId) else {
             return .failure(.outletNotMapped(outletId: outletId, slug: slug))
@@ -85,8 +90,39 @@ public struct ConnectorDeliverer: Sendable {
 
     /// Where `connection`'s POS is and where `connector`'s calls get their credentials.
     public func access(for connection: ProviderConnection, connector: any POSConnector) throws(CredentialFailure) -> ProviderAccess {
-        try credentialProvider.access(for: connection, scheme: connector.credentialScheme(
+        var access = try credentialProvider.access(for: connection, scheme: connector.credentialScheme(
             config: JSONValue(parsing: connection.config) ?? .object([]), baseUrl: connection.baseUrl))
+        let providers = self.providers, clock = self.clock
+        let tenantId = connection.tenantId, slug = connection.slug
+        access.rememberConfig = { key, value in
+            try await Self.rememberConfig(providers: providers, tenantId: tenantId, slug: slug, key: key, value: value, at: clock())
+        }
+        return access
+    }
+
+    /// Sets one key of a connection's `config` (what the connector learned from the POS, such as
+    /// Lightspeed's registered `endpointId`), keeping everything else the operator put there.
+    static func rememberConfig(providers: any ProviderStore, tenantId: String, slug: String, key: String, value: JSONValue, at now: Int64) async throws {
+        guard var connection = try await providers.connection(tenantId: tenantId, slug: slug) else { return }
+        guard case .object(var members) = JSONValue(parsing: connection.config) ?? .object([]) else { return }
+        if let index = members.firstIndex(where: { $0.0 == key }) {
+            guard members[index].1 != value else { return }
+            members[index].1 = value
+        } else {
+            members.append((key, value))
+        }
+        connection.config = JSONValue.object(members).serialized
+        connection.updatedAt = now
+        _ = try await providers.upsertConnection(connection)
+    }
+
+    /// Marks an authorization-code connection as needing the merchant's approval again (its refresh
+    /// token was refused); dispatches stop with that reason until the OAuth callback stores new tokens.
+    public static func markReauthorizationRequired(providers: any ProviderStore, tenantId: String, slug: String, at now: Int64) async {
+        guard var connection = try? await providers.connection(tenantId: tenantId, slug: slug), connection.status == "active" else { return }
+        connection.status = CredentialProvider.reauthorizationRequired
+        connection.updatedAt = now
+        _ = try? await providers.upsertConnection(connection)
     }
 
     func deliver(_ delivery: Delivery, attemptNumber: Int, outletId: String, orderBytes: [UInt8], order: CataOrder?,

@@ -44,15 +44,22 @@ public struct CredentialProvider: Sendable {
     private let endpoint: OAuthTokenEndpoint?
     private let clock: ServiceClock
     private let settings: Settings
+    private let onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)?
+
+    /// The status a connection shows once its authorization-code tokens are gone for good (a refresh
+    /// refused as spent or expired): the merchant has to approve the client again.
+    public static let reauthorizationRequired = "reauthorization_required"
 
     /// Without `tokens` and `endpoint` only static-key connections can be served.
     public init(secretBox: SecretBox, tokens: (any ProviderTokenStore)? = nil, endpoint: OAuthTokenEndpoint? = nil,
-                clock: @escaping ServiceClock, settings: Settings = Settings(owner: UUID().uuidString.lowercased())) {
+                clock: @escaping ServiceClock, settings: Settings = Settings(owner: UUID().uuidString.lowercased()),
+                onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)? = nil) {
         self.secretBox = secretBox
         self.tokens = tokens
         self.endpoint = endpoint
         self.clock = clock
         self.settings = settings
+        self.onReauthorizationRequired = onReauthorizationRequired
     }
 
     /// Where `connection`'s POS is and where its credentials come from, for a POS that
@@ -78,9 +85,61 @@ public struct CredentialProvider: Sendable {
             source = OAuthCredentialSource(
                 tenantId: connection.tenantId, slug: connection.slug, client: OAuthClient(tokenURL: tokenURL, scope: scope, id: key, secret: secret),
                 tokens: tokens, endpoint: endpoint, secretBox: secretBox, clock: clock, settings: settings)
+        case .oauth2AuthorizationCode(let tokenURL):
+            guard let tokens, let endpoint else {
+                throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for",
+                                        retryable: false)
+            }
+            source = OAuthCredentialSource(
+                tenantId: connection.tenantId, slug: connection.slug, client: OAuthClient(tokenURL: tokenURL, scope: nil, id: key, secret: secret),
+                tokens: tokens, endpoint: endpoint, secretBox: secretBox, clock: clock, settings: settings, authorizationCode: true,
+                onReauthorizationRequired: onReauthorizationRequired)
         }
+        let webhookSecret = connection.sealedWebhookSecret.flatMap { try? secretBox.open($0) }
         return ProviderAccess(baseUrl: connection.baseUrl, webhookUrl: connection.webhookUrl,
-                              config: JSONValue(parsing: connection.config) ?? .object([]), credentials: source)
+                              config: JSONValue(parsing: connection.config) ?? .object([]), credentials: source, webhookSecret: webhookSecret)
+    }
+
+    /// The authorization-code grant's second half (the OAuth callback): exchanges `code` at `tokenURL`
+    /// with the connection's client and stores the first token pair, sealed, replacing whatever the
+    /// connection had (a new approval supersedes old tokens). The code is spent here, once.
+    public func authorize(connection: ProviderConnection, tokenURL: String, code: String, redirectUri: String) async throws(CredentialFailure) {
+        guard let tokens, let endpoint else {
+            throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for", retryable: false)
+        }
+        let key: String, secret: String
+        do {
+            key = try secretBox.open(connection.sealedApiKey)
+            secret = try secretBox.open(connection.sealedApiSecret)
+        } catch {
+            throw CredentialFailure(.configuration, "the \(connection.slug) credentials cannot be decrypted with this master key", retryable: false)
+        }
+        let issued = try await endpoint.authorizationCode(tokenURL: tokenURL, clientId: key, clientSecret: secret, code: code, redirectUri: redirectUri)
+        guard issued.refreshToken != nil else {
+            throw CredentialFailure(.unexpectedResponse, "the \(connection.slug) token endpoint issued no refresh token", retryable: false)
+        }
+        let now = clock()
+        let token: ProviderToken
+        do {
+            token = ProviderToken(
+                tenantId: connection.tenantId, slug: connection.slug, sealedAccessToken: try secretBox.seal(issued.accessToken),
+                sealedRefreshToken: try issued.refreshToken.map { try secretBox.seal($0) },
+                accessExpiresAt: issued.expiresIn.map { OAuthCredentialSource.expiry(now: now, expiresIn: $0) }, version: 1, updatedAt: now)
+        } catch {
+            throw CredentialFailure(.configuration, "could not seal the \(connection.slug) token", retryable: false)
+        }
+        do {
+            // Twice at most: a row that appears between the delete and the insert is a concurrent approval; ours is newer.
+            for _ in 0..<2 {
+                try await tokens.deleteProviderToken(tenantId: connection.tenantId, slug: connection.slug)
+                if try await tokens.insertProviderToken(token) { return }
+            }
+            throw CredentialFailure(.storage, "could not store the \(connection.slug) tokens: another approval raced this one", retryable: true)
+        } catch let failure as CredentialFailure {
+            throw failure
+        } catch {
+            throw CredentialFailure(.storage, "could not store the \(connection.slug) tokens: \(error)", retryable: true)
+        }
     }
 
     /// Forgets a connection's tokens (its client changed or it was deleted); the next call starts afresh.
@@ -106,6 +165,16 @@ struct OAuthCredentialSource: CredentialSource {
     let secretBox: SecretBox
     let clock: ServiceClock
     let settings: CredentialProvider.Settings
+    /// The authorization-code grant: no client-credentials fallback; a spent refresh token means the
+    /// merchant must approve again.
+    var authorizationCode = false
+    var onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)? = nil
+
+    /// Why an authorization-code connection has no usable token.
+    private func reauthorization(_ why: String) -> CredentialFailure {
+        CredentialFailure(.auth, "\(CredentialProvider.reauthorizationRequired): \(why); an admin approves \(slug) again with "
+                          + "GET /api/v1/provider-connections/\(slug)/oauth/start", retryable: false)
+    }
 
     func credential() async throws(CredentialFailure) -> Credential {
         guard let row = try await read() else { return try await firstToken() }
@@ -126,6 +195,7 @@ struct OAuthCredentialSource: CredentialSource {
 
     /// No token yet: client credentials. Two replicas may both ask; the first stored wins and both use it.
     private func firstToken() async throws(CredentialFailure) -> Credential {
+        if authorizationCode { throw reauthorization("the connection has no tokens yet (or they were refused)") }
         let issued = try await endpoint.clientCredentials(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
                                                           scope: client.scope)
         let now = clock()
@@ -172,11 +242,20 @@ struct OAuthCredentialSource: CredentialSource {
             if let sealedRefresh = row.sealedRefreshToken {
                 issued = try await endpoint.refresh(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
                                                     refreshToken: try open(sealedRefresh))
+            } else if authorizationCode {
+                throw reauthorization("the stored token pair has no refresh token")
             } else {
                 issued = try await endpoint.clientCredentials(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
                                                               scope: client.scope)
             }
         } catch {
+            if authorizationCode && error.oauthError == "invalid_grant" {
+                // Refused as spent or expired (a single-use refresh token cannot be spent again): the
+                // pair is dead. Forget it and flag the connection; retrying cannot help.
+                try? await tokens.deleteProviderToken(tenantId: tenantId, slug: slug)
+                await onReauthorizationRequired?(tenantId, slug)
+                throw reauthorization("the refresh token was refused as already used or expired")
+            }
             try? await tokens.releaseTokenRefreshLease(tenantId: tenantId, slug: slug, owner: settings.owner)
             throw error
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import PosConnectors
 import PosDomain
@@ -57,12 +58,16 @@ public struct ProviderService: Sendable {
     private let deliverer: ConnectorDeliverer
     private let secretBox: SecretBox
     private let clock: ServiceClock
+    private let oauthStates: (any OAuthStateStore)?
 
-    public init(providers: any ProviderStore, deliverer: ConnectorDeliverer, secretBox: SecretBox, clock: @escaping ServiceClock) {
+    /// Without `oauthStates` the OAuth authorization flow (Lightspeed) answers 503.
+    public init(providers: any ProviderStore, deliverer: ConnectorDeliverer, secretBox: SecretBox, clock: @escaping ServiceClock,
+                oauthStates: (any OAuthStateStore)? = nil) {
         self.providers = providers
         self.deliverer = deliverer
         self.secretBox = secretBox
         self.clock = clock
+        self.oauthStates = oauthStates
     }
 
     private func connector(_ slug: String) throws -> any POSConnector {
@@ -163,6 +168,11 @@ public struct ProviderService: Sendable {
     // MARK: Calls to the POS
 
     public func testConnection(slug: String, tenant: Tenant) async throws -> ConnectionTestResult {
+        let connection = try await connection(slug: slug, tenant: tenant)
+        if connection.status == CredentialProvider.reauthorizationRequired {
+            return ConnectionTestResult(success: false, message: "\(CredentialProvider.reauthorizationRequired): the \(slug) refresh token was refused; "
+                                        + "an admin approves the connection again with GET /api/v1/provider-connections/\(slug)/oauth/start")
+        }
         let (connector, access) = try await opened(slug: slug, tenant: tenant, as: (any ConnectionTesting).self, what: "test its connection")
         return await connector.testConnection(access)
     }
@@ -188,6 +198,95 @@ public struct ProviderService: Sendable {
         } catch {
             throw ServiceError.unavailable(error.message)
         }
+    }
+
+    // MARK: OAuth authorization code (Lightspeed)
+
+    /// How long an authorize URL's `state` can be answered.
+    public static let oauthStateLifetimeMs: Int64 = 600_000
+
+    /// `GET /provider-connections/{slug}/oauth/start`: a fresh `state` bound to this tenant and
+    /// provider (stored as its SHA-256, spent once, expiring), and the POS's authorize URL carrying it.
+    public func startAuthorization(slug: String, tenant: Tenant) async throws -> String {
+        let connector = try connector(slug)
+        guard connector is LightspeedConnector else {
+            throw ServiceError.invalid(field: "slug", message: "\(slug) does not use the OAuth authorization-code flow")
+        }
+        guard let oauthStates else { throw ServiceError.unavailable("OAuth authorization is not available on this server") }
+        let connection = try await connection(slug: slug, tenant: tenant)
+        let config: LightspeedConnector.Config
+        do throws(ValidationError) {
+            config = try LightspeedConnector.Config(JSONValue(parsing: connection.config) ?? .object([]))
+        } catch {
+            throw ServiceError.invalid(error)
+        }
+        let clientId: String
+        do {
+            clientId = try secretBox.open(connection.sealedApiKey)
+        } catch {
+            throw ServiceError.unavailable("the \(slug) credentials cannot be decrypted with this master key")
+        }
+        let state = Self.newOAuthState()
+        let now = clock()
+        try await translatingStoreErrors {
+            try await oauthStates.insertOAuthState(OAuthAuthorizationState(
+                stateHash: Self.stateHash(state), tenantId: tenant.id, slug: slug, redirectUri: config.redirectUri,
+                expiresAt: now + Self.oauthStateLifetimeMs, createdAt: now))
+        }
+        return LightspeedConnector.authorizeURL(baseUrl: connection.baseUrl, clientId: clientId, redirectUri: config.redirectUri, state: state)
+    }
+
+    /// `GET /oauth/{slug}/callback?code=&state=`: the state (spent here, once) names the tenant; the
+    /// code is exchanged with the connection's client and the first token pair stored. A connection
+    /// that was waiting for reauthorization is active again.
+    public func completeAuthorization(slug: String, code: String?, state: String?, error: String?) async throws -> ProviderConnection {
+        guard let oauthStates else { throw ServiceError.unavailable("OAuth authorization is not available on this server") }
+        guard let state, !state.isEmpty, state.utf8.count <= 256 else {
+            throw ServiceError.invalid(field: "state", message: "state is required")
+        }
+        let spent = try await translatingStoreErrors { try await oauthStates.consumeOAuthState(stateHash: Self.stateHash(state), now: clock()) }
+        guard let spent, spent.slug == slug else {
+            throw ServiceError.invalid(field: "state", message: "state is unknown, already used or expired; start again with GET /api/v1/provider-connections/\(slug)/oauth/start")
+        }
+        if let error {
+            throw ServiceError.invalid(field: "error", message: "the merchant did not approve: \(error.prefix(100))")
+        }
+        guard let code, !code.isEmpty, code.utf8.count <= 2048 else { throw ServiceError.invalid(field: "code", message: "code is required") }
+        let connector = try connector(slug)
+        guard var connection = try await translatingStoreErrors({ try await providers.connection(tenantId: spent.tenantId, slug: slug) }) else {
+            throw ServiceError.notFound("no provider connection for \"\(slug)\"")
+        }
+        guard case .oauth2AuthorizationCode(let tokenURL) = connector.credentialScheme(
+            config: JSONValue(parsing: connection.config) ?? .object([]), baseUrl: connection.baseUrl) else {
+            throw ServiceError.invalid(field: "slug", message: "\(slug) does not use the OAuth authorization-code flow")
+        }
+        do throws(CredentialFailure) {
+            try await deliverer.credentialProvider.authorize(connection: connection, tokenURL: tokenURL, code: code, redirectUri: spent.redirectUri)
+        } catch {
+            switch error.failureClass {
+            case .storage: throw ServiceError.unavailable(error.message)
+            case .auth: throw ServiceError.invalid(field: "code", message: "\(slug) refused the authorization code: \(error.message)")
+            default: throw ServiceError.badGateway("\(slug) did not exchange the authorization code", details: error.message)
+            }
+        }
+        if connection.status == CredentialProvider.reauthorizationRequired {
+            connection.status = "active"
+            connection.updatedAt = clock()
+            let reactivated = connection
+            connection = try await translatingStoreErrors { try await providers.upsertConnection(reactivated) }
+        }
+        return connection
+    }
+
+    /// 256 random bits, hex.
+    static func newOAuthState() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+    }
+
+    /// What is stored of a state: its SHA-256, hex. The lookup is by this digest, so timing reveals nothing of the state.
+    static func stateHash(_ state: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(state.utf8)))
     }
 
     // MARK: Outlet mappings

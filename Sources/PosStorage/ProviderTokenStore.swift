@@ -63,3 +63,35 @@ public protocol ProviderTokenStore: Sendable {
     /// Forgets the tokens (the connection's client changed or went away).
     func deleteProviderToken(tenantId: String, slug: String) async throws
 }
+
+/// An OAuth authorization in flight: the `state` we put in the authorize URL, bound to the tenant
+/// and provider that started it. Only its SHA-256 is stored (the state itself proves the tenant at
+/// the callback, like a password); it is spent once and expires.
+public struct OAuthAuthorizationState: Sendable, Equatable {
+    public var stateHash: String
+    public var tenantId: String
+    public var slug: String
+    /// The redirect URI the authorize URL named; the code exchange must name the same one.
+    public var redirectUri: String
+    public var expiresAt: Int64
+    public var createdAt: Int64
+
+    public init(stateHash: String, tenantId: String, slug: String, redirectUri: String, expiresAt: Int64, createdAt: Int64) {
+        self.stateHash = stateHash
+        self.tenantId = tenantId
+        self.slug = slug
+        self.redirectUri = redirectUri
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+    }
+}
+
+/// Pending OAuth authorizations (migration 13). `consume` is one statement that deletes the row and
+/// returns it, so of two callbacks with the same state exactly one gets it.
+public protocol OAuthStateStore: Sendable {
+    /// Records a new state; states expired before `createdAt` are purged on the way.
+    func insertOAuthState(_ state: OAuthAuthorizationState) async throws
+    /// Spends the state with this hash: the row if it existed and had not expired at `now`, else nil.
+    /// An expired row is deleted all the same.
+    func consumeOAuthState(stateHash: String, now: Int64) async throws -> OAuthAuthorizationState?
+}

@@ -345,11 +345,11 @@ public protocol StoreHealth: Sendable {
 
 /// Everything the service needs from persistence. One engine implements it all.
 public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OrderStatusStore & OutboxStore & ProviderStore & ProviderTokenStore
-    & CatalogStore & MenuStore & LoyaltyStore & StoreHealth
+    & CatalogStore & MenuStore & LoyaltyStore & OAuthStateStore & StoreHealth
 
 /// An engine's stores with their lifecycle: schema migration at start, closing at the end.
 public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OrderStatusStore, OutboxStore, ProviderStore, ProviderTokenStore,
-    CatalogStore, MenuStore, LoyaltyStore, StoreHealth {
+    CatalogStore, MenuStore, LoyaltyStore, OAuthStateStore, StoreHealth {
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
     func migrate() async throws -> [Int]

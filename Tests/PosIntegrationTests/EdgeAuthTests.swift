@@ -10,8 +10,12 @@ import Testing
 struct EdgeAuthTests {
     /// The only routes anyone may call. Adding one is a decision, made here.
     static let publicRoutes = Set(["GET /health", "GET /ready", "GET /openapi.json", "GET /api/v1/webhooks/events"]).union(posSignedRoutes)
+        .union(oauthCallbackRoutes)
     /// Public to API keys, called by a POS: its connection token and its own signature authenticate it (401 when they do not).
     static let posSignedRoutes: Set<String> = ["POST /api/v1/inbound/{provider}/order-status/{connectionToken}"]
+    /// Public to API keys, reached by the merchant's browser from the POS's OAuth consent: the single-use
+    /// `state` proves the tenant (400 without a valid one).
+    static let oauthCallbackRoutes: Set<String> = ["GET /api/v1/oauth/lightspeed/callback"]
 
     @Test("every route but the public ones answers the one 401 without a key or with a bad one")
     func everyRouteNeedsAKey() async throws {
@@ -21,9 +25,13 @@ struct EdgeAuthTests {
             let routes = Set(service.routes.routes.map(Self.name)).union(try await Self.documentedRoutes(service))
             let offenders = try await Self.routesOpenWithoutKey(routes.subtracting(Self.publicRoutes), service: service)
             #expect(offenders.isEmpty, "answered without a valid key: \(offenders)")
-            for route in Self.publicRoutes.sorted() where route.hasPrefix("GET ") {
+            for route in Self.publicRoutes.subtracting(Self.oauthCallbackRoutes).sorted() where route.hasPrefix("GET ") {
                 let (method, path) = Self.request(route)
                 #expect(try await service.call(method, path).status == 200, "\(route)")
+            }
+            for route in Self.oauthCallbackRoutes.sorted() {
+                let (method, path) = Self.request(route)
+                #expect(try await service.call(method, path).status == 400, "\(route) without a state")
             }
         }
     }

@@ -61,6 +61,32 @@ struct ProviderRoutes: Sendable {
                                                                             tenant: context.principal.tenant)))
     }
 
+    struct AuthorizeRedirect: Encodable {
+        let authorizeUrl: String
+    }
+
+    /// `GET /provider-connections/{slug}/oauth/start`: 302 to the POS's authorize URL (also in the body,
+    /// for a client that does not follow redirects).
+    func oauthStart(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let url = try await providers.startAuthorization(slug: try context.parameters.require("slug"), tenant: context.principal.tenant)
+        var response = try JSONResponse(AuthorizeRedirect(authorizeUrl: url), status: .found).response(from: request, context: context)
+        response.headers[.location] = url
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    struct Authorized: Encodable {
+        let connection: ConnectionView
+    }
+
+    /// `GET /oauth/lightspeed/callback?code=&state=` (no API key: the state proves the tenant).
+    func oauthCallback(_ request: Request, context: PosRequestContext) async throws -> Envelope<Authorized> {
+        let query = request.uri.queryParameters
+        let connection = try await providers.completeAuthorization(
+            slug: "lightspeed", code: query["code"].map(String.init), state: query["state"].map(String.init), error: query["error"].map(String.init))
+        return Envelope(message: "lightspeed authorized: tokens stored", Authorized(connection: view(connection, request)))
+    }
+
     func putOutletProvider(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Mapped> {
         let outletId = try Self.outletId(context)
         let command = try await body.decode(PutOutletProvider.self, from: request)

@@ -526,6 +526,20 @@ enum Migrations {
             )
             """,
         ]),
+        // Step 13: OAuth authorization-code states (Lightspeed); step 14 belongs to work merged separately.
+        Step(version: 13, name: "OAuth authorization states", statements: [
+            """
+            CREATE TABLE oauth_states (
+                state_hash TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                slug TEXT NOT NULL,
+                redirect_uri TEXT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX oauth_states_expiry ON oauth_states (expires_at)",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

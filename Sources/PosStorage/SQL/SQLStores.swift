@@ -596,3 +596,31 @@ extension NewOrder {
                     createdAt: receivedAt)
     }
 }
+
+// MARK: OAuthStateStore
+
+extension SQLStores {
+    public func insertOAuthState(_ state: OAuthAuthorizationState) async throws {
+        try await write { db in
+            try db.execute("DELETE FROM oauth_states WHERE expires_at <= ?", [state.createdAt])
+            try db.execute("""
+                INSERT INTO oauth_states (state_hash, tenant_id, slug, redirect_uri, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                """, [state.stateHash, state.tenantId, state.slug, state.redirectUri, state.expiresAt, state.createdAt])
+        }
+    }
+
+    public func consumeOAuthState(stateHash: String, now: Int64) async throws -> OAuthAuthorizationState? {
+        let row = try await write { db in
+            try db.queryOne("""
+                DELETE FROM oauth_states WHERE state_hash = ?
+                RETURNING state_hash, tenant_id, slug, redirect_uri, expires_at, created_at
+                """, [stateHash]).map { row in
+                OAuthAuthorizationState(stateHash: try row.string("state_hash"), tenantId: try row.string("tenant_id"), slug: try row.string("slug"),
+                                        redirectUri: try row.string("redirect_uri"), expiresAt: try row.int64("expires_at"),
+                                        createdAt: try row.int64("created_at"))
+            }
+        }
+        guard let row, row.expiresAt > now else { return nil }
+        return row
+    }
+}
