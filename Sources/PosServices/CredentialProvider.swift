@@ -71,16 +71,21 @@ public struct CredentialProvider: Sendable {
         case .staticKey:
             source = StaticCredentialSource(key: key, secret: secret)
         case .oauth2(let tokenURL, let scope):
-            guard let tokens, let endpoint else {
-                throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for",
-                                        retryable: false)
-            }
-            source = OAuthCredentialSource(
-                tenantId: connection.tenantId, slug: connection.slug, client: OAuthClient(tokenURL: tokenURL, scope: scope, id: key, secret: secret),
-                tokens: tokens, endpoint: endpoint, secretBox: secretBox, clock: clock, settings: settings)
+            source = try oauthSource(connection, OAuthClient(tokenURL: tokenURL, scope: scope, id: key, secret: secret))
+        case .oauth2JSONClientCredentials(let tokenURL, let audience):
+            source = try oauthSource(connection, OAuthClient(tokenURL: tokenURL, scope: nil, id: key, secret: secret, jsonAudience: audience))
         }
         return ProviderAccess(baseUrl: connection.baseUrl, webhookUrl: connection.webhookUrl,
                               config: JSONValue(parsing: connection.config) ?? .object([]), credentials: source)
+    }
+
+    private func oauthSource(_ connection: ProviderConnection, _ client: OAuthClient) throws(CredentialFailure) -> OAuthCredentialSource {
+        guard let tokens, let endpoint else {
+            throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for",
+                                    retryable: false)
+        }
+        return OAuthCredentialSource(tenantId: connection.tenantId, slug: connection.slug, client: client, tokens: tokens, endpoint: endpoint,
+                                     secretBox: secretBox, clock: clock, settings: settings)
     }
 
     /// Forgets a connection's tokens (its client changed or it was deleted); the next call starts afresh.
@@ -94,6 +99,16 @@ struct OAuthClient: Sendable {
     let scope: String?
     let id: String
     let secret: String
+    /// Set for a POS that takes client credentials as a JSON body with this `audience` (Deliverect).
+    var jsonAudience: String? = nil
+
+    /// A client-credentials grant in the form this POS takes.
+    func clientCredentials(_ endpoint: OAuthTokenEndpoint) async throws(CredentialFailure) -> IssuedToken {
+        if let jsonAudience {
+            return try await endpoint.clientCredentialsJSON(tokenURL: tokenURL, clientId: id, clientSecret: secret, audience: jsonAudience)
+        }
+        return try await endpoint.clientCredentials(tokenURL: tokenURL, clientId: id, clientSecret: secret, scope: scope)
+    }
 }
 
 /// One connection's OAuth token, kept in the token row.
@@ -126,8 +141,7 @@ struct OAuthCredentialSource: CredentialSource {
 
     /// No token yet: client credentials. Two replicas may both ask; the first stored wins and both use it.
     private func firstToken() async throws(CredentialFailure) -> Credential {
-        let issued = try await endpoint.clientCredentials(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
-                                                          scope: client.scope)
+        let issued = try await client.clientCredentials(endpoint)
         let now = clock()
         let sealed = try seal(issued, now: now, keepingRefreshToken: nil)
         let inserted = try await storing {
@@ -173,8 +187,7 @@ struct OAuthCredentialSource: CredentialSource {
                 issued = try await endpoint.refresh(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
                                                     refreshToken: try open(sealedRefresh))
             } else {
-                issued = try await endpoint.clientCredentials(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
-                                                              scope: client.scope)
+                issued = try await client.clientCredentials(endpoint)
             }
         } catch {
             try? await tokens.releaseTokenRefreshLease(tenantId: tenantId, slug: slug, owner: settings.owner)
@@ -210,7 +223,7 @@ struct OAuthCredentialSource: CredentialSource {
             return RefreshedProviderToken(
                 sealedAccessToken: try secretBox.seal(issued.accessToken),
                 sealedRefreshToken: try issued.refreshToken.map { try secretBox.seal($0) } ?? previous,
-                accessExpiresAt: issued.expiresIn.map { Self.expiry(now: now, expiresIn: $0) })
+                accessExpiresAt: issued.expiresAt.map(Self.expiry(atSeconds:)) ?? issued.expiresIn.map { Self.expiry(now: now, expiresIn: $0) })
         } catch {
             throw CredentialFailure(.configuration, "could not seal the \(slug) token", retryable: false)
         }
@@ -221,6 +234,12 @@ struct OAuthCredentialSource: CredentialSource {
         let (milliseconds, overflow) = max(0, expiresIn).multipliedReportingOverflow(by: 1000)
         let (at, overflowAgain) = now.addingReportingOverflow(milliseconds)
         return overflow || overflowAgain ? Int64.max : at
+    }
+
+    /// `expires_at` (unix seconds) in milliseconds; checked, a huge one means "does not expire soon".
+    static func expiry(atSeconds seconds: Int64) -> Int64 {
+        let (milliseconds, overflow) = max(0, seconds).multipliedReportingOverflow(by: 1000)
+        return overflow ? Int64.max : milliseconds
     }
 
     private func storing<T>(_ body: () async throws -> T) async throws(CredentialFailure) -> T {

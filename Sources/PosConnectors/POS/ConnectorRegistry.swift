@@ -12,6 +12,7 @@ public struct ConnectorRegistry: Sendable {
             DesibitsConnector(exchange: exchange),
             RevelConnector(exchange: exchange),
             AtlasConnector(exchange: exchange),
+            DeliverectConnector(exchange: exchange),
         ])
     }
 
