@@ -7,7 +7,7 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, and a signed-webhook receiver.",
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, Deliverect, and a signed-webhook receiver.",
         discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -38,6 +38,20 @@ struct SandboxCommand: AsyncParsableCommand {
     var atlasWebhookToken: String?
     @Option(name: .customLong("atlas-webhook-header"), help: "Custom header the Atlas double's webhooks carry the token in, instead of Authorization: Bearer.")
     var atlasWebhookHeader: String?
+    @Option(name: .customLong("deliverect-client-id"), help: "Client id the Deliverect double's token endpoint accepts.")
+    var deliverectClientId = DeliverectSandbox.defaultClientId
+    @Option(name: .customLong("deliverect-client-secret"), help: "Client secret the Deliverect double's token endpoint accepts.")
+    var deliverectClientSecret = DeliverectSandbox.defaultClientSecret
+    @Option(name: .customLong("deliverect-channel-name"), help: "The channel scope (lowercase) the Deliverect double's tokens carry.")
+    var deliverectChannelName = DeliverectSandbox.defaultChannelName
+    @Option(name: .customLong("deliverect-channel-link-id"), help: "A channel link id the Deliverect double knows (repeatable).")
+    var deliverectChannelLinkIds: [String] = []
+    @Option(name: .customLong("deliverect-token-lifetime"), help: "Seconds a Deliverect double token lives.")
+    var deliverectTokenLifetime: Int64 = 3600
+    @Option(name: .customLong("deliverect-webhook-url"), help: "Where the Deliverect double sends its signed status webhooks.")
+    var deliverectWebhookURL: String?
+    @Option(name: .customLong("deliverect-webhook-secret"), help: "HMAC secret of the Deliverect double's webhooks (default: the channel link id, as in Deliverect's staging).")
+    var deliverectWebhookSecret: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -59,6 +73,11 @@ struct SandboxCommand: AsyncParsableCommand {
         if let header = atlasWebhookHeader, !OktoPOSSandbox.isValidHeaderName(header) {
             throw ValidationError("--atlas-webhook-header must be a valid HTTP header name")
         }
+        guard !deliverectClientId.isEmpty, !deliverectClientSecret.isEmpty, !deliverectChannelName.isEmpty,
+              deliverectChannelName == deliverectChannelName.lowercased(), deliverectTokenLifetime > 0,
+              deliverectChannelLinkIds.allSatisfy({ !$0.isEmpty }), deliverectWebhookURL != "", deliverectWebhookSecret != "" else {
+            throw ValidationError("--deliverect-* options must not be empty; the channel name is lowercase; the token lifetime is positive")
+        }
     }
 
     func run() async throws {
@@ -77,7 +96,11 @@ struct SandboxCommand: AsyncParsableCommand {
             atlas: AtlasSandbox(apiKey: atlasAPIKey, merchantId: atlasMerchantId,
                                 webhook: atlasWebhookURL.flatMap { url in
                                     atlasWebhookToken.map { AtlasSandbox.WebhookTarget(url: url, token: $0, header: atlasWebhookHeader) }
-                                }))
+                                }),
+            deliverect: DeliverectSandbox(clientId: deliverectClientId, clientSecret: deliverectClientSecret, channelName: deliverectChannelName,
+                                          channelLinkIds: deliverectChannelLinkIds.isEmpty ? DeliverectSandbox.defaultChannelLinkIds : deliverectChannelLinkIds,
+                                          tokenLifetime: deliverectTokenLifetime,
+                                          webhook: deliverectWebhookURL.map { DeliverectSandbox.WebhookTarget(url: $0, secret: deliverectWebhookSecret) }))
         let router = Router()
         sandboxes.addRoutes(to: router)
         let app = Application(
@@ -104,6 +127,14 @@ struct SandboxCommand: AsyncParsableCommand {
             "baseUrl": .string(atlasURL), "auth": .string("X-Api-Key: \(atlasAPIKey), X-Merchant-Id: \(atlasMerchantId)"),
             "webhooks": .string(atlasWebhookURL.map { "to \($0), each event twice; POST \(atlasURL)/_sandbox/orders/{id}/events sends one" }
                 ?? "none: PUT \(atlasURL)/_sandbox/webhook {\"url\",\"token\"} to send them"),
+        ])
+        let deliverectURL = "http://\(host):\(port)\(PosSandboxes.deliverectPrefix)"
+        logger.info("sandbox: Deliverect", metadata: [
+            "baseUrl": .string(deliverectURL), "clientId": .string(deliverectClientId), "clientSecret": .string(deliverectClientSecret),
+            "channelName": .string(deliverectChannelName),
+            "channelLinkIds": .string((deliverectChannelLinkIds.isEmpty ? DeliverectSandbox.defaultChannelLinkIds : deliverectChannelLinkIds).joined(separator: ",")),
+            "webhooks": .string(deliverectWebhookURL.map { "to \($0), statuses 999 then 20 after each order" }
+                ?? "none: PUT \(deliverectURL)/_sandbox/webhook {\"url\",\"secret\"?} to send them"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

@@ -1,31 +1,34 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, Atlas Kitchen at `/atlas`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the
+/// Revel at `/revel`, Atlas Kitchen at `/atlas`, Deliverect at `/deliverect`, an OAuth 2 token endpoint at `/oauth-sandbox`, and the
 /// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
     public static let desibitsPrefix = "/desibits"
     public static let revelPrefix = "/revel"
     public static let atlasPrefix = "/atlas"
+    public static let deliverectPrefix = "/deliverect"
     public static let oauthPrefix = "/oauth-sandbox"
 
     public let oktopos: OktoPOSSandbox
     public let desibits: DesibitsSandbox
     public let revel: RevelSandbox
     public let atlas: AtlasSandbox
+    public let deliverect: DeliverectSandbox
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
 
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
         webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
-        atlas: AtlasSandbox = AtlasSandbox()
+        atlas: AtlasSandbox = AtlasSandbox(), deliverect: DeliverectSandbox = DeliverectSandbox()
     ) {
         self.oktopos = oktopos
         self.desibits = desibits
         self.revel = revel
         self.atlas = atlas
+        self.deliverect = deliverect
         self.webhook = webhook
         self.oauth = oauth
     }
@@ -35,6 +38,7 @@ public final class PosSandboxes: Sendable {
         desibits.addRoutes(to: router, prefix: Self.desibitsPrefix)
         revel.addRoutes(to: router, prefix: Self.revelPrefix)
         atlas.addRoutes(to: router, prefix: Self.atlasPrefix)
+        deliverect.addRoutes(to: router, prefix: Self.deliverectPrefix)
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
     }
@@ -50,6 +54,7 @@ public final class PosSandboxes: Sendable {
         desibits.reset()
         revel.reset()
         atlas.reset()
+        deliverect.reset()
         oauth.reset()
     }
 }
