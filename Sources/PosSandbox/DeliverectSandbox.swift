@@ -133,7 +133,8 @@ public final class DeliverectSandbox: Sendable {
 
     /// Forgets orders, tokens, counts and webhooks sent; the webhook target stays.
     public func reset() {
-        state.withLock { $0 = State(webhook: $0.webhook) }
+        // Waiters stay: a test waiting for a webhook is not dropped by a reset.
+        state.withLock { $0 = State(webhook: $0.webhook, waiters: $0.waiters, nextWaiter: $0.nextWaiter) }
         ledger.reset()
     }
 
@@ -173,7 +174,8 @@ public final class DeliverectSandbox: Sendable {
             if status != Self.unknownStatus { state.orders[index].status = status }
             return (state.orders[index], target)
         }
-        guard let (order, target) = found else { return nil }
+        guard let found else { return nil }
+        let (order, target) = found
         let body = JSONValue.object([
             ("orderId", .string(order.id)), ("status", .int(status)),
             ("timeStamp", .string(String(SandboxHTTP.timestamp.prefix(19)) + "Z")), ("receiptId", .string("R-\(order.id.suffix(6))")),
@@ -323,10 +325,10 @@ public final class DeliverectSandbox: Sendable {
                 ("orderPaymentErrors", .object([])),
             ]))
         }
-        if let (computed, amount) = computed, computed != amount {
+        if let sums = computed, sums.0 != sums.1 {
             return SandboxHTTP.json(400, .object([
                 ("orderFieldsErrors", .object([])),
-                ("orderPaymentErrors", .object([("payment.amount", .string("is \(amount) but items and charges add up to \(computed)"))])),
+                ("orderPaymentErrors", .object([("payment.amount", .string("is \(sums.1) but items and charges add up to \(sums.0)"))])),
             ]))
         }
         let body = JSONValue(node)
