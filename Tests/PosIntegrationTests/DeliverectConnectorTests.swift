@@ -290,7 +290,8 @@ struct DeliverectConnectorTests {
             #expect(reply.json["dispatched"] as? Bool == false)
             #expect((reply.json["reason"] as? String)?.contains("401") == true, "\(reply.text)")
             #expect(rig.sandbox.orders.isEmpty)
-            let delivery = try #require(ConnectorDispatchTests.deliveries(try await rig.rig.order(try #require(reply.json["orderId"] as? String))).first)
+            let orderId = try #require(reply.json["orderId"] as? String)
+            let delivery = try #require(ConnectorDispatchTests.deliveries(try await rig.rig.order(orderId)).first)
             #expect(delivery["status"] as? String == "dead")
             let attempts = delivery["attempts"] as? [[String: Any]] ?? []
             #expect(attempts.count == 1 && attempts.first?["errorClass"] as? String == "auth", "\(attempts)")
@@ -307,7 +308,8 @@ struct DeliverectConnectorTests {
             let reply = try await rig.dispatch()
             #expect(reply.json["dispatched"] as? Bool == false)
             #expect((reply.json["reason"] as? String)?.contains("not allowed to send in orders") == true, "\(reply.text)")
-            let delivery = try #require(ConnectorDispatchTests.deliveries(try await rig.rig.order(try #require(reply.json["orderId"] as? String))).first)
+            let orderId = try #require(reply.json["orderId"] as? String)
+            let delivery = try #require(ConnectorDispatchTests.deliveries(try await rig.rig.order(orderId)).first)
             #expect(delivery["status"] as? String == "dead")
         }
     }

@@ -101,7 +101,7 @@ public struct DeliverectConnector: OrderDispatching, OrderCancelling, Connection
     // MARK: Mapping
 
     /// Cata `deliveryMethod` → Deliverect `orderType`: 1 pickup, 2 delivery, 3 eat-in, 4 curbside, 5 drive-thru.
-    static func orderType(_ deliveryMethod: String) -> Int {
+    public static func orderType(_ deliveryMethod: String) -> Int {
         switch deliveryMethod.uppercased().filter(\.isLetter) {
         case "DELIVERY": 2
         case "DINEIN", "EATIN", "LOCAL": 3
