@@ -42,6 +42,8 @@ public final class DeliverectSandbox: Sendable {
     public let tokenLifetime: Int64
     /// The statuses sent, in order, after each new order.
     public let statuses: [Int]
+    /// How long the token endpoint takes, so concurrent callers overlap as against the real one.
+    public let tokenLatency: Duration
 
     /// Where webhooks go; `secret` nil signs with the order's channel link id (Deliverect's staging rule).
     public struct WebhookTarget: Sendable, Equatable {
@@ -97,9 +99,18 @@ public final class DeliverectSandbox: Sendable {
     private let ledger = RouteLedger(routes: [tokenRoute, orderRoute])
     private let state = Mutex(State())
 
-    public init(clientId: String = DeliverectSandbox.defaultClientId, clientSecret: String = DeliverectSandbox.defaultClientSecret,
+    public convenience init(clientId: String = DeliverectSandbox.defaultClientId, clientSecret: String = DeliverectSandbox.defaultClientSecret,
                 channelName: String = DeliverectSandbox.defaultChannelName, channelLinkIds: [String] = DeliverectSandbox.defaultChannelLinkIds,
                 tokenLifetime: Int64 = 3600, statuses: [Int] = DeliverectSandbox.defaultStatuses, webhook: WebhookTarget? = nil) {
+        self.init(clientId: clientId, clientSecret: clientSecret, channelName: channelName, channelLinkIds: channelLinkIds,
+                  tokenLifetime: tokenLifetime, statuses: statuses, webhook: webhook, tokenLatency: .zero)
+    }
+
+    public init(clientId: String = DeliverectSandbox.defaultClientId, clientSecret: String = DeliverectSandbox.defaultClientSecret,
+                channelName: String = DeliverectSandbox.defaultChannelName, channelLinkIds: [String] = DeliverectSandbox.defaultChannelLinkIds,
+                tokenLifetime: Int64 = 3600, statuses: [Int] = DeliverectSandbox.defaultStatuses, webhook: WebhookTarget? = nil,
+                tokenLatency: Duration) {
+        self.tokenLatency = tokenLatency
         self.clientId = clientId
         self.clientSecret = clientSecret
         self.channelName = channelName
@@ -211,7 +222,10 @@ public final class DeliverectSandbox: Sendable {
     // MARK: Routes
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>, prefix: String = "/deliverect") {
-        ledger.mount(Self.tokenRoute, on: router, prefix: prefix, errorResponse: { Self.failure($0, $1) }) { self.token($0) }
+        ledger.mount(Self.tokenRoute, on: router, prefix: prefix, errorResponse: { Self.failure($0, $1) }) { request in
+            if self.tokenLatency > .zero { try? await Task.sleep(for: self.tokenLatency) }
+            return self.token(request)
+        }
         ledger.mount(Self.orderRoute, on: router, prefix: prefix, errorResponse: { Self.failure($0, $1) }) { self.order($0) }
         ledger.mountControl(on: router, prefix: prefix, snapshot: { self.snapshot }, catalogue: {
             .object([("channelName", .string(self.channelName)), ("channelLinkIds", .array(self.channelLinkIds.map(JSONValue.string)))])

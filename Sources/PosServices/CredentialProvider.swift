@@ -134,13 +134,20 @@ struct OAuthCredentialSource: CredentialSource {
         guard case .accessToken(let rejectedToken) = rejected else { return nil }
         guard let row = try await read() else { return try await firstToken() }
         let stored = try open(row.sealedAccessToken)
-        // Someone already replaced the token the POS refused: use theirs, spend nothing.
-        guard stored == rejectedToken else { return .accessToken(stored) }
+        // Someone already replaced the token the POS refused: use theirs, spend nothing (unless theirs is stale too).
+        guard stored == rejectedToken || isStale(row) else { return .accessToken(stored) }
         return try await refreshed(from: row)
     }
 
+    private func isStale(_ row: ProviderToken) -> Bool {
+        guard let expiresAt = row.accessExpiresAt else { return false }
+        return expiresAt <= clock() + settings.expiryMarginMs
+    }
+
     /// No token yet: client credentials. Two replicas may both ask; the first stored wins and both use it.
+    /// A POS whose client credentials are its only grant (Deliverect) gets its first token under the lease.
     private func firstToken() async throws(CredentialFailure) -> Credential {
+        if client.jsonAudience != nil { return try await firstTokenUnderLease() }
         let issued = try await client.clientCredentials(endpoint)
         let now = clock()
         let sealed = try seal(issued, now: now, keepingRefreshToken: nil)
@@ -150,6 +157,28 @@ struct OAuthCredentialSource: CredentialSource {
                 accessExpiresAt: sealed.accessExpiresAt, version: 1, updatedAt: now))
         }
         guard !inserted, let row = try await read() else { return .accessToken(issued.accessToken) }
+        return .accessToken(try open(row.sealedAccessToken))
+    }
+
+    /// The first token, fetched by one caller across replicas: an expired placeholder row is stored
+    /// (the first insert wins), and whoever then takes its refresh lease asks the token endpoint while
+    /// the others wait for the row's version to move — the same path as any later renewal.
+    private func firstTokenUnderLease() async throws(CredentialFailure) -> Credential {
+        let now = clock()
+        let placeholder: String
+        do {
+            placeholder = try secretBox.seal("")
+        } catch {
+            throw CredentialFailure(.configuration, "could not seal the \(slug) token", retryable: false)
+        }
+        _ = try await storing {
+            try await tokens.insertProviderToken(ProviderToken(
+                tenantId: tenantId, slug: slug, sealedAccessToken: placeholder, sealedRefreshToken: nil, accessExpiresAt: 0, version: 1, updatedAt: now))
+        }
+        guard let row = try await read() else {
+            throw CredentialFailure(.storage, "the \(slug) token row disappeared while it was being created", retryable: true)
+        }
+        if isStale(row) { return try await refreshed(from: row) }
         return .accessToken(try open(row.sealedAccessToken))
     }
 

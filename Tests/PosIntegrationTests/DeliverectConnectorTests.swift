@@ -3,6 +3,7 @@ import NIOCore
 import PosConnectors
 import PosDomain
 import PosSandbox
+import PosServices
 import PosStorage
 import Testing
 
@@ -264,6 +265,48 @@ struct DeliverectConnectorTests {
             #expect(reply.json["dispatched"] as? Bool == true, "\(reply.text)")
             #expect(rig.sandbox.tokenCalls == 2)
             #expect(rig.sandbox.requestCount("/{channelName}/order/{channelLinkId}") == 102, "the refused call and its one retry")
+        }
+    }
+
+    @Test("two replicas asking for the first token at once: Deliverect sees one token call, both get the same token",
+          arguments: CredentialRefreshTests.pairs)
+    func firstTokenAcrossReplicas(_ pair: CredentialRefreshTests.ReplicaPair) async throws {
+        let sandboxes = PosSandboxes(deliverect: DeliverectSandbox(tokenLatency: .milliseconds(200)))
+        try await withSandboxServer(sandboxes) { origin in
+            let (first, second, _, cleanup) = try await pair.make()
+            let transport = HTTPTransport(timeout: .seconds(5), outboundGuard: nil)
+            do {
+                try await first.migrate()
+                try await second.migrate()
+                try await first.createTenant(CredentialRefreshTests.tenant, createdAt: 1)
+                let secretBox = try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey())
+                let connection = ProviderConnection(
+                    tenantId: CredentialRefreshTests.tenant.id, slug: "deliverect", status: "active",
+                    sealedApiKey: try secretBox.seal(DeliverectSandbox.defaultClientId),
+                    sealedApiSecret: try secretBox.seal(DeliverectSandbox.defaultClientSecret), webhookUrl: "", baseUrl: origin + "/deliverect",
+                    config: Self.config, createdAt: 1, updatedAt: 1, connectionToken: "token-deliverect")
+                let scheme = Self.connector.credentialScheme(config: JSONValue(parsing: Self.config)!, baseUrl: connection.baseUrl)
+                func access(_ store: any ProviderTokenStore, _ owner: String) throws -> ProviderAccess {
+                    try CredentialProvider(secretBox: secretBox, tokens: store, endpoint: OAuthTokenEndpoint(transport: transport), clock: SystemClock.now,
+                                           settings: .init(owner: owner, waitMs: 10_000, pollMs: 10)).access(for: connection, scheme: scheme)
+                }
+                let replicaA = try access(first, "replica-a"), replicaB = try access(second, "replica-b")
+                async let fromA = replicaA.credentials.credential()
+                async let fromB = replicaB.credentials.credential()
+                let (a, b) = try await (fromA, fromB)
+                #expect(a == b)
+                #expect(a != .accessToken(""))
+                #expect(sandboxes.deliverect.tokenCalls == 1)
+                // Kept: later calls read the stored token.
+                #expect(try await replicaB.credentials.credential() == a)
+                #expect(sandboxes.deliverect.tokenCalls == 1)
+            } catch {
+                await transport.shutdown()
+                await cleanup()
+                throw error
+            }
+            await transport.shutdown()
+            await cleanup()
         }
     }
 
