@@ -28,6 +28,10 @@ public enum CredentialScheme: Sendable, Equatable {
     /// callback stores the first token pair; after that only (single-use) refresh tokens. With no
     /// stored pair, or a refresh refused as spent, the connection needs the merchant to authorize again.
     case oauth2AuthorizationCode(tokenURL: String)
+    /// OAuth 2 client credentials asked with a JSON body `{client_id, client_secret, audience,
+    /// grant_type}` and no refresh token: a new token is asked (under the same cross-replica lease)
+    /// when the last one is near `expires_at` or refused (Deliverect).
+    case oauth2JSONClientCredentials(tokenURL: String, audience: String)
 }
 
 /// A credential could not be had (the token endpoint refused or did not answer).
@@ -103,14 +107,20 @@ public struct IssuedToken: Sendable, Equatable, CustomStringConvertible {
     public var refreshToken: String?
     /// Seconds the access token lives, when the endpoint said.
     public var expiresIn: Int64?
+    /// When the access token expires (unix seconds), when the endpoint said (Deliverect's `expires_at`);
+    /// preferred over ``expiresIn``.
+    public var expiresAt: Int64?
 
-    public init(accessToken: String, refreshToken: String?, expiresIn: Int64?) {
+    public init(accessToken: String, refreshToken: String?, expiresIn: Int64?, expiresAt: Int64? = nil) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.expiresIn = expiresIn
+        self.expiresAt = expiresAt
     }
 
-    public var description: String { "IssuedToken(redacted, expiresIn: \(expiresIn.map(String.init) ?? "?"))" }
+    public var description: String {
+        "IssuedToken(redacted, expiresIn: \(expiresIn.map(String.init) ?? "?"), expiresAt: \(expiresAt.map(String.init) ?? "?"))"
+    }
 }
 
 /// The OAuth 2 token endpoint: client credentials and refresh-token grants, client authenticated
@@ -134,6 +144,18 @@ public struct OAuthTokenEndpoint: Sendable {
                         form: [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri)])
     }
 
+    /// Client credentials as a JSON body, the client in the body too (Deliverect:
+    /// `{"client_id","client_secret","audience","grant_type":"client_credentials"}`, answered with
+    /// `access_token`, `expires_at` in unix seconds and `expires_in`).
+    public func clientCredentialsJSON(tokenURL: String, clientId: String, clientSecret: String, audience: String) async throws(CredentialFailure)
+        -> IssuedToken {
+        let body = JSONValue.object([
+            ("client_id", .string(clientId)), ("client_secret", .string(clientSecret)), ("audience", .string(audience)),
+            ("grant_type", .string("client_credentials")),
+        ])
+        return try await post(tokenURL: tokenURL, headers: [("Content-Type", "application/json"), ("Accept", "application/json")], body: body.bytes)
+    }
+
     /// Spends `refreshToken`: a POS with single-use refresh tokens answers `invalid_grant` to a second use.
     public func refresh(tokenURL: String, clientId: String, clientSecret: String, refreshToken: String) async throws(CredentialFailure) -> IssuedToken {
         try await grant(tokenURL: tokenURL, clientId: clientId, clientSecret: clientSecret,
@@ -143,18 +165,24 @@ public struct OAuthTokenEndpoint: Sendable {
     private func grant(tokenURL: String, clientId: String, clientSecret: String, form: [(String, String)]) async throws(CredentialFailure) -> IssuedToken {
         let basic = Data("\(Self.formEncoded(clientId)):\(Self.formEncoded(clientSecret))".utf8).base64EncodedString()
         let body = form.map { "\(Self.formEncoded($0.0))=\(Self.formEncoded($0.1))" }.joined(separator: "&")
+        return try await post(tokenURL: tokenURL, headers: [
+            ("Authorization", "Basic \(basic)"), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
+        ], body: Array(body.utf8))
+    }
+
+    private func post(tokenURL: String, headers: [(String, String)], body: [UInt8]) async throws(CredentialFailure) -> IssuedToken {
         let response: HTTPTransport.Response
         do throws(HTTPTransport.Failure) {
-            response = try await transport.send(method: .POST, url: tokenURL, headers: [
-                ("Authorization", "Basic \(basic)"), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
-            ], body: Array(body.utf8))
+            response = try await transport.send(method: .POST, url: tokenURL, headers: headers, body: body)
         } catch {
             throw Self.failure(error)
         }
         let json = (try? JSONParser.parse(response.body)).map(JSONValue.init)
         guard (200..<300).contains(response.status) else {
             // 400 invalid_grant / 401 invalid_client: asking again will not help; 5xx and 429 may.
-            let code = json?["error"]?.stringValue ?? "HTTP \(response.status)"
+            // RFC 6749 says `error`; Deliverect says `code` and `description`.
+            let code = json?["error"]?.stringValue ?? [json?["code"]?.stringValue, json?["description"]?.stringValue]
+                .compactMap { $0 }.joined(separator: ": ").nilIfEmpty ?? "HTTP \(response.status)"
             let retryable = response.status == 429 || response.status >= 500
             throw CredentialFailure(retryable ? .httpStatus : .auth, "the token endpoint answered HTTP \(response.status): \(code)", retryable: retryable,
                                     oauthError: json?["error"]?.stringValue)
@@ -162,7 +190,8 @@ public struct OAuthTokenEndpoint: Sendable {
         guard let access = json?["access_token"]?.stringValue, !access.isEmpty else {
             throw CredentialFailure(.unexpectedResponse, "the token endpoint answered without access_token", retryable: false)
         }
-        return IssuedToken(accessToken: access, refreshToken: json?["refresh_token"]?.stringValue, expiresIn: json?["expires_in"]?.integerValue)
+        return IssuedToken(accessToken: access, refreshToken: json?["refresh_token"]?.stringValue, expiresIn: json?["expires_in"]?.integerValue,
+                           expiresAt: json?["expires_at"]?.integerValue)
     }
 
     static func failure(_ error: HTTPTransport.Failure) -> CredentialFailure {
@@ -180,4 +209,8 @@ public struct OAuthTokenEndpoint: Sendable {
     }
 
     private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}
+
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }

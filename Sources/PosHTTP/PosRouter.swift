@@ -87,7 +87,7 @@ public enum PosRouter {
         let system = SystemRoutes(health: services.health)
         let auth = AuthRoutes(clock: services.clock)
         let orders = OrderRoutes(body: body, orders: services.dispatch, statuses: services.orderStatus)
-        let inbound = InboundRoutes(inbound: services.inbound, maxBodyBytes: settings.maxBodyBytes)
+        let inbound = InboundRoutes(inbound: services.inbound, maxBodyBytes: settings.maxBodyBytes, publicURL: settings.publicURL)
         let webhooks = WebhookRoutes(body: body, webhooks: services.webhooks, deliveries: services.deliveries)
         let deliveries = DeliveryRoutes(body: body, deliveries: services.deliveries)
         let providers = ProviderRoutes(body: body, providers: services.providers, publicURL: settings.publicURL)

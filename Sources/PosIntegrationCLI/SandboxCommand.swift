@@ -7,7 +7,7 @@ import PosSandbox
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, Lightspeed K-Series, a loyalty service, and a signed-webhook receiver.",
+        abstract: "Run doubles of the third parties the service talks to: OktoPOS, a desibits-style POS, Revel, Atlas Kitchen, Deliverect, Lightspeed K-Series, a loyalty service, and a signed-webhook receiver.",
         discussion: "Each POS double enforces its vendor's documented contract and records what it accepted (GET {base}/_sandbox/orders). See docs/sandbox.md.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -46,6 +46,20 @@ struct SandboxCommand: AsyncParsableCommand {
     var lightspeedClientSecret = LightspeedSandbox.defaultClientSecret
     @Flag(name: .customLong("lightspeed-manual-accept"), help: "Do not send SUCCESS after each Lightspeed order; send webhooks with POST /lightspeed/_sandbox/webhook.")
     var lightspeedManualAccept = false
+    @Option(name: .customLong("deliverect-client-id"), help: "Client id the Deliverect double's token endpoint accepts.")
+    var deliverectClientId = DeliverectSandbox.defaultClientId
+    @Option(name: .customLong("deliverect-client-secret"), help: "Client secret the Deliverect double's token endpoint accepts.")
+    var deliverectClientSecret = DeliverectSandbox.defaultClientSecret
+    @Option(name: .customLong("deliverect-channel-name"), help: "The channel scope (lowercase) the Deliverect double's tokens carry.")
+    var deliverectChannelName = DeliverectSandbox.defaultChannelName
+    @Option(name: .customLong("deliverect-channel-link-id"), help: "A channel link id the Deliverect double knows (repeatable).")
+    var deliverectChannelLinkIds: [String] = []
+    @Option(name: .customLong("deliverect-token-lifetime"), help: "Seconds a Deliverect double token lives.")
+    var deliverectTokenLifetime: Int64 = 3600
+    @Option(name: .customLong("deliverect-webhook-url"), help: "Where the Deliverect double sends its signed status webhooks.")
+    var deliverectWebhookURL: String?
+    @Option(name: .customLong("deliverect-webhook-secret"), help: "HMAC secret of the Deliverect double's webhooks (default: the channel link id, as in Deliverect's staging).")
+    var deliverectWebhookSecret: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -70,6 +84,11 @@ struct SandboxCommand: AsyncParsableCommand {
         if let header = atlasWebhookHeader, !OktoPOSSandbox.isValidHeaderName(header) {
             throw ValidationError("--atlas-webhook-header must be a valid HTTP header name")
         }
+        guard !deliverectClientId.isEmpty, !deliverectClientSecret.isEmpty, !deliverectChannelName.isEmpty,
+              deliverectChannelName == deliverectChannelName.lowercased(), deliverectTokenLifetime > 0,
+              deliverectChannelLinkIds.allSatisfy({ !$0.isEmpty }), deliverectWebhookURL != "", deliverectWebhookSecret != "" else {
+            throw ValidationError("--deliverect-* options must not be empty; the channel name is lowercase; the token lifetime is positive")
+        }
     }
 
     func run() async throws {
@@ -89,6 +108,10 @@ struct SandboxCommand: AsyncParsableCommand {
                                 webhook: atlasWebhookURL.flatMap { url in
                                     atlasWebhookToken.map { AtlasSandbox.WebhookTarget(url: url, token: $0, header: atlasWebhookHeader) }
                                 }),
+            deliverect: DeliverectSandbox(clientId: deliverectClientId, clientSecret: deliverectClientSecret, channelName: deliverectChannelName,
+                                          channelLinkIds: deliverectChannelLinkIds.isEmpty ? DeliverectSandbox.defaultChannelLinkIds : deliverectChannelLinkIds,
+                                          tokenLifetime: deliverectTokenLifetime,
+                                          webhook: deliverectWebhookURL.map { DeliverectSandbox.WebhookTarget(url: $0, secret: deliverectWebhookSecret) }),
             lightspeed: LightspeedSandbox(clientId: lightspeedClientId, clientSecret: lightspeedClientSecret, autoAccept: !lightspeedManualAccept),
             loyalty: LoyaltySandbox(apiKey: loyaltyKey))
         let router = Router()
@@ -127,6 +150,14 @@ struct SandboxCommand: AsyncParsableCommand {
             "baseUrl": .string(lightspeedURL), "auth": .string("OAuth authorization code, client \(lightspeedClientId):\(lightspeedClientSecret)"),
             "webhooks": .string(lightspeedManualAccept ? "POST \(lightspeedURL)/_sandbox/webhook {\"thirdPartyReference\",\"status\"} sends one"
                 : "SUCCESS after each order to the registered endpoint; POST \(lightspeedURL)/_sandbox/webhook sends more"),
+        ])
+        let deliverectURL = "http://\(host):\(port)\(PosSandboxes.deliverectPrefix)"
+        logger.info("sandbox: Deliverect", metadata: [
+            "baseUrl": .string(deliverectURL), "clientId": .string(deliverectClientId), "clientSecret": .string(deliverectClientSecret),
+            "channelName": .string(deliverectChannelName),
+            "channelLinkIds": .string((deliverectChannelLinkIds.isEmpty ? DeliverectSandbox.defaultChannelLinkIds : deliverectChannelLinkIds).joined(separator: ",")),
+            "webhooks": .string(deliverectWebhookURL.map { "to \($0), statuses 999 then 20 after each order" }
+                ?? "none: PUT \(deliverectURL)/_sandbox/webhook {\"url\",\"secret\"?} to send them"),
         ])
         logger.info("sandbox: signed-webhook receiver", metadata: [
             "url": .string(urls.webhook), "secrets": .string(secrets.isEmpty ? "none (accepts unsigned)" : "\(secrets.count) configured"),

@@ -1,13 +1,14 @@
 import Hummingbird
 
 /// Every third-party double on one router: OktoPOS at `/oktopos`, the desibits-style POS at `/desibits`,
-/// Revel at `/revel`, Atlas Kitchen at `/atlas`, Lightspeed K-Series at `/lightspeed`, an OAuth 2 token endpoint at `/oauth-sandbox`, the loyalty service at `/loyalty`, and the
+/// Revel at `/revel`, Atlas Kitchen at `/atlas`, Deliverect at `/deliverect`, Lightspeed K-Series at `/lightspeed`, an OAuth 2 token endpoint at `/oauth-sandbox`, the loyalty service at `/loyalty`, and the
 /// signed-webhook receiver at `/webhook/…`.
 public final class PosSandboxes: Sendable {
     public static let oktoposPrefix = "/oktopos"
     public static let desibitsPrefix = "/desibits"
     public static let revelPrefix = "/revel"
     public static let atlasPrefix = "/atlas"
+    public static let deliverectPrefix = "/deliverect"
     public static let oauthPrefix = "/oauth-sandbox"
     public static let loyaltyPrefix = "/loyalty"
     public static let lightspeedPrefix = "/lightspeed"
@@ -16,6 +17,7 @@ public final class PosSandboxes: Sendable {
     public let desibits: DesibitsSandbox
     public let revel: RevelSandbox
     public let atlas: AtlasSandbox
+    public let deliverect: DeliverectSandbox
     public let webhook: SignedWebhookReceiver
     public let oauth: OAuthTokenSandbox
     public let loyalty: LoyaltySandbox
@@ -24,7 +26,7 @@ public final class PosSandboxes: Sendable {
     public init(
         oktopos: OktoPOSSandbox = OktoPOSSandbox(), desibits: DesibitsSandbox = DesibitsSandbox(), revel: RevelSandbox = RevelSandbox(),
         webhook: SignedWebhookReceiver = SignedWebhookReceiver(secrets: []), oauth: OAuthTokenSandbox = OAuthTokenSandbox(),
-        atlas: AtlasSandbox = AtlasSandbox(), lightspeed: LightspeedSandbox = LightspeedSandbox(),
+        atlas: AtlasSandbox = AtlasSandbox(), deliverect: DeliverectSandbox = DeliverectSandbox(), lightspeed: LightspeedSandbox = LightspeedSandbox(),
         loyalty: LoyaltySandbox = LoyaltySandbox()
     ) {
         self.lightspeed = lightspeed
@@ -32,6 +34,7 @@ public final class PosSandboxes: Sendable {
         self.desibits = desibits
         self.revel = revel
         self.atlas = atlas
+        self.deliverect = deliverect
         self.webhook = webhook
         self.oauth = oauth
         self.loyalty = loyalty
@@ -42,6 +45,7 @@ public final class PosSandboxes: Sendable {
         desibits.addRoutes(to: router, prefix: Self.desibitsPrefix)
         revel.addRoutes(to: router, prefix: Self.revelPrefix)
         atlas.addRoutes(to: router, prefix: Self.atlasPrefix)
+        deliverect.addRoutes(to: router, prefix: Self.deliverectPrefix)
         webhook.addRoutes(to: router)
         oauth.addRoutes(to: router, prefix: Self.oauthPrefix)
         loyalty.addRoutes(to: router, prefix: Self.loyaltyPrefix)
@@ -59,6 +63,7 @@ public final class PosSandboxes: Sendable {
         desibits.reset()
         revel.reset()
         atlas.reset()
+        deliverect.reset()
         oauth.reset()
         loyalty.reset()
         lightspeed.reset()

@@ -78,22 +78,11 @@ public struct CredentialProvider: Sendable {
         case .staticKey:
             source = StaticCredentialSource(key: key, secret: secret)
         case .oauth2(let tokenURL, let scope):
-            guard let tokens, let endpoint else {
-                throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for",
-                                        retryable: false)
-            }
-            source = OAuthCredentialSource(
-                tenantId: connection.tenantId, slug: connection.slug, client: OAuthClient(tokenURL: tokenURL, scope: scope, id: key, secret: secret),
-                tokens: tokens, endpoint: endpoint, secretBox: secretBox, clock: clock, settings: settings)
+            source = try oauthSource(connection, OAuthClient(tokenURL: tokenURL, scope: scope, id: key, secret: secret))
         case .oauth2AuthorizationCode(let tokenURL):
-            guard let tokens, let endpoint else {
-                throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for",
-                                        retryable: false)
-            }
-            source = OAuthCredentialSource(
-                tenantId: connection.tenantId, slug: connection.slug, client: OAuthClient(tokenURL: tokenURL, scope: nil, id: key, secret: secret),
-                tokens: tokens, endpoint: endpoint, secretBox: secretBox, clock: clock, settings: settings, authorizationCode: true,
-                onReauthorizationRequired: onReauthorizationRequired)
+            source = try oauthSource(connection, OAuthClient(tokenURL: tokenURL, scope: nil, id: key, secret: secret), authorizationCode: true)
+        case .oauth2JSONClientCredentials(let tokenURL, let audience):
+            source = try oauthSource(connection, OAuthClient(tokenURL: tokenURL, scope: nil, id: key, secret: secret, jsonAudience: audience))
         }
         let webhookSecret = connection.sealedWebhookSecret.flatMap { try? secretBox.open($0) }
         return ProviderAccess(baseUrl: connection.baseUrl, webhookUrl: connection.webhookUrl,
@@ -142,6 +131,17 @@ public struct CredentialProvider: Sendable {
         }
     }
 
+    private func oauthSource(_ connection: ProviderConnection, _ client: OAuthClient, authorizationCode: Bool = false) throws(CredentialFailure)
+        -> OAuthCredentialSource {
+        guard let tokens, let endpoint else {
+            throw CredentialFailure(.configuration, "\(connection.slug) uses OAuth tokens, which this service has no token store for",
+                                    retryable: false)
+        }
+        return OAuthCredentialSource(tenantId: connection.tenantId, slug: connection.slug, client: client, tokens: tokens, endpoint: endpoint,
+                                     secretBox: secretBox, clock: clock, settings: settings, authorizationCode: authorizationCode,
+                                     onReauthorizationRequired: onReauthorizationRequired)
+    }
+
     /// Forgets a connection's tokens (its client changed or it was deleted); the next call starts afresh.
     public func forgetTokens(tenantId: String, slug: String) async throws {
         try await tokens?.deleteProviderToken(tenantId: tenantId, slug: slug)
@@ -153,6 +153,16 @@ struct OAuthClient: Sendable {
     let scope: String?
     let id: String
     let secret: String
+    /// Set for a POS that takes client credentials as a JSON body with this `audience` (Deliverect).
+    var jsonAudience: String? = nil
+
+    /// A client-credentials grant in the form this POS takes.
+    func clientCredentials(_ endpoint: OAuthTokenEndpoint) async throws(CredentialFailure) -> IssuedToken {
+        if let jsonAudience {
+            return try await endpoint.clientCredentialsJSON(tokenURL: tokenURL, clientId: id, clientSecret: secret, audience: jsonAudience)
+        }
+        return try await endpoint.clientCredentials(tokenURL: tokenURL, clientId: id, clientSecret: secret, scope: scope)
+    }
 }
 
 /// One connection's OAuth token, kept in the token row.
@@ -188,16 +198,22 @@ struct OAuthCredentialSource: CredentialSource {
         guard case .accessToken(let rejectedToken) = rejected else { return nil }
         guard let row = try await read() else { return try await firstToken() }
         let stored = try open(row.sealedAccessToken)
-        // Someone already replaced the token the POS refused: use theirs, spend nothing.
-        guard stored == rejectedToken else { return .accessToken(stored) }
+        // Someone already replaced the token the POS refused: use theirs, spend nothing (unless theirs is stale too).
+        guard stored == rejectedToken || isStale(row) else { return .accessToken(stored) }
         return try await refreshed(from: row)
     }
 
+    private func isStale(_ row: ProviderToken) -> Bool {
+        guard let expiresAt = row.accessExpiresAt else { return false }
+        return expiresAt <= clock() + settings.expiryMarginMs
+    }
+
     /// No token yet: client credentials. Two replicas may both ask; the first stored wins and both use it.
+    /// A POS whose client credentials are its only grant (Deliverect) gets its first token under the lease.
     private func firstToken() async throws(CredentialFailure) -> Credential {
         if authorizationCode { throw reauthorization("the connection has no tokens yet (or they were refused)") }
-        let issued = try await endpoint.clientCredentials(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
-                                                          scope: client.scope)
+        if client.jsonAudience != nil { return try await firstTokenUnderLease() }
+        let issued = try await client.clientCredentials(endpoint)
         let now = clock()
         let sealed = try seal(issued, now: now, keepingRefreshToken: nil)
         let inserted = try await storing {
@@ -206,6 +222,28 @@ struct OAuthCredentialSource: CredentialSource {
                 accessExpiresAt: sealed.accessExpiresAt, version: 1, updatedAt: now))
         }
         guard !inserted, let row = try await read() else { return .accessToken(issued.accessToken) }
+        return .accessToken(try open(row.sealedAccessToken))
+    }
+
+    /// The first token, fetched by one caller across replicas: an expired placeholder row is stored
+    /// (the first insert wins), and whoever then takes its refresh lease asks the token endpoint while
+    /// the others wait for the row's version to move — the same path as any later renewal.
+    private func firstTokenUnderLease() async throws(CredentialFailure) -> Credential {
+        let now = clock()
+        let placeholder: String
+        do {
+            placeholder = try secretBox.seal("")
+        } catch {
+            throw CredentialFailure(.configuration, "could not seal the \(slug) token", retryable: false)
+        }
+        _ = try await storing {
+            try await tokens.insertProviderToken(ProviderToken(
+                tenantId: tenantId, slug: slug, sealedAccessToken: placeholder, sealedRefreshToken: nil, accessExpiresAt: 0, version: 1, updatedAt: now))
+        }
+        guard let row = try await read() else {
+            throw CredentialFailure(.storage, "the \(slug) token row disappeared while it was being created", retryable: true)
+        }
+        if isStale(row) { return try await refreshed(from: row) }
         return .accessToken(try open(row.sealedAccessToken))
     }
 
@@ -245,8 +283,7 @@ struct OAuthCredentialSource: CredentialSource {
             } else if authorizationCode {
                 throw reauthorization("the stored token pair has no refresh token")
             } else {
-                issued = try await endpoint.clientCredentials(tokenURL: client.tokenURL, clientId: client.id, clientSecret: client.secret,
-                                                              scope: client.scope)
+                issued = try await client.clientCredentials(endpoint)
             }
         } catch {
             if authorizationCode && error.oauthError == "invalid_grant" {
@@ -289,7 +326,7 @@ struct OAuthCredentialSource: CredentialSource {
             return RefreshedProviderToken(
                 sealedAccessToken: try secretBox.seal(issued.accessToken),
                 sealedRefreshToken: try issued.refreshToken.map { try secretBox.seal($0) } ?? previous,
-                accessExpiresAt: issued.expiresIn.map { Self.expiry(now: now, expiresIn: $0) })
+                accessExpiresAt: issued.expiresAt.map(Self.expiry(atSeconds:)) ?? issued.expiresIn.map { Self.expiry(now: now, expiresIn: $0) })
         } catch {
             throw CredentialFailure(.configuration, "could not seal the \(slug) token", retryable: false)
         }
@@ -300,6 +337,12 @@ struct OAuthCredentialSource: CredentialSource {
         let (milliseconds, overflow) = max(0, expiresIn).multipliedReportingOverflow(by: 1000)
         let (at, overflowAgain) = now.addingReportingOverflow(milliseconds)
         return overflow || overflowAgain ? Int64.max : at
+    }
+
+    /// `expires_at` (unix seconds) in milliseconds; checked, a huge one means "does not expire soon".
+    static func expiry(atSeconds seconds: Int64) -> Int64 {
+        let (milliseconds, overflow) = max(0, seconds).multipliedReportingOverflow(by: 1000)
+        return overflow ? Int64.max : milliseconds
     }
 
     private func storing<T>(_ body: () async throws -> T) async throws(CredentialFailure) -> T {

@@ -34,7 +34,9 @@ public struct InboundStatusService: Sendable {
     /// takes status webhooks (nothing is logged: there is no tenant to log it for); `.unverified` (401)
     /// for a bad signature, `.invalid` (400) for a body the connector cannot read, `.unavailable` (503)
     /// when our database fails — each after logging it.
-    public func receive(provider: String, token: String, headers: [(String, String)], body: [UInt8], logger: Logger) async throws -> InboundAnswer {
+    /// `url` is the URL the request came in on, for a POS whose handshake asks for our URLs.
+    public func receive(provider: String, token: String, headers: [(String, String)], body: [UInt8], url: String? = nil,
+                        logger: Logger) async throws -> InboundAnswer {
         let connection = try await translatingStoreErrors { try await store.connection(token: token) }
         // Found through the token's unique index: a guess costs a lookup, and 192 bits are not guessed.
         guard let connection, connection.slug == provider,
@@ -47,7 +49,7 @@ public struct InboundStatusService: Sendable {
         let answer: InboundAnswer
         do {
             answer = try await handle(InboundWebhook(headers: headers, body: body, receivedAt: receivedAt,
-                                                     config: JSONValue(parsing: connection.config) ?? .object([])),
+                                                     config: JSONValue(parsing: connection.config) ?? .object([]), url: url),
                                       connection: connection, connector: connector, log: &log)
         } catch let error as ServiceError {
             if log.outcome.isEmpty {

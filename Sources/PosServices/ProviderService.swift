@@ -116,8 +116,8 @@ public struct ProviderService: Sendable {
             createdAt: existing?.createdAt ?? now, updatedAt: now,
             connectionToken: existing?.connectionToken ?? Self.newConnectionToken(), sealedWebhookSecret: sealedWebhookSecret)
         let saved = try await translatingStoreErrors { try await providers.upsertConnection(connection) }
-        // Tokens were issued to the old client (or server): the next call gets new ones.
-        if command.apiKey != nil || command.apiSecret != nil || existing?.baseUrl != command.baseUrl {
+        // Tokens were issued to the old client (or server, or for the old config's audience): the next call gets new ones.
+        if command.apiKey != nil || command.apiSecret != nil || existing?.baseUrl != command.baseUrl || existing?.config != connection.config {
             try await translatingStoreErrors { try await deliverer.credentialProvider.forgetTokens(tenantId: tenant.id, slug: slug) }
         }
         return saved

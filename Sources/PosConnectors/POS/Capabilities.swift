@@ -148,12 +148,16 @@ public struct InboundWebhook: Sendable {
     /// The connection's `config` (never secrets), for a POS whose verification is configurable
     /// (Atlas's custom token header).
     public var config: JSONValue
+    /// The URL the webhook came in on (our inbound URL for the connection), for a POS that asks us
+    /// for our URLs in a handshake (Deliverect's channel registration); nil when not known.
+    public var url: String?
 
-    public init(headers: [(String, String)], body: [UInt8], receivedAt: Int64, config: JSONValue = .object([])) {
+    public init(headers: [(String, String)], body: [UInt8], receivedAt: Int64, config: JSONValue = .object([]), url: String? = nil) {
         self.headers = headers
         self.body = body
         self.receivedAt = receivedAt
         self.config = config
+        self.url = url
     }
 
     public func header(_ name: String) -> String? {

@@ -13,6 +13,7 @@ public struct ConnectorRegistry: Sendable {
             RevelConnector(exchange: exchange),
             AtlasConnector(exchange: exchange),
             LightspeedConnector(exchange: exchange),
+            DeliverectConnector(exchange: exchange),
         ])
     }
 

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import PosDomain
 import PosServices
@@ -8,6 +9,15 @@ import PosStorage
 struct InboundRoutes: Sendable {
     let inbound: InboundStatusService
     let maxBodyBytes: Int
+    /// `POS_PUBLIC_URL`, when set: our origin as POSes see it.
+    var publicURL: String? = nil
+
+    /// `POS_PUBLIC_URL`, or the scheme and host this request came in on (as ``ProviderRoutes`` builds the inbound URL).
+    private func origin(_ request: Request) -> String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let forwardedProto = HTTPField.Name("X-Forwarded-Proto").flatMap { request.headers[$0] }
+        return "\(forwardedProto ?? request.head.scheme ?? "http")://\(request.head.authority ?? "localhost")"
+    }
 
     func orderStatus(_ request: Request, context: PosRequestContext) async throws -> JSONResponse<JSONValue> {
         let provider = try context.parameters.require("provider")
@@ -15,7 +25,8 @@ struct InboundRoutes: Sendable {
         // The POS's native body, read raw: its signature covers these exact bytes.
         let body = Array(try await request.body.collect(upTo: maxBodyBytes).readableBytesView)
         let headers = request.headers.map { ($0.name.rawName, $0.value) }
-        let answer = try await inbound.receive(provider: provider, token: token, headers: headers, body: body, logger: context.logger)
+        let url = "\(origin(request))/api/v1/inbound/\(provider)/order-status/\(token)"
+        let answer = try await inbound.receive(provider: provider, token: token, headers: headers, body: body, url: url, logger: context.logger)
         return JSONResponse(answer.body, status: HTTPResponse.Status(code: answer.statusCode))
     }
 
