@@ -69,7 +69,7 @@ public struct ServiceGraph: Sendable {
                                              clock: clock, settings: .init(owner: delivery.instanceId),
                                              onReauthorizationRequired: { tenantId, slug in
                                                  await ConnectorDeliverer.markReauthorizationRequired(providers: stores, tenantId: tenantId, slug: slug,
-                                                                                                      at: clock())
+                                                                                                      at: clock(), logger: logger)
                                              })
         let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock,
                                            credentials: credentials)

@@ -1,3 +1,4 @@
+import Logging
 import PosConnectors
 import PosDomain
 import PosStorage
@@ -118,11 +119,19 @@ public struct ConnectorDeliverer: Sendable {
 
     /// Marks an authorization-code connection as needing the merchant's approval again (its refresh
     /// token was refused); dispatches stop with that reason until the OAuth callback stores new tokens.
-    public static func markReauthorizationRequired(providers: any ProviderStore, tenantId: String, slug: String, at now: Int64) async {
-        guard var connection = try? await providers.connection(tenantId: tenantId, slug: slug), connection.status == "active" else { return }
-        connection.status = CredentialProvider.reauthorizationRequired
-        connection.updatedAt = now
-        _ = try? await providers.upsertConnection(connection)
+    public static func markReauthorizationRequired(providers: any ProviderStore, tenantId: String, slug: String, at now: Int64,
+                                                   logger: Logger) async {
+        do {
+            guard var connection = try await providers.connection(tenantId: tenantId, slug: slug), connection.status == "active" else { return }
+            connection.status = CredentialProvider.reauthorizationRequired
+            connection.updatedAt = now
+            _ = try await providers.upsertConnection(connection)
+        } catch {
+            // Dispatches still stop with the reason; only the connection's shown status lags until the next refusal.
+            logger.warning("could not mark the connection reauthorization_required", metadata: [
+                "tenantId": .string(tenantId), "provider": .string(slug), "error": .string("\(error)"),
+            ])
+        }
     }
 
     func deliver(_ delivery: Delivery, attemptNumber: Int, outletId: String, orderBytes: [UInt8], order: CataOrder?,
