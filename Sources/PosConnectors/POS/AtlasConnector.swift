@@ -40,11 +40,7 @@ public struct AtlasConnector: OrderDispatching, ConnectionTesting {
             for (key, value) in [("atlasOutletId", outletId), ("channelId", channelId)] where value <= 0 {
                 throw ValidationError(field: "settings.\(key)", message: "must be a positive Atlas id")
             }
-            for (key, map) in [("productMap", mapping.products), ("modifierMap", mapping.modifiers)] {
-                if let bad = map.first(where: { $0.value.integerValue == nil }) {
-                    throw ValidationError(field: "settings.\(key).\(bad.key)", message: "must be an Atlas item_id: an integer")
-                }
-            }
+            try mapping.requireIds("an Atlas item_id: an integer") { $0.integerValue != nil }
         }
     }
 

@@ -47,11 +47,7 @@ public struct DeliverectConnector: OrderDispatching, OrderCancelling, Connection
             guard channelLinkId.utf8.allSatisfy(DeliverectConnector.isPathCharacter) else {
                 throw ValidationError(field: "settings.channelLinkId", message: "must be Deliverect's channel link id (letters, digits, - and _)")
             }
-            for (key, map) in [("productMap", mapping.products), ("modifierMap", mapping.modifiers)] {
-                if let bad = map.first(where: { $0.value.stringValue == nil }) {
-                    throw ValidationError(field: "settings.\(key).\(bad.key)", message: "must be a Deliverect PLU: a string")
-                }
-            }
+            try mapping.requireIds("a Deliverect PLU: a string") { $0.stringValue != nil }
         }
     }
 

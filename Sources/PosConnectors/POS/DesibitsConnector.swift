@@ -31,11 +31,7 @@ public struct DesibitsConnector: OrderDispatching, OrderCancelling, OrderStatusP
             mapping = try ProductMapping(reader)
             orderTypeId = try reader.integer("orderTypeId", required: false)
             paymentMethod = try reader.string("paymentMethod", required: false)
-            for (key, map) in [("productMap", mapping.products), ("modifierMap", mapping.modifiers)] {
-                if let bad = map.first(where: { $0.value.integerValue == nil }) {
-                    throw ValidationError(field: "settings.\(key).\(bad.key)", message: "must be a desibits menu_item_id: an integer")
-                }
-            }
+            try mapping.requireIds("a desibits menu_item_id: an integer") { $0.integerValue != nil }
             if let fee = mapping.deliveryFeeProduct, fee.integerValue == nil {
                 throw ValidationError(field: "settings.deliveryFeeProductId", message: "must be a desibits menu_item_id: an integer")
             }

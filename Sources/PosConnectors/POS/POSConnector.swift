@@ -201,6 +201,16 @@ public struct ProductMapping: Sendable {
         }
     }
 
+    /// Every `productMap` and `modifierMap` value must be the POS's kind of id (`isValid`); the first
+    /// that is not is named by path, with `what` the POS's id is (`a Revel id: an integer`).
+    public func requireIds(_ what: String, _ isValid: (JSONValue) -> Bool) throws(ValidationError) {
+        for (key, map) in [("productMap", products), ("modifierMap", modifiers)] {
+            if let bad = map.sorted(by: { $0.key < $1.key }).first(where: { !isValid($0.value) }) {
+                throw ValidationError(field: "settings.\(key).\(bad.key)", message: "must be \(what)")
+            }
+        }
+    }
+
     public func product(for item: CataOrder.Item, at index: Int) throws(ValidationError) -> JSONValue {
         guard let id = products[item.plu] else {
             throw ValidationError(field: "order.items[\(index)].plu", message: "\"\(item.plu)\" has no entry in settings.productMap")

@@ -30,11 +30,7 @@ public struct RevelConnector: OrderDispatching, ConnectionTesting, RemoteOutletL
             establishmentId = try reader.integer("establishmentId", required: true)!
             diningOption = try reader.integer("diningOption", required: true)!
             paymentType = try reader.integer("paymentType", required: false) ?? 7
-            for (key, map) in [("productMap", mapping.products), ("modifierMap", mapping.modifiers)] {
-                if let bad = map.first(where: { $0.value.integerValue == nil }) {
-                    throw ValidationError(field: "settings.\(key).\(bad.key)", message: "must be a Revel id: an integer")
-                }
-            }
+            try mapping.requireIds("a Revel id: an integer") { $0.integerValue != nil }
             if let fee = mapping.deliveryFeeProduct, fee.integerValue == nil {
                 throw ValidationError(field: "settings.deliveryFeeProductId", message: "must be a Revel product id: an integer")
             }
