@@ -156,19 +156,7 @@ public final class AtlasSandbox: Sendable {
         public let responseBody: String
     }
 
-    public enum WebhookFailure: Error, Sendable, Equatable {
-        case notConfigured
-        case unknownOrder(Int)
-        case unreachable(String)
-
-        public var message: String {
-            switch self {
-            case .notConfigured: "no webhook receiver configured: PUT /_sandbox/webhook {\"url\",\"token\"} first"
-            case .unknownOrder(let id): "order \(id) not found"
-            case .unreachable(let reason): "the webhook receiver did not answer: \(reason)"
-            }
-        }
-    }
+    public typealias WebhookFailure = SandboxWebhookFailure
 
     // Sandbox credentials, not secrets.
     public static let defaultAPIKey = "atlas-sandbox-key"
@@ -296,7 +284,7 @@ public final class AtlasSandbox: Sendable {
     /// Moves order `orderId` (to `state`, or to what `eventType` implies) and sends the event — twice,
     /// the same body both times. Returns both deliveries.
     public func sendEvent(orderId: Int, eventType: String, state newState: String? = nil) async throws(WebhookFailure) -> [WebhookDelivery] {
-        guard let target = webhook else { throw .notConfigured }
+        guard let target = webhook else { throw .notConfigured(setup: #"PUT /_sandbox/webhook {"url","token"}"#) }
         let now = SandboxHTTP.unixNow
         let moved = state.withLock { state -> Order? in
             guard let index = state.orders.firstIndex(where: { $0.id == orderId }) else { return nil }
@@ -306,7 +294,7 @@ public final class AtlasSandbox: Sendable {
             }
             return state.orders[index]
         }
-        guard let order = moved else { throw .unknownOrder(orderId) }
+        guard let order = moved else { throw .unknownOrder(String(orderId)) }
         let body = JSONValue.object([
             ("event_type", .string(eventType)), ("event_at", .integer(now)), ("payload", orderJSON(order)),
         ]).bytes
@@ -753,12 +741,7 @@ public final class AtlasSandbox: Sendable {
                     ("deliveries", .array(sent.map { .object([("status", .int($0.status)), ("body", .string($0.responseBody))]) })),
                 ]))
             } catch {
-                let status = switch error {
-                case .unknownOrder: 404
-                case .notConfigured: 409
-                case .unreachable: 502
-                }
-                return Self.controlError(status, error.message)
+                return error.response
             }
         }
         router.post(RouterPath(prefix + "/_sandbox/lose-next-answer")) { request, _ -> Response in

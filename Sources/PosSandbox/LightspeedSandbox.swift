@@ -73,10 +73,7 @@ public final class LightspeedSandbox: Sendable {
         public let responseBody: String
     }
 
-    public enum WebhookFailure: Error, Sendable, Equatable {
-        case unknownOrder(String)
-        case unreachable(String)
-    }
+    public typealias WebhookFailure = SandboxWebhookFailure
 
     struct State {
         var stats = Stats()
@@ -214,11 +211,11 @@ public final class LightspeedSandbox: Sendable {
             guard let json = try? JSONValue(JSONParser.parse(body)), let reference = json["thirdPartyReference"]?.stringValue,
                   let status = json["status"]?.stringValue
             else { return SandboxHTTP.json(400, .object([("error", .string(#"send {"thirdPartyReference","status","reason"?}"#))])) }
-            do {
+            do throws(WebhookFailure) {
                 let sent = try await self.sendWebhook(reference: reference, status: status, reason: json["reason"]?.stringValue)
                 return SandboxHTTP.json(200, .object([("status", .int(sent.status)), ("response", .string(sent.responseBody))]))
             } catch {
-                return SandboxHTTP.json(409, .object([("error", .string("\(error)"))]))
+                return error.response
             }
         }
     }

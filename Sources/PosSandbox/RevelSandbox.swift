@@ -150,20 +150,7 @@ public final class RevelSandbox: Sendable {
         public let responseBody: String
     }
 
-    /// Why a webhook was not sent or got no answer.
-    public enum WebhookFailure: Error, Sendable, Equatable {
-        case notConfigured
-        case unknownOrder(Int)
-        case unreachable(String)
-
-        public var message: String {
-            switch self {
-            case .notConfigured: "no webhook receiver configured: PUT /_sandbox/webhook {\"url\",\"secret\"} first"
-            case .unknownOrder(let id): "order \(id) not found"
-            case .unreachable(let reason): "the webhook receiver did not answer: \(reason)"
-            }
-        }
-    }
+    public typealias WebhookFailure = SandboxWebhookFailure
 
     // Sandbox credentials, not secrets.
     public static let defaultAPIKey = "revel-sandbox-key"
@@ -306,7 +293,7 @@ public final class RevelSandbox: Sendable {
             }
             return state.orders[index]
         }
-        guard let order = closed else { throw .unknownOrder(orderId) }
+        guard let order = closed else { throw .unknownOrder(String(orderId)) }
         return try await send(event: "order.finalized", body: Self.orderAllInOne(order), eventId: order.finalizedEventId,
                               establishmentId: order.establishmentId)
     }
@@ -322,7 +309,7 @@ public final class RevelSandbox: Sendable {
     }
 
     private func send(event: String, body json: JSONValue, eventId: String?, establishmentId: Int?) async throws(WebhookFailure) -> WebhookDelivery {
-        guard let target = webhook else { throw .notConfigured }
+        guard let target = webhook else { throw .notConfigured(setup: #"PUT /_sandbox/webhook {"url","secret"}"#) }
         let body = json.bytes
         var headers: [(String, String)] = [
             ("Content-Type", "application/json"),
@@ -475,12 +462,7 @@ public final class RevelSandbox: Sendable {
                 ("event", .string(delivery.event)), ("status", .int(delivery.status)), ("body", .string(delivery.responseBody)),
             ]))
         case .failure(let failure):
-            let status = switch failure {
-            case .unknownOrder: 404
-            case .notConfigured: 409
-            case .unreachable: 502
-            }
-            return controlError(status, failure.message)
+            return failure.response
         }
     }
 

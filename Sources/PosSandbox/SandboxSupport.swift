@@ -567,3 +567,29 @@ enum SandboxFormats {
         return ConstantTime.equals(Array(presented.utf8), Array(expected.utf8))
     }
 }
+
+/// Why a double's webhook was not sent or got no answer — one type for every double that sends them.
+public enum SandboxWebhookFailure: Error, Sendable, Equatable {
+    /// No receiver set yet; `setup` says how to set one.
+    case notConfigured(setup: String)
+    case unknownOrder(String)
+    case unreachable(String)
+
+    public var message: String {
+        switch self {
+        case .notConfigured(let setup): "no webhook receiver configured: \(setup) first"
+        case .unknownOrder(let id): "order \(id) not found"
+        case .unreachable(let reason): "the webhook receiver did not answer: \(reason)"
+        }
+    }
+
+    /// A control endpoint's answer: 404 unknown order, 409 no receiver, 502 no answer; `{"error"}`.
+    var response: Response {
+        let status = switch self {
+        case .unknownOrder: 404
+        case .notConfigured: 409
+        case .unreachable: 502
+        }
+        return SandboxHTTP.json(status, .object([("error", .string(message))]))
+    }
+}
