@@ -119,7 +119,8 @@ struct DeliverectConnectorTests {
         guard case .statusUpdates(let updates) = try Self.connector.readInbound(Self.signed(Self.accepted), webhookSecret: Self.webhookSecret)
         else { throw TestFailure("not read") }
         #expect(updates == [OrderStatusUpdate(externalOrderId: "ord-1", orderUUID: "ord-1", status: .accepted,
-                                              posStatus: "20 ACCEPTED (Deliverect order 64a1)", occurredAt: 1_733_063_460_000)])
+                                              posStatus: "20 ACCEPTED (Deliverect order 64a1)", occurredAt: 1_733_063_460_000,
+                                              eventId: "ord-1|20|2024-12-01T14:31:00Z")])
         let tampered = InboundWebhook(headers: Self.signed(Self.accepted).headers, body: Array(Self.accepted.replacingOccurrences(of: "20", with: "110").utf8),
                                       receivedAt: 0)
         for (webhook, secret) in [(Self.signed(Self.accepted, secret: "other"), Self.webhookSecret), (tampered, Self.webhookSecret),
@@ -221,6 +222,13 @@ struct DeliverectConnectorTests {
             let order = try await rig.rig.order(orderId)
             #expect(order["status"] as? String == "ACCEPTED", "\(order)")
             #expect(rig.sandbox.tokenCalls == 1)
+
+            // Deliverect delivers at least once: the same webhook again is a duplicate and changes nothing.
+            let again = try await rig.service.call("POST", String(inboundUrl.dropFirst(rig.service.baseURL.count)),
+                                                   headers: [(DeliverectConnector.signatureHeader, DeliverectSandbox.signature(of: accepted.body, secret: Self.webhookSecret))],
+                                                   json: accepted.body)
+            #expect(again.status == 200 && again.json["message"] as? String == "duplicate event; already received", "\(again.text)")
+            #expect(try await rig.rig.order(orderId)["version"] as? Int == order["version"] as? Int)
 
             // A body signed with another secret is refused and changes nothing.
             let forged = #"{"orderId":"x","status":110,"channelOrderId":"ord-7f3d2c1e-0000-4000-8000-000000000042"}"#

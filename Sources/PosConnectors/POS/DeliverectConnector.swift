@@ -328,10 +328,13 @@ extension DeliverectConnector: InboundStatusReceiving {
         }
         let deliverectId = json["orderId"]?.stringValue.map { " (Deliverect order \($0))" } ?? ""
         let reason = json["reason"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        let timeStamp = json["timeStamp"]?.stringValue
+        // Deliverect delivers at least once: the same order, status and time again is the same event.
         return .statusUpdates([OrderStatusUpdate(
             externalOrderId: channelOrderId, orderUUID: channelOrderId, status: status, posStatus: "\(code) \(known)\(deliverectId)",
-            occurredAt: json["timeStamp"]?.stringValue.flatMap(Self.time),
-            reason: status == .rejected || status == .cancelled ? reason : nil)])
+            occurredAt: timeStamp.flatMap(Self.time),
+            reason: status == .rejected || status == .cancelled ? reason : nil,
+            eventId: [channelOrderId, String(code), timeStamp ?? "-"].joined(separator: "|"))])
     }
 
     /// A webhook's `timeStamp`: ISO 8601 in UTC, with or without fractions.
