@@ -147,14 +147,8 @@ public final class AtlasSandbox: Sendable {
         }
     }
 
-    /// One POST of a webhook and the receiver's answer.
-    public struct WebhookDelivery: Sendable {
-        public let eventType: String
-        public let headers: [(String, String)]
-        public let body: [UInt8]
-        public let status: Int
-        public let responseBody: String
-    }
+    /// One POST of a webhook (`event` is its `event_type`) and the receiver's answer.
+    public typealias WebhookDelivery = SandboxWebhookDelivery
 
     public typealias WebhookFailure = SandboxWebhookFailure
 
@@ -166,7 +160,6 @@ public final class AtlasSandbox: Sendable {
     public static let firstOrderId = 9001
     /// Atlas's at-least-once delivery, made visible: every event is POSTed this many times.
     public static let deliveriesPerEvent = 2
-    public static let webhookTimeoutSeconds: Int64 = 10
     /// The default catalogue: the fixture orders' PLUs are the SKUs here.
     public static let defaultCatalogue = Catalogue(
         products: [
@@ -306,19 +299,8 @@ public final class AtlasSandbox: Sendable {
         }
         var sent: [WebhookDelivery] = []
         for _ in 0..<Self.deliveriesPerEvent {
-            var request = HTTPClientRequest(url: target.url)
-            request.method = .POST
-            for (name, value) in headers { request.headers.add(name: name, value: value) }
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let delivery: WebhookDelivery
-            do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Self.webhookTimeoutSeconds))
-                let answer = try await response.body.collect(upTo: sandboxMaxBodyBytes)
-                delivery = WebhookDelivery(eventType: eventType, headers: headers, body: body, status: Int(response.status.code),
-                                           responseBody: String(buffer: answer))
-            } catch {
-                throw .unreachable(String(describing: error))
-            }
+            let answer = try await SandboxWebhookPost.send(to: target.url, headers: headers, body: body)
+            let delivery = WebhookDelivery(event: eventType, headers: headers, body: body, status: answer.status, responseBody: answer.body)
             state.withLock { $0.deliveries.append(delivery) }
             sent.append(delivery)
         }

@@ -32,7 +32,6 @@ public final class DeliverectSandbox: Sendable {
     /// Sent before ACCEPTED to prove a channel ignores codes it does not know.
     public static let unknownStatus = 999
     public static let defaultStatuses = [unknownStatus, 20]
-    public static let webhookTimeoutSeconds: Int64 = 10
 
     public let clientId: String
     public let clientSecret: String
@@ -195,17 +194,11 @@ public final class DeliverectSandbox: Sendable {
         ]).bytes
         let headers = [("Content-Type", "application/json"), ("User-Agent", "Deliverect (sandbox)"),
                        ("x-server-authorization-hmac-sha256", Self.signature(of: body, secret: target.secret ?? order.channelLinkId))]
-        var request = HTTPClientRequest(url: target.url)
-        request.method = .POST
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
         var responseStatus = 0, responseBody = ""
-        do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Self.webhookTimeoutSeconds))
-            responseStatus = Int(response.status.code)
-            responseBody = String(buffer: try await response.body.collect(upTo: sandboxMaxBodyBytes))
+        do throws(SandboxWebhookFailure) {
+            (responseStatus, responseBody) = try await SandboxWebhookPost.send(to: target.url, headers: headers, body: body)
         } catch {
-            responseBody = "no answer: \(error)"
+            if case .unreachable(let reason) = error { responseBody = "no answer: \(reason)" }
         }
         let delivery = WebhookDelivery(channelOrderId: channelOrderId, status: status, headers: headers, body: body,
                                        responseStatus: responseStatus, responseBody: responseBody)

@@ -34,7 +34,6 @@ public final class LightspeedSandbox: Sendable {
     public static let businessLocationId: Int64 = 45_454_545
     /// SKUs the double's menu knows.
     public static let knownSkus: Set<String> = ["BURGER-01", "FRIES-01", "CHEESE-01", "DELIVERY-FEE"]
-    public static let webhookTimeoutSeconds: Int64 = 10
 
     public let clientId: String
     public let clientSecret: String
@@ -442,19 +441,11 @@ public final class LightspeedSandbox: Sendable {
             ("name", .string("Cata \(reference.prefix(8))")),
         ])))
         let bytes = JSONValue.object(body).bytes
-        var request = HTTPClientRequest(url: endpoint.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        var headers = [("Content-Type", "application/json")]
         if let user = endpoint.username, let password = endpoint.password {
-            request.headers.add(name: "Authorization", value: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())
+            headers.append(("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()))
         }
-        request.body = .bytes(ByteBuffer(bytes: bytes))
-        do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Self.webhookTimeoutSeconds))
-            let answer = try await response.body.collect(upTo: 1 << 20)
-            return WebhookDelivery(body: bytes, status: Int(response.status.code), responseBody: String(buffer: answer))
-        } catch {
-            throw .unreachable(String(describing: error))
-        }
+        let answer = try await SandboxWebhookPost.send(to: endpoint.url, headers: headers, body: bytes)
+        return WebhookDelivery(body: bytes, status: answer.status, responseBody: answer.body)
     }
 }

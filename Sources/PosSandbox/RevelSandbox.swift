@@ -140,15 +140,7 @@ public final class RevelSandbox: Sendable {
         }
     }
 
-    /// A webhook the double sent and what the receiver answered.
-    public struct WebhookDelivery: Sendable {
-        public let event: String
-        public let headers: [(String, String)]
-        public let body: [UInt8]
-        /// The receiver's answer.
-        public let status: Int
-        public let responseBody: String
-    }
+    public typealias WebhookDelivery = SandboxWebhookDelivery
 
     public typealias WebhookFailure = SandboxWebhookFailure
 
@@ -193,8 +185,6 @@ public final class RevelSandbox: Sendable {
     public static let maxPageSize = 250
     public static let authenticationHeader = "API-AUTHENTICATION"
     public static let defaultInstance = "sandbox"
-    /// Revel expects an answer within 10 s.
-    public static let webhookTimeoutSeconds: Int64 = 10
 
     static let submitRoute = SandboxRoute(.post, "/specialresources/cart/submit")
     static let establishmentsRoute = SandboxRoute(.get, "/enterprise/Establishment")
@@ -320,19 +310,8 @@ public final class RevelSandbox: Sendable {
             ("X-Revel-Message-Id", UUID().uuidString.lowercased()),
         ]
         if let establishmentId { headers.append(("X-Revel-Establishment-Id", String(establishmentId))) }
-        var request = HTTPClientRequest(url: target.url)
-        request.method = .POST
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let delivery: WebhookDelivery
-        do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Self.webhookTimeoutSeconds))
-            let answer = try await response.body.collect(upTo: sandboxMaxBodyBytes)
-            delivery = WebhookDelivery(event: event, headers: headers, body: body, status: Int(response.status.code),
-                                       responseBody: String(buffer: answer))
-        } catch {
-            throw .unreachable(String(describing: error))
-        }
+        let answer = try await SandboxWebhookPost.send(to: target.url, headers: headers, body: body)
+        let delivery = WebhookDelivery(event: event, headers: headers, body: body, status: answer.status, responseBody: answer.body)
         state.withLock { $0.deliveries.append(delivery) }
         return delivery
     }

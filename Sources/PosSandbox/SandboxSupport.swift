@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -591,5 +592,36 @@ public enum SandboxWebhookFailure: Error, Sendable, Equatable {
         case .unreachable: 502
         }
         return SandboxHTTP.json(status, .object([("error", .string(message))]))
+    }
+}
+
+/// One webhook a double sent and what the receiver answered.
+public struct SandboxWebhookDelivery: Sendable {
+    public let event: String
+    public let headers: [(String, String)]
+    public let body: [UInt8]
+    /// The receiver's answer.
+    public let status: Int
+    public let responseBody: String
+}
+
+/// How every double POSTs a webhook to its receiver.
+enum SandboxWebhookPost {
+    /// How long a double waits for the receiver.
+    static let timeoutSeconds: Int64 = 10
+
+    /// The receiver's status and answer; `.unreachable` when it gave none.
+    static func send(to url: String, headers: [(String, String)], body: [UInt8]) async throws(SandboxWebhookFailure) -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeoutSeconds))
+            let answer = try await response.body.collect(upTo: sandboxMaxBodyBytes)
+            return (Int(response.status.code), String(buffer: answer))
+        } catch {
+            throw .unreachable(String(describing: error))
+        }
     }
 }
