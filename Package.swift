@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Domain core: order model, validation, money, time, signing, secrets. No I/O.
@@ -90,6 +91,19 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
+        // The operations console: server-rendered HTML over the same services as the JSON API.
+        .target(
+            name: "PosConsole",
+            dependencies: [
+                "PosDomain",
+                "PosServices",
+                "PosHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Templates"), .copy("Static")],
+            swiftSettings: swiftSettings
+        ),
         // Composition root: stores, connectors and services wired into the Hummingbird application.
         .target(
             name: "PosApp",
@@ -99,6 +113,7 @@ let package = Package(
                 "PosConnectors",
                 "PosServices",
                 "PosHTTP",
+                "PosConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

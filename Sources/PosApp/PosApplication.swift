@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PosConsole
 import PosHTTP
 import ServiceLifecycle
 
@@ -24,6 +25,7 @@ public enum PosApplication {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> (application: some ApplicationProtocol, routes: RouteTable) {
         let (router, routes) = PosRouter.build(services: services.api, settings: settings.edge)
+        Console.register(on: router, services: services.console, settings: ConsoleSettings(edge: settings.edge), logger: logger)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "pos-integration"),

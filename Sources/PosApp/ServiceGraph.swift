@@ -1,5 +1,6 @@
 import Logging
 import PosConnectors
+import PosConsole
 import PosDomain
 import PosHTTP
 import PosServices
@@ -53,11 +54,14 @@ public struct ServiceGraph: Sendable {
     public let menuDrafts: MenuDraftService
     public let imports: MenuImportService
     public let loyalty: LoyaltyService
+    public let operations: OperationsService
+    public let consoleSessions: ConsoleSessionService
+    public let tenantAdministration: TenantAdministration
     public let clock: ServiceClock
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
                 clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, outletStatusTTLMs: Int64 = 1_000,
-                loyalty: LoyaltySettings = LoyaltySettings(), logger: Logger,
+                loyalty: LoyaltySettings = LoyaltySettings(), console: ConsoleSessionSettings = ConsoleSessionSettings(), logger: Logger,
                 onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
         let connector = WebhookConnector(transport: transport, clock: clock)
         let posConnectors = ConnectorRegistry.builtIn(exchange: POSExchange(transport: transport, clock: clock))
@@ -100,6 +104,16 @@ public struct ServiceGraph: Sendable {
         self.deliveries = DeliveryService(outbox: stores, worker: worker, clock: clock)
         self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, outboundGuard: outboundGuard, connector: connector,
                                        rotationOverlapMs: delivery.rotationOverlapMs, clock: clock)
+        self.operations = OperationsService(operations: stores, webhooks: stores, providers: stores, clock: clock)
+        self.consoleSessions = ConsoleSessionService(sessions: stores, tenants: stores, auth: auth, clock: clock, settings: console)
+        self.tenantAdministration = TenantAdministration(tenants: stores, keys: stores, clock: clock)
+    }
+
+    /// What the console's pages call: the same services as ``api``.
+    public var console: ConsoleServices {
+        ConsoleServices(sessions: consoleSessions, operations: operations, orders: dispatch, statuses: orderStatus, deliveries: deliveries,
+                        webhooks: webhooks, providers: providers, catalog: catalog, menus: menus, loyalty: loyalty, inbound: inbound,
+                        tenants: tenantAdministration, clock: clock)
     }
 
     /// What the HTTP routes call.

@@ -39,7 +39,8 @@ public struct APIError: HTTPResponseError, Equatable {
         return response
     }
 
-    init(_ error: ServiceError) {
+    /// The one mapping from a service failure to an HTTP status and message; the console presents it too.
+    public init(_ error: ServiceError) {
         switch error {
         case .invalid(let field, let message, let details):
             self.init(status: .badRequest, message: message, details: details, field: field)

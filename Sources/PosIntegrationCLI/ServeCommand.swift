@@ -72,9 +72,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
         let loyalty = try Settings.loyalty()
+        let consoleIdleMs = try Settings.duration("POS_CONSOLE_SESSION_IDLE", default: 30 * 60_000)
+        guard consoleIdleMs >= 60_000 else { throw ValidationError("POS_CONSOLE_SESSION_IDLE must be at least 1m") }
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
-            delivery: delivery, authCacheTTLMs: authCacheTTLMs, loyalty: loyalty, logger: logger)
+            delivery: delivery, authCacheTTLMs: authCacheTTLMs, loyalty: loyalty,
+            console: ConsoleSessionSettings(idleTimeoutMs: consoleIdleMs), logger: logger)
         let settings = ServerSettings(host: host, port: port,
                                       edge: EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes,
                                                          publicURL: environment["POS_PUBLIC_URL"]))

@@ -7,12 +7,23 @@ public struct RecoverDeliveries: Sendable, Equatable {
     /// Epoch milliseconds.
     public let since: Int64
     public let webhookId: Int64?
+    /// A built-in POS connector's slug: only its deliveries (the console's "replay this target").
+    public let connector: String?
     public let outletId: String?
 
-    public init(since: Int64, webhookId: Int64?, outletId: String?) {
+    public init(since: Int64, webhookId: Int64?, connector: String? = nil, outletId: String?) {
         self.since = since
         self.webhookId = webhookId
+        self.connector = connector
         self.outletId = outletId
+    }
+}
+
+extension RecoverDeliveries {
+    var target: DeliveryTargetFilter {
+        if let webhookId { return .webhook(webhookId) }
+        if let connector { return .connector(connector) }
+        return .any
     }
 }
 
@@ -82,7 +93,7 @@ public struct DeliveryService: Sendable {
     /// Re-queues every dead or failed delivery in the window; returns how many.
     public func recover(_ command: RecoverDeliveries, tenant: Tenant) async throws -> Int {
         let count = try await translatingStoreErrors {
-            try await outbox.recoverDeliveries(tenantId: tenant.id, since: command.since, webhookId: command.webhookId,
+            try await outbox.recoverDeliveries(tenantId: tenant.id, since: command.since, target: command.target,
                                                outletId: command.outletId, now: clock())
         }
         if count > 0 { worker.wake() }

@@ -258,3 +258,13 @@ extension PlannedDelivery {
     /// How the dispatch response names where it went: `webhook 7`, or the connector's slug.
     var label: String { target.map { "webhook \($0.webhook.id)" } ?? delivery.connector }
 }
+
+extension OrderDetail {
+    /// The order's status history as people read it, oldest first. Dispatch sets PAID without
+    /// writing history (intake stays two statements), so PAID at receipt is the first entry.
+    public var timeline: [OrderStatusChange] {
+        let paid = OrderStatusChange(status: .paid, previous: nil, source: StatusSource.platform.description, reason: nil, posOrderId: nil,
+                                     occurredAt: order.receivedAt, recordedAt: order.receivedAt, stale: false)
+        return [paid] + history
+    }
+}

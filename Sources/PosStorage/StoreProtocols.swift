@@ -171,10 +171,18 @@ public protocol OutboxStore: Sendable {
     func deliveries(tenantId: String, filter: DeliveryFilter) async throws -> [Delivery]
     /// Makes every dead or failed delivery created since `since` (optionally of one webhook or
     /// outlet) due now; returns how many.
-    func recoverDeliveries(tenantId: String, since: Int64, webhookId: Int64?, outletId: String?, now: Int64) async throws -> Int
+    func recoverDeliveries(tenantId: String, since: Int64, target: DeliveryTargetFilter, outletId: String?, now: Int64) async throws -> Int
 }
 
 /// Which deliveries `GET /deliveries` lists, newest first.
+/// Which target's deliveries a recovery re-queues.
+public enum DeliveryTargetFilter: Sendable, Equatable {
+    case any
+    case webhook(Int64)
+    /// A built-in POS connector, by slug.
+    case connector(String)
+}
+
 public struct DeliveryFilter: Sendable, Equatable {
     public var status: DeliveryStatus?
     public var outletId: String?
@@ -345,11 +353,11 @@ public protocol StoreHealth: Sendable {
 
 /// Everything the service needs from persistence. One engine implements it all.
 public typealias Stores = TenantStore & APIKeyStore & WebhookStore & OrderStore & OrderStatusStore & OutboxStore & ProviderStore & ProviderTokenStore
-    & CatalogStore & MenuStore & LoyaltyStore & OAuthStateStore & StoreHealth
+    & CatalogStore & MenuStore & LoyaltyStore & OAuthStateStore & ConsoleSessionStore & OperationsStore & StoreHealth
 
 /// An engine's stores with their lifecycle: schema migration at start, closing at the end.
 public protocol StoreEngine: TenantStore, APIKeyStore, WebhookStore, OrderStore, OrderStatusStore, OutboxStore, ProviderStore, ProviderTokenStore,
-    CatalogStore, MenuStore, LoyaltyStore, OAuthStateStore, StoreHealth {
+    CatalogStore, MenuStore, LoyaltyStore, OAuthStateStore, ConsoleSessionStore, OperationsStore, StoreHealth {
     /// Brings the schema up to date; returns the migration versions it applied.
     @discardableResult
     func migrate() async throws -> [Int]

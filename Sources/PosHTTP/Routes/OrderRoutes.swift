@@ -167,10 +167,7 @@ struct OrderView: Encodable {
         updatedAt = order.updatedAt.rfc3339
         status = order.status.rawValue
         version = order.version
-        // Dispatch sets PAID without writing history (intake stays two statements); it is shown as the first entry.
-        let paid = OrderStatusChange(status: .paid, previous: nil, source: StatusSource.platform.description, reason: nil, posOrderId: nil,
-                                     occurredAt: order.receivedAt, recordedAt: order.receivedAt, stale: false)
-        statusHistory = ([paid] + detail.history).map(StatusChangeView.init)
+        statusHistory = detail.timeline.map(StatusChangeView.init)
         deliveries = detail.deliveries.map { delivery in
             DeliveryView(delivery, attempts: detail.attempts.filter { $0.deliveryId == delivery.id })
         }

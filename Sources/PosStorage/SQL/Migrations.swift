@@ -540,6 +540,25 @@ enum Migrations {
             """,
             "CREATE INDEX oauth_states_expiry ON oauth_states (expires_at)",
         ]),
+        Step(version: 15, name: "console sessions, order lookups for the console", statements: [
+            // Only the hash of a session id is kept; the holder is re-checked on every request, so
+            // revoking the key ends its sessions.
+            """
+            CREATE TABLE console_sessions (
+                id_hash TEXT PRIMARY KEY,
+                holder_kind TEXT NOT NULL,
+                holder_id BIGINT NOT NULL,
+                acting_tenant_id TEXT REFERENCES tenants(id),
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)",
+            // The console's order list (newest first, paged) and its lookup by the restaurant's reference.
+            "CREATE INDEX orders_tenant_received ON orders (tenant_id, received_at, id)",
+            "CREATE INDEX orders_tenant_ref_no ON orders (tenant_id, order_ref_no)",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

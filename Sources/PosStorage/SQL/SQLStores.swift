@@ -442,7 +442,7 @@ public final class SQLStores: StoreEngine {
         }
     }
 
-    public func recoverDeliveries(tenantId: String, since: Int64, webhookId: Int64?, outletId: String?, now: Int64) async throws -> Int {
+    public func recoverDeliveries(tenantId: String, since: Int64, target: DeliveryTargetFilter, outletId: String?, now: Int64) async throws -> Int {
         try await write { db in
             var sql = """
                 UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
@@ -450,7 +450,11 @@ public final class SQLStores: StoreEngine {
                   AND (webhook_id IS NULL OR webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL))
                 """
             var arguments: [any SQLBindable] = [now, now, tenantId, since]
-            if let webhookId { sql += " AND webhook_id = ?"; arguments.append(webhookId) }
+            switch target {
+            case .any: break
+            case .webhook(let webhookId): sql += " AND webhook_id = ?"; arguments.append(webhookId)
+            case .connector(let slug): sql += " AND webhook_id IS NULL AND connector = ?"; arguments.append(slug)
+            }
             // Through the event's primary key: the deliveries are already narrowed by tenant, status and time.
             if let outletId { sql += " AND EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.outlet_id = ?)"; arguments.append(outletId) }
             let count = try db.execute(sql, arguments)

@@ -1,0 +1,147 @@
+import PosDomain
+
+// MARK: ConsoleSessionStore
+
+extension SQLStores {
+    static let consoleSessionColumns = "id_hash, holder_kind, holder_id, acting_tenant_id, created_at, last_seen_at, expires_at"
+
+    public func createSession(_ session: ConsoleSession) async throws {
+        let (kind, id) = Self.holderColumns(session.holder)
+        _ = try await write { db in
+            try db.execute("INSERT INTO console_sessions (\(Self.consoleSessionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [session.idHash, kind, id, session.actingTenantId, session.createdAt, session.lastSeenAt, session.expiresAt])
+        }
+    }
+
+    public func session(idHash: String) async throws -> ConsoleSession? {
+        try await read { db in
+            try db.queryOne("SELECT \(Self.consoleSessionColumns) FROM console_sessions WHERE id_hash = ?", [idHash]).map(Self.consoleSession)
+        }
+    }
+
+    public func touchSession(idHash: String, lastSeenAt: Int64, expiresAt: Int64) async throws {
+        _ = try await write { db in
+            try db.execute("UPDATE console_sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?", [lastSeenAt, expiresAt, idHash])
+        }
+    }
+
+    public func setActingTenant(idHash: String, tenantId: String?) async throws {
+        _ = try await write { db in
+            try db.execute("UPDATE console_sessions SET acting_tenant_id = ? WHERE id_hash = ?", [tenantId, idHash])
+        }
+    }
+
+    public func deleteSession(idHash: String) async throws {
+        _ = try await write { db in try db.execute("DELETE FROM console_sessions WHERE id_hash = ?", [idHash]) }
+    }
+
+    public func deleteExpiredSessions(now: Int64) async throws -> Int {
+        try await write { db in try db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", [now]) }
+    }
+
+    private static func holderColumns(_ holder: ConsoleSession.Holder) -> (String, Int64) {
+        switch holder {
+        case .tenantKey(let id): ("tenant_key", id)
+        case .operatorKey(let id): ("operator_key", id)
+        }
+    }
+
+    static func consoleSession(_ row: SQLRow) throws -> ConsoleSession {
+        let id = try row.int64("holder_id")
+        let holder: ConsoleSession.Holder = try row.string("holder_kind") == "operator_key" ? .operatorKey(id) : .tenantKey(id)
+        return ConsoleSession(idHash: try row.string("id_hash"), holder: holder, actingTenantId: try row.optionalString("acting_tenant_id"),
+                              createdAt: try row.int64("created_at"), lastSeenAt: try row.int64("last_seen_at"),
+                              expiresAt: try row.int64("expires_at"))
+    }
+}
+
+// MARK: OperationsStore
+
+extension SQLStores {
+    public func searchOrders(tenantId: String, _ search: OrderSearch) async throws -> [OrderRecord] {
+        try await read { db in
+            var sql = "SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.tenant_id = ?"
+            var arguments: [any SQLBindable] = [tenantId]
+            if let text = search.text {
+                // Three exact lookups, each on its own index, rather than one OR the planner may scan for.
+                sql += """
+                     AND o.id IN (SELECT id FROM orders WHERE tenant_id = ? AND order_uuid = ?
+                                  UNION SELECT id FROM orders WHERE tenant_id = ? AND order_ref_no = ?
+                                  UNION SELECT id FROM orders WHERE tenant_id = ? AND id = ?)
+                    """
+                arguments += [tenantId, text, tenantId, text, tenantId, text]
+            }
+            if let outletId = search.outletId { sql += " AND o.outlet_id = ?"; arguments.append(outletId) }
+            if let status = search.status { sql += " AND o.status = ?"; arguments.append(status.rawValue) }
+            if let from = search.from { sql += " AND o.received_at >= ?"; arguments.append(from) }
+            if let until = search.until { sql += " AND o.received_at < ?"; arguments.append(until) }
+            if let after = search.after {
+                sql += " AND (o.received_at < ? OR (o.received_at = ? AND o.id < ?))"
+                arguments += [after.receivedAt, after.receivedAt, after.id]
+            }
+            sql += " ORDER BY o.received_at DESC, o.id DESC LIMIT ?"
+            arguments.append(search.limit)
+            return try db.query(sql, arguments).map(RecordMapping.order)
+        }
+    }
+
+    public func orderActivity(tenantId: String, since: Int64, bucketMs: Int64) async throws -> [ActivityBucket] {
+        try await read { db in
+            // The first delivered attempt of each order, through the deliveries' subject index.
+            let rows = try db.query("""
+                SELECT bucket, COUNT(*) AS orders,
+                       CAST(SUM(CASE WHEN dispatch_status = 'dispatched' THEN 1 ELSE 0 END) AS BIGINT) AS delivered,
+                       CAST(SUM(CASE WHEN first_delivered_at IS NOT NULL THEN first_delivered_at - received_at ELSE 0 END) AS BIGINT) AS waited,
+                       COUNT(first_delivered_at) AS timed
+                FROM (SELECT (o.received_at - ?) / ? AS bucket, o.received_at, o.dispatch_status,
+                             (SELECT MIN(d.delivered_at) FROM deliveries d
+                              WHERE d.tenant_id = o.tenant_id AND d.subject_type = 'order' AND d.subject_id = o.id) AS first_delivered_at
+                      FROM orders o WHERE o.tenant_id = ? AND o.received_at >= ?) recent
+                GROUP BY bucket ORDER BY bucket
+                """, [since, bucketMs, tenantId, since])
+            return try rows.map { row in
+                let timed = try row.int64("timed")
+                return ActivityBucket(start: since + (try row.int64("bucket")) * bucketMs, orders: try row.int("orders"),
+                                      delivered: try row.int("delivered"),
+                                      meanTimeToTargetMs: timed > 0 ? (try row.int64("waited")) / timed : nil)
+            }
+        }
+    }
+
+    public func outboxSnapshot(tenantId: String) async throws -> OutboxSnapshot {
+        try await read { db in
+            let waiting = try db.queryOne("""
+                SELECT COUNT(*) AS pending, MIN(next_attempt_at) AS oldest_due FROM deliveries
+                WHERE status IN ('pending', 'delivering', 'failed') AND tenant_id = ?
+                """, [tenantId])
+            let dead = try db.queryOne("SELECT COUNT(*) AS dead FROM deliveries WHERE status = 'dead' AND tenant_id = ?", [tenantId])
+            return OutboxSnapshot(pending: try waiting?.int("pending") ?? 0, oldestDueAt: try waiting?.optionalInt64("oldest_due"),
+                                  dead: try dead?.int("dead") ?? 0)
+        }
+    }
+
+    public func deadLetterGroups(tenantId: String, limit: Int, sampleSize: Int) async throws -> [DeadLetterGroup] {
+        try await read { db in
+            let groups = try db.query("""
+                SELECT webhook_id, connector, COALESCE(last_error, '') AS reason, COUNT(*) AS dead,
+                       MIN(updated_at) AS first_at, MAX(updated_at) AS last_at
+                FROM deliveries WHERE status = 'dead' AND tenant_id = ?
+                GROUP BY webhook_id, connector, COALESCE(last_error, '')
+                ORDER BY last_at DESC LIMIT ?
+                """, [tenantId, limit])
+            return try groups.map { row in
+                let webhookId = try row.optionalInt64("webhook_id")
+                let connector = try row.string("connector")
+                let reason = try row.string("reason")
+                var sql = "SELECT \(SharedSQL.deliveryColumns) FROM deliveries d WHERE d.status = 'dead' AND d.tenant_id = ? AND d.connector = ?"
+                var arguments: [any SQLBindable] = [tenantId, connector]
+                if let webhookId { sql += " AND d.webhook_id = ?"; arguments.append(webhookId) } else { sql += " AND d.webhook_id IS NULL" }
+                sql += " AND COALESCE(d.last_error, '') = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ?"
+                arguments += [reason, sampleSize]
+                return DeadLetterGroup(webhookId: webhookId, connector: connector, reason: reason, count: try row.int("dead"),
+                                       firstAt: try row.int64("first_at"), lastAt: try row.int64("last_at"),
+                                       sample: try db.query(sql, arguments).map(RecordMapping.delivery))
+            }
+        }
+    }
+}
