@@ -86,7 +86,7 @@ public struct OperationsService: Sendable {
             return try await (counted, outbox, hooks, connections)
         }
         let byStart = Dictionary(counted.map { ($0.start, $0) }, uniquingKeysWith: { first, _ in first })
-        let activity = stride(from: firstBucket, through: now, by: Self.bucketMs).map {
+        let activity = stride(from: firstBucket, through: now, by: Int(Self.bucketMs)).map {
             byStart[$0] ?? ActivityBucket(start: $0, orders: 0, delivered: 0, meanTimeToTargetMs: nil)
         }
         let lastHour = activity.filter { $0.start + Self.bucketMs > now - 3_600_000 }

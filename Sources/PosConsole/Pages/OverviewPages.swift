@@ -9,7 +9,7 @@ struct OverviewPages: Sendable {
     let kit: ConsoleKit
 
     func register(on router: Router<PosRequestContext>) {
-        router.get(Console.root, use: kit.page(overview))
+        router.get(RouterPath(Console.root), use: kit.page(overview))
     }
 
     struct AttentionRow {
