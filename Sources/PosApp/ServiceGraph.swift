@@ -57,6 +57,7 @@ public struct ServiceGraph: Sendable {
     public let operations: OperationsService
     public let consoleSessions: ConsoleSessionService
     public let tenantAdministration: TenantAdministration
+    public let apiKeys: APIKeyService
     public let clock: ServiceClock
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
@@ -67,7 +68,9 @@ public struct ServiceGraph: Sendable {
         let posConnectors = ConnectorRegistry.builtIn(exchange: POSExchange(transport: transport, clock: clock))
         self.stores = stores
         self.clock = clock
-        self.auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
+        let auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
+        self.auth = auth
+        self.apiKeys = APIKeyService(keys: stores, clock: clock, auth: auth)
         // OAuth POS: tokens sealed in the stores, refreshed by one replica at a time (leases named by this instance).
         let credentials = CredentialProvider(secretBox: secretBox, tokens: stores, endpoint: OAuthTokenEndpoint(transport: transport),
                                              clock: clock, settings: .init(owner: delivery.instanceId),
@@ -120,6 +123,6 @@ public struct ServiceGraph: Sendable {
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
                     orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports,
-                    menuDrafts: menuDrafts, loyalty: loyalty, health: stores, clock: clock)
+                    menuDrafts: menuDrafts, loyalty: loyalty, apiKeys: apiKeys, health: stores, clock: clock)
     }
 }

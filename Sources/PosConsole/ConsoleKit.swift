@@ -71,7 +71,7 @@ struct ConsoleKit: Sendable {
                 if case .platformOperator(let principal, let tenant?) = visit.viewer {
                     // Operators acting inside a tenant leave a trail of what they changed there.
                     logger.notice("operator action in tenant", metadata: [
-                        "operator_key_id": .stringConvertible(principal.key.id), "tenant_id": .string(tenant.id),
+                        "operator_key_id": .stringConvertible(principal.key.operatorKeyId), "tenant_id": .string(tenant.id),
                         "method": .string(request.method.rawValue), "path": .string(request.uri.path),
                     ])
                 }
@@ -298,7 +298,7 @@ struct Chrome {
         nav = sections.map { NavItem(label: $0.label, path: $0.path, current: $0 == section) }
         switch visit.viewer {
         case .tenantAdmin(let principal): viewerLabel = "admin key \(principal.key.apiKeyId)"
-        case .platformOperator(let principal, _): viewerLabel = "operator key \(principal.key.id)"
+        case .platformOperator(let principal, _): viewerLabel = "operator key \(principal.key.operatorKeyId)"
         }
     }
 }

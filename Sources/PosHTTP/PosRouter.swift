@@ -17,13 +17,16 @@ public struct APIServices: Sendable {
     public let imports: MenuImportService
     public let menuDrafts: MenuDraftService
     public let loyalty: LoyaltyService
+    public let apiKeys: APIKeyService
     public let health: any StoreHealth
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
                 providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService, imports: MenuImportService,
-                menuDrafts: MenuDraftService, loyalty: LoyaltyService, health: any StoreHealth, clock: @escaping ServiceClock) {
+                menuDrafts: MenuDraftService, loyalty: LoyaltyService, apiKeys: APIKeyService, health: any StoreHealth,
+                clock: @escaping ServiceClock) {
         self.auth = auth
+        self.apiKeys = apiKeys
         self.catalog = catalog
         self.menus = menus
         self.imports = imports
@@ -95,6 +98,7 @@ public enum PosRouter {
         let menus = MenuRoutes(body: body, menus: services.menus, imports: services.imports, deliveries: services.deliveries)
         let drafts = MenuDraftRoutes(body: body, drafts: services.menuDrafts)
         let loyalty = LoyaltyRoutes(body: body, loyalty: services.loyalty)
+        let apiKeys = APIKeyRoutes(body: body, keys: services.apiKeys)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
@@ -169,6 +173,13 @@ public enum PosRouter {
         partnerOnly.post("/api/v1/loyalty/earn-points", use: loyalty.earnPoints)
         partnerOnly.post("/api/v1/loyalty/use-points", use: loyalty.usePoints)
         partnerOnly.get("/api/v1/loyalty/customer", use: loyalty.customer)
+
+        // Last: the scope walk of the tests calls each route with each of a tenant's keys, and a
+        // revocation there must not take a key away from the routes after it.
+        adminOnly.post("/api/v1/api-keys", use: apiKeys.create)
+        adminOnly.get("/api/v1/api-keys", use: apiKeys.list)
+        adminOnly.post("/api/v1/api-keys/{apiKeyId}/rotate", use: apiKeys.rotate)
+        adminOnly.delete("/api/v1/api-keys/{apiKeyId}", use: apiKeys.revoke)
         return (router, table)
     }
 }

@@ -75,64 +75,129 @@ struct TenantCommand: AsyncParsableCommand {
 
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "key", abstract: "Issue, list and revoke API keys.", subcommands: [Create.self, List.self, Revoke.self])
+        commandName: "key", abstract: "Issue, list and revoke API keys (a tenant's, or with --operator the platform's operator keys).",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    /// `--tenant` for a tenant's keys or `--operator` for operator keys: exactly one.
+    static func requireOne(tenant: String?, operator isOperator: Bool) throws {
+        if isOperator, tenant != nil { throw ArgumentParser.ValidationError("--operator keys belong to no tenant: leave out --tenant") }
+        if !isOperator, tenant == nil { throw ArgumentParser.ValidationError("--tenant is required (or --operator for an operator key)") }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a key; the only time it is shown.")
-        @Option(help: "Tenant subdomain or id.") var tenant: String
+        @Option(help: "Tenant subdomain or id.") var tenant: String?
+        @Flag(name: .customLong("operator"), help: "Issue a platform operator key (posop_…, no tenant, no scopes).") var isOperator = false
         @Option(name: .customLong("scope"), help: "internal, partner or admin (repeatable).") var scopes: [APIScope] = []
-        @Option(help: "Days until the key expires (default: never).") var expiresInDays: Int?
+        @Option(help: "What the key is for, 1–100 characters (default: cli, or operator).") var name: String?
+        @Option(help: "Days until the key expires, 1–3650 (default: never).") var expiresInDays: Int?
         @OptionGroup var database: DatabaseOptions
 
         struct Output: Encodable {
             let apiKeyId: Int64
             let key: String
+            let name: String
+            let prefix: String
             let tenantId: String
             let scopes: [String]
             @ExplicitNull var expiresAt: String?
         }
 
+        struct OperatorOutput: Encodable {
+            let operatorKeyId: Int64
+            let key: String
+            let name: String
+            let prefix: String
+            @ExplicitNull var expiresAt: String?
+        }
+
+        func validate() throws {
+            try KeyCommand.requireOne(tenant: tenant, operator: isOperator)
+            if isOperator, !scopes.isEmpty { throw ArgumentParser.ValidationError("--operator keys have no scopes: leave out --scope") }
+        }
+
         func run() async throws {
-            let issued = try await withAdministration(database) {
-                try await $0.createKey(tenant: tenant, scopes: scopes, expiresInDays: expiresInDays)
+            if isOperator {
+                let issued = try await withAdministration(database) { try await $0.createOperatorKey(name: name, expiresInDays: expiresInDays) }
+                try printJSON(OperatorOutput(operatorKeyId: issued.record.operatorKeyId, key: issued.key, name: issued.record.name,
+                                             prefix: issued.record.prefix, expiresAt: issued.record.expiresAt.map { RFC3339.format(milliseconds: $0) }))
+                return
             }
-            try printJSON(Output(apiKeyId: issued.record.apiKeyId, key: issued.key, tenantId: issued.record.tenantId,
-                                 scopes: issued.record.scopes.map(\.rawValue),
+            let tenant = tenant ?? ""
+            let issued = try await withAdministration(database) {
+                try await $0.createKey(tenant: tenant, scopes: scopes, expiresInDays: expiresInDays, name: name)
+            }
+            try printJSON(Output(apiKeyId: issued.record.apiKeyId, key: issued.key, name: issued.record.name, prefix: issued.record.prefix,
+                                 tenantId: issued.record.tenantId, scopes: issued.record.scopes.map(\.rawValue),
                                  expiresAt: issued.record.expiresAt.map { RFC3339.format(milliseconds: $0) }))
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a tenant's keys (never their secrets).")
-        @Option(help: "Tenant subdomain or id.") var tenant: String
+        static let configuration = CommandConfiguration(abstract: "List a tenant's keys, or with --operator the operator keys (never their secrets).")
+        @Option(help: "Tenant subdomain or id.") var tenant: String?
+        @Flag(name: .customLong("operator"), help: "List the platform operator keys.") var isOperator = false
         @OptionGroup var database: DatabaseOptions
 
         struct Row: Encodable {
             let apiKeyId: Int64
             let tenantId: String
+            let name: String
+            let prefix: String
             let scopes: [String]
             let createdAt: String
             @ExplicitNull var expiresAt: String?
             @ExplicitNull var revokedAt: String?
+            @ExplicitNull var lastUsedAt: String?
+        }
+
+        struct OperatorRow: Encodable {
+            let operatorKeyId: Int64
+            let name: String
+            let prefix: String
+            let createdAt: String
+            @ExplicitNull var expiresAt: String?
+            @ExplicitNull var revokedAt: String?
+            @ExplicitNull var lastUsedAt: String?
+        }
+
+        func validate() throws {
+            try KeyCommand.requireOne(tenant: tenant, operator: isOperator)
         }
 
         func run() async throws {
+            func time(_ milliseconds: Int64?) -> String? { milliseconds.map { RFC3339.format(milliseconds: $0) } }
+            if isOperator {
+                let keys = try await withAdministration(database) { try await $0.operatorKeys() }
+                try printJSON(keys.map {
+                    OperatorRow(operatorKeyId: $0.operatorKeyId, name: $0.name, prefix: $0.prefix, createdAt: RFC3339.format(milliseconds: $0.createdAt),
+                                expiresAt: time($0.expiresAt), revokedAt: time($0.revokedAt), lastUsedAt: time($0.lastUsedAt))
+                })
+                return
+            }
+            let tenant = tenant ?? ""
             let keys = try await withAdministration(database) { try await $0.keys(tenant: tenant) }
             try printJSON(keys.map {
-                Row(apiKeyId: $0.apiKeyId, tenantId: $0.tenantId, scopes: $0.scopes.map(\.rawValue),
+                Row(apiKeyId: $0.apiKeyId, tenantId: $0.tenantId, name: $0.name, prefix: $0.prefix, scopes: $0.scopes.map(\.rawValue),
                     createdAt: RFC3339.format(milliseconds: $0.createdAt),
-                    expiresAt: $0.expiresAt.map { RFC3339.format(milliseconds: $0) },
-                    revokedAt: $0.revokedAt.map { RFC3339.format(milliseconds: $0) })
+                    expiresAt: time($0.expiresAt), revokedAt: time($0.revokedAt), lastUsedAt: time($0.lastUsedAt))
             })
         }
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key by its apiKeyId.")
-        @Argument(help: "The apiKeyId to revoke.") var apiKeyId: Int64
+        static let configuration = CommandConfiguration(abstract: "Revoke a key by its apiKeyId, or with --operator an operator key by its operatorKeyId.")
+        @Argument(help: "The apiKeyId (or with --operator, the operatorKeyId) to revoke.") var apiKeyId: Int64
+        @Flag(name: .customLong("operator"), help: "Revoke a platform operator key.") var isOperator = false
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
+            if isOperator {
+                let revoked = try await withAdministration(database) { try await $0.revokeOperatorKey(id: apiKeyId) }
+                guard revoked else { throw CLIFailure("no active operator key with operatorKeyId \(apiKeyId)") }
+                print(#"{"operatorKeyId":\#(apiKeyId),"revoked":true}"#)
+                return
+            }
             let revoked = try await withAdministration(database) { try await $0.revokeKey(id: apiKeyId) }
             guard revoked else { throw CLIFailure("no active key with apiKeyId \(apiKeyId)") }
             print(#"{"apiKeyId":\#(apiKeyId),"revoked":true}"#)

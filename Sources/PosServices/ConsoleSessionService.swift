@@ -65,9 +65,9 @@ public struct ConsoleSessionService: Sendable {
         let viewer: ConsoleViewer
         let holder: ConsoleSession.Holder
         if OperatorKeyToken(rawValue: trimmed) != nil {
-            let principal = try await auth.authenticateOperator(apiKey: trimmed)
+            let principal = try await auth.authenticateOperator(key: trimmed)
             viewer = .platformOperator(principal, actingIn: nil)
-            holder = .operatorKey(principal.key.id)
+            holder = .operatorKey(principal.key.operatorKeyId)
         } else {
             let principal = try await auth.authenticate(apiKey: trimmed, claim: claim)
             guard principal.has(anyOf: [.admin]) else {

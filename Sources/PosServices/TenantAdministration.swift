@@ -35,28 +35,16 @@ public struct TenantAdministration: Sendable {
         throw ServiceError.notFound("no tenant with id or subdomain \"\(reference)\"")
     }
 
-    public struct IssuedKey: Sendable {
-        public let record: APIKeyRecord
-        /// The full key. Shown once, never stored.
-        public let key: String
-    }
+    public typealias IssuedKey = IssuedAPIKey
 
-    public func createKey(tenant reference: String, scopes: [APIScope], expiresInDays: Int?) async throws -> IssuedKey {
-        guard !scopes.isEmpty else { throw ServiceError.invalid(field: "scope", message: "at least one --scope is required") }
-        if let days = expiresInDays, days <= 0 {
-            throw ServiceError.invalid(field: "expiresInDays", message: "--expires-in-days must be positive")
-        }
+    /// Issues a tenant key by the same rules as the API (``APIKeyService``), any scope: the CLI is
+    /// the platform's operator. Without a name it is called "cli".
+    public func createKey(tenant reference: String, scopes: [APIScope], expiresInDays: Int?, name: String? = nil) async throws -> IssuedKey {
+        let name = try APIKeyService.validName(name ?? "cli")
+        let scopes = try APIKeyService.validScopes(scopes)
+        let lifetimeMs = try APIKeyService.lifetimeMs(expiresInDays: expiresInDays)
         let tenant = try await tenant(named: reference)
-        let secret = APIKeyToken.generateSecret()
-        let now = clock()
-        let record = try await keys.createKey(NewAPIKey(
-            tenantId: tenant.id,
-            secretHash: APIKeyToken.hash(secret: secret),
-            scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue },
-            createdAt: now,
-            expiresAt: expiresInDays.map { now + Int64($0) * 86_400_000 }
-        ))
-        return IssuedKey(record: record, key: APIKeyToken(apiKeyId: record.apiKeyId, secret: secret).rawValue)
+        return try await APIKeyService(keys: keys, clock: clock).issue(tenantId: tenant.id, name: name, scopes: scopes, lifetimeMs: lifetimeMs)
     }
 
     public func keys(tenant reference: String) async throws -> [APIKeyRecord] {
@@ -65,5 +53,37 @@ public struct TenantAdministration: Sendable {
 
     public func revokeKey(id: Int64) async throws -> Bool {
         try await keys.revokeKey(id: id, at: clock())
+    }
+
+    // MARK: Operator keys
+
+    public struct IssuedOperatorKey: Sendable {
+        public let record: OperatorKeyRecord
+        /// The full `posop_` key. Shown once, never stored.
+        public let key: String
+    }
+
+    /// Issues an operator key (`posop_…`, no tenant): name and expiry by the tenant keys' rules.
+    /// Without a name it is called "operator".
+    public func createOperatorKey(name: String? = nil, expiresInDays: Int?) async throws -> IssuedOperatorKey {
+        let name = try APIKeyService.validName(name ?? "operator")
+        let lifetimeMs = try APIKeyService.lifetimeMs(expiresInDays: expiresInDays)
+        let secret = OperatorKeyToken.generateSecret()
+        let now = clock()
+        let record = try await translatingStoreErrors {
+            try await keys.createOperatorKey(NewOperatorKey(name: name, secretHash: OperatorKeyToken.hash(secret: secret), secretStart: secret,
+                                                            createdAt: now, expiresAt: lifetimeMs.map { now + $0 }))
+        }
+        return IssuedOperatorKey(record: record, key: OperatorKeyToken(id: record.operatorKeyId, secret: secret).rawValue)
+    }
+
+    /// Every operator key, revoked and expired ones too (never their secrets), oldest first.
+    public func operatorKeys() async throws -> [OperatorKeyRecord] {
+        try await translatingStoreErrors { try await keys.operatorKeys() }
+    }
+
+    /// Whether a key that was not yet revoked is now revoked.
+    public func revokeOperatorKey(id: Int64) async throws -> Bool {
+        try await translatingStoreErrors { try await keys.revokeOperatorKey(id: id, at: clock()) }
     }
 }

@@ -22,23 +22,79 @@ public struct NewAPIKey: Sendable {
     public var scopes: [APIScope]
     public var createdAt: Int64
     public var expiresAt: Int64?
+    public var name: String
+    /// The secret's first characters, for the stored display prefix (never more of it).
+    public var secretStart: String
 
-    public init(tenantId: String, secretHash: String, scopes: [APIScope], createdAt: Int64, expiresAt: Int64?) {
+    public init(tenantId: String, secretHash: String, scopes: [APIScope], createdAt: Int64, expiresAt: Int64?, name: String = "",
+                secretStart: String = "") {
         self.tenantId = tenantId
         self.secretHash = secretHash
         self.scopes = scopes
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.name = name
+        self.secretStart = String(secretStart.prefix(APIKeyToken.secretCharacters))
     }
 }
 
-public protocol APIKeyStore: Sendable {
+/// A rotation: the replacement key and the old key with its shortened expiry.
+public struct APIKeyRotation: Sendable, Equatable {
+    public var previous: APIKeyRecord
+    public var replacement: APIKeyRecord
+
+    public init(previous: APIKeyRecord, replacement: APIKeyRecord) {
+        self.previous = previous
+        self.replacement = replacement
+    }
+}
+
+/// Tenants' API keys. Every engine holding them also holds the operator keys
+/// (``OperatorKeyStore``): both are read on the same authentication path.
+public protocol APIKeyStore: OperatorKeyStore {
     func createKey(_ key: NewAPIKey) async throws -> APIKeyRecord
     /// The key and its tenant, found by the id embedded in the presented key.
     func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)?
     func keys(tenantId: String) async throws -> [APIKeyRecord]
+    /// A tenant's key by id; nil for another tenant's.
+    func key(id: Int64, tenantId: String) async throws -> APIKeyRecord?
     /// Whether a key that was not yet revoked is now revoked.
     func revokeKey(id: Int64, at: Int64) async throws -> Bool
+    /// In one transaction: the tenant's key `id`, when still usable at `at`, expires at
+    /// `previousExpiresAt` unless it expires earlier already, and `replacement` is inserted.
+    /// nil (and nothing written) when the key is not the tenant's, revoked or expired.
+    func rotateKey(id: Int64, tenantId: String, previousExpiresAt: Int64, replacement: NewAPIKey, at: Int64) async throws -> APIKeyRotation?
+    /// Sets the key's `lastUsedAt` to `at` unless it is already `notBefore` or later (another
+    /// replica wrote it); whether it wrote.
+    func touchKey(id: Int64, at: Int64, notBefore: Int64) async throws -> Bool
+}
+
+public struct NewOperatorKey: Sendable {
+    public var name: String
+    public var secretHash: String
+    /// The secret's first characters, for the stored display prefix.
+    public var secretStart: String
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+
+    public init(name: String, secretHash: String, secretStart: String, createdAt: Int64, expiresAt: Int64?) {
+        self.name = name
+        self.secretHash = secretHash
+        self.secretStart = String(secretStart.prefix(OperatorKeyToken.secretCharacters))
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The platform operators' keys (`posop_…`), belonging to no tenant.
+public protocol OperatorKeyStore: Sendable {
+    func createOperatorKey(_ key: NewOperatorKey) async throws -> OperatorKeyRecord
+    func operatorKey(id: Int64) async throws -> OperatorKeyRecord?
+    func operatorKeys() async throws -> [OperatorKeyRecord]
+    /// Whether a key that was not yet revoked is now revoked.
+    func revokeOperatorKey(id: Int64, at: Int64) async throws -> Bool
+    /// As ``APIKeyStore/touchKey(id:at:notBefore:)``.
+    func touchOperatorKey(id: Int64, at: Int64, notBefore: Int64) async throws -> Bool
 }
 
 public struct NewWebhook: Sendable {

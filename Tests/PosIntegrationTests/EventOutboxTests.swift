@@ -111,6 +111,8 @@ struct ForwardMigrationTests {
         #expect(webhook.events == ["order.paid"])
         #expect(webhook.isActive)
         #expect(try await stores.keys(tenantId: "t-1").first?.scopes == [.internal, .admin])
+        // Keys from before names and prefixes: an empty name, the id part of the prefix.
+        #expect(try await stores.keys(tenantId: "t-1").first.map { [$0.name, $0.prefix] } == ["", "posk_1_"])
         // The delivery left mid-attempt by the old version is taken over with the order's bytes; the
         // attempt that was running then is counted as started.
         let claimed = try await stores.claimDueDeliveries(lease: DeliveryLease(owner: "new", expiresAt: 1_000), now: 100, limit: 10)

@@ -109,6 +109,70 @@ struct StoreContractTests {
         }
     }
 
+    @Test("API keys: name and prefix stored, tenant-scoped lookup, atomic rotation, last use at most once a window", arguments: StoreEngines.all)
+    func apiKeyManagement(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            try await stores.createTenant(Self.tenant, createdAt: 1)
+            let other = Tenant(id: "00000000-0000-0000-0000-00000000000b", subdomain: "globex", name: "Globex")
+            try await stores.createTenant(other, createdAt: 1)
+            let key = try await stores.createKey(NewAPIKey(tenantId: Self.tenant.id, secretHash: "h1", scopes: [.partner], createdAt: 5, expiresAt: 1_000,
+                                                           name: "till", secretStart: "abcdefgh"))
+            #expect(key.name == "till" && key.prefix == "posk_\(key.apiKeyId)_abcd" && key.lastUsedAt == nil)
+            #expect(try await stores.keyWithTenant(id: key.apiKeyId)?.0 == key)
+            #expect(try await stores.key(id: key.apiKeyId, tenantId: Self.tenant.id) == key)
+            #expect(try await stores.key(id: key.apiKeyId, tenantId: other.id) == nil)
+
+            // Last use: written when older than the window's start, else left alone.
+            #expect(try await stores.touchKey(id: key.apiKeyId, at: 100, notBefore: 40))
+            #expect(try await !stores.touchKey(id: key.apiKeyId, at: 130, notBefore: 70))
+            #expect(try await stores.key(id: key.apiKeyId, tenantId: Self.tenant.id)?.lastUsedAt == 100)
+            #expect(try await stores.touchKey(id: key.apiKeyId, at: 200, notBefore: 140))
+            #expect(try await stores.key(id: key.apiKeyId, tenantId: Self.tenant.id)?.lastUsedAt == 200)
+
+            func replacement(_ name: String) -> NewAPIKey {
+                NewAPIKey(tenantId: Self.tenant.id, secretHash: "h-\(name)", scopes: [.partner], createdAt: 10, expiresAt: nil, name: name, secretStart: "wxyz")
+            }
+            // Another tenant's key is not rotated, and nothing is inserted.
+            #expect(try await stores.rotateKey(id: key.apiKeyId, tenantId: other.id, previousExpiresAt: 50, replacement: replacement("no"), at: 10) == nil)
+            #expect(try await stores.keys(tenantId: Self.tenant.id).count == 1)
+            let rotation = try #require(try await stores.rotateKey(id: key.apiKeyId, tenantId: Self.tenant.id, previousExpiresAt: 500,
+                                                                   replacement: replacement("next"), at: 10))
+            #expect(rotation.previous.apiKeyId == key.apiKeyId && rotation.previous.expiresAt == 500 && rotation.previous.lastUsedAt == 200)
+            #expect(rotation.replacement.name == "next" && rotation.replacement.prefix == "posk_\(rotation.replacement.apiKeyId)_wxyz")
+            #expect(try await stores.key(id: rotation.replacement.apiKeyId, tenantId: Self.tenant.id) == rotation.replacement)
+            // An earlier expiry stands.
+            let again = try #require(try await stores.rotateKey(id: key.apiKeyId, tenantId: Self.tenant.id, previousExpiresAt: 900,
+                                                                replacement: replacement("third"), at: 20))
+            #expect(again.previous.expiresAt == 500)
+            // Expired or revoked: nothing happens.
+            #expect(try await stores.rotateKey(id: key.apiKeyId, tenantId: Self.tenant.id, previousExpiresAt: 900, replacement: replacement("late"), at: 500) == nil)
+            #expect(try await stores.revokeKey(id: again.replacement.apiKeyId, at: 30))
+            #expect(try await stores.rotateKey(id: again.replacement.apiKeyId, tenantId: Self.tenant.id, previousExpiresAt: 900,
+                                               replacement: replacement("revoked"), at: 40) == nil)
+            #expect(try await stores.keys(tenantId: Self.tenant.id).map(\.name) == ["till", "next", "third"])
+        }
+    }
+
+    @Test("operator keys: created with their prefix, listed, last use, revoked once", arguments: StoreEngines.all)
+    func operatorKeys(_ engine: StoreEngines.Factory) async throws {
+        try await Self.withStores(engine) { stores in
+            let key = try await stores.createOperatorKey(NewOperatorKey(name: "console", secretHash: "oh", secretStart: "qrstuv", createdAt: 3, expiresAt: nil))
+            #expect(key.prefix == "posop_\(key.operatorKeyId)_qrst" && key.name == "console" && key.revokedAt == nil)
+            #expect(try await stores.operatorKey(id: key.operatorKeyId) == key)
+            #expect(try await stores.operatorKey(id: 12345) == nil)
+            let second = try await stores.createOperatorKey(NewOperatorKey(name: "cli", secretHash: "oh2", secretStart: "abcd", createdAt: 4, expiresAt: 9))
+            #expect(try await stores.operatorKeys() == [key, second])
+            #expect(try await stores.touchOperatorKey(id: key.operatorKeyId, at: 100, notBefore: 40))
+            #expect(try await !stores.touchOperatorKey(id: key.operatorKeyId, at: 110, notBefore: 50))
+            #expect(try await stores.operatorKey(id: key.operatorKeyId)?.lastUsedAt == 100)
+            #expect(try await stores.revokeOperatorKey(id: key.operatorKeyId, at: 7))
+            #expect(try await !stores.revokeOperatorKey(id: key.operatorKeyId, at: 8))
+            #expect(try await stores.operatorKey(id: key.operatorKeyId)?.revokedAt == 7)
+            // Tenant keys and operator keys are apart: the same id names different rows.
+            #expect(try await stores.keyWithTenant(id: key.operatorKeyId) == nil)
+        }
+    }
+
     @Test("one live webhook per outlet and provider", arguments: StoreEngines.all)
     func webhooks(_ engine: StoreEngines.Factory) async throws {
         try await Self.withStores(engine) { stores in

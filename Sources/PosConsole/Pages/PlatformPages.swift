@@ -78,7 +78,7 @@ struct PlatformPages: Sendable {
                                                          viewer: visit.viewer)
         if case .platformOperator(let principal, _) = visit.viewer {
             kit.logger.notice("operator switched tenant", metadata: [
-                "operator_key_id": .stringConvertible(principal.key.id), "tenant_id": .string(tenant?.id ?? "(platform view)"),
+                "operator_key_id": .stringConvertible(principal.key.operatorKeyId), "tenant_id": .string(tenant?.id ?? "(platform view)"),
             ])
         }
         return ConsoleKit.redirect(to: tenant == nil ? "\(Console.root)/tenants" : Console.root)

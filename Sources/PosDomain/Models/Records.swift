@@ -8,8 +8,15 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var createdAt: Int64
     public var expiresAt: Int64?
     public var revokedAt: Int64?
+    /// What its issuer called it; empty for keys issued before keys had names.
+    public var name: String
+    /// `posk_<id>_` and the secret's first characters (``PrefixedKeyToken/displayPrefix``).
+    public var prefix: String
+    /// When it last authenticated a request, to the minute (written at most once a minute).
+    public var lastUsedAt: Int64?
 
-    public init(apiKeyId: Int64, tenantId: String, scopes: [APIScope], secretHash: String, createdAt: Int64, expiresAt: Int64?, revokedAt: Int64?) {
+    public init(apiKeyId: Int64, tenantId: String, scopes: [APIScope], secretHash: String, createdAt: Int64, expiresAt: Int64?, revokedAt: Int64?,
+                name: String = "", prefix: String? = nil, lastUsedAt: Int64? = nil) {
         self.apiKeyId = apiKeyId
         self.tenantId = tenantId
         self.scopes = scopes
@@ -17,6 +24,38 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.name = name
+        self.prefix = prefix ?? APIKeyToken.displayPrefix(id: apiKeyId)
+        self.lastUsedAt = lastUsedAt
+    }
+
+    public func isUsable(at now: Int64) -> Bool {
+        revokedAt == nil && (expiresAt.map { $0 > now } ?? true)
+    }
+}
+
+/// A platform operator's key (`posop_…`): no tenant, no scopes; issued only by the CLI.
+public struct OperatorKeyRecord: Sendable, Equatable {
+    public var operatorKeyId: Int64
+    public var name: String
+    /// `posop_<id>_` and the secret's first characters.
+    public var prefix: String
+    public var secretHash: String
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var revokedAt: Int64?
+    public var lastUsedAt: Int64?
+
+    public init(operatorKeyId: Int64, name: String, prefix: String, secretHash: String, createdAt: Int64, expiresAt: Int64?, revokedAt: Int64?,
+                lastUsedAt: Int64?) {
+        self.operatorKeyId = operatorKeyId
+        self.name = name
+        self.prefix = prefix
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.lastUsedAt = lastUsedAt
     }
 
     public func isUsable(at now: Int64) -> Bool {

@@ -540,6 +540,26 @@ enum Migrations {
             """,
             "CREATE INDEX oauth_states_expiry ON oauth_states (expires_at)",
         ]),
+        Step(version: 14, name: "API key names, prefixes and last use; operator keys", statements: [
+            // Keys issued before keep an empty name and prefix; they are shown as `posk_<id>_`.
+            "ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE api_keys ADD COLUMN prefix TEXT NOT NULL DEFAULT ''",
+            // Written at most once a minute per key (AuthService), never per request.
+            "ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT",
+            // The platform's operator keys (`posop_…`): no tenant, issued only by the CLI.
+            """
+            CREATE TABLE operator_keys (
+                id {{ID}},
+                name TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                revoked_at BIGINT,
+                last_used_at BIGINT
+            )
+            """,
+        ]),
         Step(version: 15, name: "console sessions, order lookups for the console", statements: [
             // Only the hash of a session id is kept; the holder is re-checked on every request, so
             // revoking the key ends its sessions.

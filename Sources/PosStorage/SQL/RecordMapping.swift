@@ -16,7 +16,23 @@ enum RecordMapping {
             secretHash: try row.string("secret_hash"),
             createdAt: try row.int64("key_created_at"),
             expiresAt: try row.optionalInt64("expires_at"),
-            revokedAt: try row.optionalInt64("revoked_at"))
+            revokedAt: try row.optionalInt64("revoked_at"),
+            name: try row.string("key_name"),
+            // Keys issued before migration 14 stored none: their id part alone.
+            prefix: try row.string("key_prefix").nonEmpty,
+            lastUsedAt: try row.optionalInt64("last_used_at"))
+    }
+
+    static func operatorKey(_ row: SQLRow) throws -> OperatorKeyRecord {
+        OperatorKeyRecord(
+            operatorKeyId: try row.int64("id"),
+            name: try row.string("name"),
+            prefix: try row.string("prefix"),
+            secretHash: try row.string("secret_hash"),
+            createdAt: try row.int64("created_at"),
+            expiresAt: try row.optionalInt64("expires_at"),
+            revokedAt: try row.optionalInt64("revoked_at"),
+            lastUsedAt: try row.optionalInt64("last_used_at"))
     }
 
     static func webhookTarget(_ row: SQLRow) throws -> WebhookTarget {
@@ -182,7 +198,11 @@ enum RecordMapping {
 
 /// The SQL both engines share, where it needs no engine-specific syntax.
 enum SharedSQL {
-    static let keyColumns = "k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at"
+    static let keyColumns = """
+        k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at, k.name AS key_name,
+        k.prefix AS key_prefix, k.last_used_at
+        """
+    static let operatorKeyColumns = "id, name, prefix, secret_hash, created_at, expires_at, revoked_at, last_used_at"
     static let webhookColumns = """
         w.id, w.tenant_id, w.outlet_id, w.provider, w.callback_url, w.events, w.is_active, w.created_at, w.updated_at, w.secret_sealed,
         w.previous_secret_sealed, w.previous_secret_expires_at, w.last_ping_status, w.last_ping_error, w.disabled_reason,
@@ -249,8 +269,21 @@ extension APIKeyRecord {
     /// The record of a key just inserted with `id`.
     static func inserted(_ new: NewAPIKey, id: Int64) -> APIKeyRecord {
         APIKeyRecord(apiKeyId: id, tenantId: new.tenantId, scopes: new.scopes, secretHash: new.secretHash,
-                     createdAt: new.createdAt, expiresAt: new.expiresAt, revokedAt: nil)
+                     createdAt: new.createdAt, expiresAt: new.expiresAt, revokedAt: nil, name: new.name,
+                     prefix: APIKeyToken.displayPrefix(id: id, secretStart: new.secretStart))
     }
+}
+
+extension OperatorKeyRecord {
+    /// The record of an operator key just inserted with `id`.
+    static func inserted(_ new: NewOperatorKey, id: Int64) -> OperatorKeyRecord {
+        OperatorKeyRecord(operatorKeyId: id, name: new.name, prefix: OperatorKeyToken.displayPrefix(id: id, secretStart: new.secretStart),
+                          secretHash: new.secretHash, createdAt: new.createdAt, expiresAt: new.expiresAt, revokedAt: nil, lastUsedAt: nil)
+    }
+}
+
+private extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
 }
 
 extension StoreError {

@@ -88,14 +88,19 @@ public final class SQLStores: StoreEngine {
     // MARK: APIKeyStore
 
     public func createKey(_ key: NewAPIKey) async throws -> APIKeyRecord {
-        let id = try await write { db in
-            guard let row = try db.queryOne("""
-                INSERT INTO api_keys (tenant_id, secret_hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id
-                """, [key.tenantId, key.secretHash, SQLValue.strings(key.scopes.map(\.rawValue)), key.createdAt, key.expiresAt])
-            else { throw StoreError.unavailable("insert returned no id") }
-            return try row.int64("id")
-        }
+        let id = try await write { db in try Self.insertKey(key, db) }
         return APIKeyRecord.inserted(key, id: id)
+    }
+
+    /// Inserts a key and stores its display prefix, which names the id the insert chose.
+    private static func insertKey(_ key: NewAPIKey, _ db: any SQLSession) throws -> Int64 {
+        guard let row = try db.queryOne("""
+            INSERT INTO api_keys (tenant_id, secret_hash, scopes, created_at, expires_at, name) VALUES (?, ?, ?, ?, ?, ?) RETURNING id
+            """, [key.tenantId, key.secretHash, SQLValue.strings(key.scopes.map(\.rawValue)), key.createdAt, key.expiresAt, key.name])
+        else { throw StoreError.unavailable("insert returned no id") }
+        let id = try row.int64("id")
+        try db.execute("UPDATE api_keys SET prefix = ? WHERE id = ?", [APIKeyToken.displayPrefix(id: id, secretStart: key.secretStart), id])
+        return id
     }
 
     public func keyWithTenant(id: Int64) async throws -> (APIKeyRecord, Tenant)? {
@@ -121,6 +126,67 @@ public final class SQLStores: StoreEngine {
 
     public func revokeKey(id: Int64, at: Int64) async throws -> Bool {
         try await write { db in try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, id]) == 1 }
+    }
+
+    public func key(id: Int64, tenantId: String) async throws -> APIKeyRecord? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.keyColumns) FROM api_keys k WHERE k.id = ? AND k.tenant_id = ?", [id, tenantId]).map(RecordMapping.apiKey)
+        }
+    }
+
+    public func rotateKey(id: Int64, tenantId: String, previousExpiresAt: Int64, replacement: NewAPIKey, at: Int64) async throws -> APIKeyRotation? {
+        try await write { db -> APIKeyRotation? in
+            guard try db.execute("""
+                UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at < ? THEN expires_at ELSE ? END
+                WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+                """, [previousExpiresAt, previousExpiresAt, id, tenantId, at]) == 1,
+                let previous = try db.queryOne("SELECT \(SharedSQL.keyColumns) FROM api_keys k WHERE k.id = ?", [id]).map(RecordMapping.apiKey)
+            else { return nil }
+            let newId = try Self.insertKey(replacement, db)
+            return APIKeyRotation(previous: previous, replacement: APIKeyRecord.inserted(replacement, id: newId))
+        }
+    }
+
+    public func touchKey(id: Int64, at: Int64, notBefore: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)", [at, id, notBefore]) == 1
+        }
+    }
+
+    // MARK: OperatorKeyStore
+
+    public func createOperatorKey(_ key: NewOperatorKey) async throws -> OperatorKeyRecord {
+        let id = try await write { db in
+            guard let row = try db.queryOne("""
+                INSERT INTO operator_keys (name, prefix, secret_hash, created_at, expires_at) VALUES (?, '', ?, ?, ?) RETURNING id
+                """, [key.name, key.secretHash, key.createdAt, key.expiresAt])
+            else { throw StoreError.unavailable("insert returned no id") }
+            let id = try row.int64("id")
+            try db.execute("UPDATE operator_keys SET prefix = ? WHERE id = ?", [OperatorKeyToken.displayPrefix(id: id, secretStart: key.secretStart), id])
+            return id
+        }
+        return OperatorKeyRecord.inserted(key, id: id)
+    }
+
+    public func operatorKey(id: Int64) async throws -> OperatorKeyRecord? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.operatorKeyColumns) FROM operator_keys WHERE id = ?", [id]).map(RecordMapping.operatorKey)
+        }
+    }
+
+    public func operatorKeys() async throws -> [OperatorKeyRecord] {
+        try await read { db in try db.query("SELECT \(SharedSQL.operatorKeyColumns) FROM operator_keys ORDER BY id").map(RecordMapping.operatorKey) }
+    }
+
+    public func revokeOperatorKey(id: Int64, at: Int64) async throws -> Bool {
+        try await write { db in try db.execute("UPDATE operator_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, id]) == 1 }
+    }
+
+    public func touchOperatorKey(id: Int64, at: Int64, notBefore: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute("UPDATE operator_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                           [at, id, notBefore]) == 1
+        }
     }
 
     // MARK: WebhookStore
