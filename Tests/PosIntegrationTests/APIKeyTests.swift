@@ -306,6 +306,11 @@ struct APIKeyTests {
             let partner = try #require(try await auth.principal(forKeyId: 2))
             await #expect(throws: ServiceError.self) { try await keys.list(by: partner) }
             #expect(try await keys.revoke(id: issued.record.apiKeyId, by: boss).revokedAt != nil)
+
+            // A tenant that is no longer active: its keys lead nowhere.
+            let sql = try #require(service.stores as? SQLStores)
+            _ = try await sql.engine.write { db in try db.execute("UPDATE tenants SET status = 'suspended' WHERE id = ?", [acme.tenant.id]) }
+            #expect(try await auth.principal(forKeyId: boss.key.apiKeyId) == nil)
         }
     }
 }
