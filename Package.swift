@@ -79,8 +79,6 @@ let package = Package(
             name: "PosHTTP",
             dependencies: [
                 "PosDomain",
-                "PosStorage",
-                "PosConnectors",
                 "PosServices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
