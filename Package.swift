@@ -80,8 +80,6 @@ let package = Package(
             name: "PosHTTP",
             dependencies: [
                 "PosDomain",
-                "PosStorage",
-                "PosConnectors",
                 "PosServices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),

@@ -82,7 +82,8 @@ public struct ServiceGraph: Sendable {
                                            credentials: credentials)
         let orderStatus = OrderStatusService(store: stores, registry: posConnectors, clock: clock)
         self.orderStatus = orderStatus
-        self.inbound = InboundStatusService(store: stores, registry: posConnectors, secretBox: secretBox, status: orderStatus, clock: clock)
+        self.inbound = InboundStatusService(store: stores, registry: posConnectors, secretBox: secretBox, status: orderStatus, clock: clock,
+                                            answered: .http)
         let menus = MenuService(store: stores, outlets: stores, providers: stores, clock: clock)
         self.menus = menus
         self.menuDrafts = MenuDraftService(store: stores, catalog: stores, clock: clock)
@@ -99,7 +100,8 @@ public struct ServiceGraph: Sendable {
                                         outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) })
         self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock, oauthStates: stores)
         self.loyalty = LoyaltyService(store: stores, client: LoyaltyClient(transport: transport), secretBox: secretBox, outboundGuard: outboundGuard,
-                                      settings: loyalty, clock: clock, instanceId: delivery.instanceId, logger: logger)
+                                      settings: loyalty, clock: clock, instanceId: delivery.instanceId, logger: logger,
+                                      answered: .http)
         self.worker = OutboxWorker(
             outbox: stores, attempter: attempter,
             settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
@@ -123,6 +125,6 @@ public struct ServiceGraph: Sendable {
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
                     orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports,
-                    menuDrafts: menuDrafts, loyalty: loyalty, apiKeys: apiKeys, health: stores, clock: clock)
+                    menuDrafts: menuDrafts, loyalty: loyalty, apiKeys: apiKeys, health: HealthService(store: stores), clock: clock)
     }
 }

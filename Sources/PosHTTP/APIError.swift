@@ -39,7 +39,8 @@ public struct APIError: HTTPResponseError, Equatable {
         return response
     }
 
-    /// The one mapping from a service failure to an HTTP status and message; the console presents it too.
+    /// The one mapping from a service failure's kind to an HTTP status and message: the JSON API's
+    /// envelope, and the console's error pages.
     public init(_ error: ServiceError) {
         switch error {
         case .invalid(let field, let message, let details):
@@ -70,6 +71,11 @@ public struct APIError: HTTPResponseError, Equatable {
             self.init(status: HTTPResponse.Status(code: status), message: message, details: details)
         }
     }
+}
+
+extension AnsweredStatus {
+    /// The JSON API's statuses, for the service logs that keep what a caller was answered.
+    public static let http = AnsweredStatus(success: Int(HTTPResponse.Status.ok.code), failure: { Int(APIError($0).status.code) })
 }
 
 /// A JSON body with a chosen status, encoded without Foundation's `\/` escaping.

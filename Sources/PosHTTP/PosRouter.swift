@@ -1,7 +1,6 @@
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 /// The services the routes call.
 public struct APIServices: Sendable {
@@ -18,12 +17,12 @@ public struct APIServices: Sendable {
     public let menuDrafts: MenuDraftService
     public let loyalty: LoyaltyService
     public let apiKeys: APIKeyService
-    public let health: any StoreHealth
+    public let health: HealthService
     public let clock: ServiceClock
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
                 providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService, imports: MenuImportService,
-                menuDrafts: MenuDraftService, loyalty: LoyaltyService, apiKeys: APIKeyService, health: any StoreHealth,
+                menuDrafts: MenuDraftService, loyalty: LoyaltyService, apiKeys: APIKeyService, health: HealthService,
                 clock: @escaping ServiceClock) {
         self.auth = auth
         self.apiKeys = apiKeys

@@ -53,14 +53,14 @@ public struct ConnectorDeliverer: Sendable {
             switch self {
             case .unknownConnector(let slug): "unknown builtInTransformer \"\(slug)\""
             case .incapable(let slug, let what): "builtInTransformer \"\(slug)\" cannot \(what)"
-            case .noConnection(let slug): "no provider connection for \"\(slug)\"; create it with PUT /api/v1/provider-connections/\(slug)"
+            case .noConnection(let slug): "no provider connection for \"\(slug)\"; an admin creates the \(slug) provider connection first"
             case .connectionInactive(let slug): "the provider connection for \"\(slug)\" is inactive"
             case .reauthorizationRequired(let slug):
-                "the provider connection for \"\(slug)\" is \(CredentialProvider.reauthorizationRequired): an admin approves it again with GET /api/v1/provider-connections/\(slug)/oauth/start"
+                "the provider connection for \"\(slug)\" is \(CredentialProvider.reauthorizationRequired): an admin authorizes the \(slug) provider connection again"
             case .outletNotMapped(let outletId, let slug):
-                "outlet \"\(outletId)\" is not mapped to \"\(slug)\"; map it with PUT /api/v1/outlet-providers/\(outletId)"
+                "outlet \"\(outletId)\" is not mapped to \"\(slug)\"; an admin maps the outlet to its provider first"
             case .outletMappedElsewhere(let outletId, let slug, let other):
-                "outlet \"\(outletId)\" is mapped to \"\(other)\", not \"\(slug)\"; remap it with PUT /api/v1/outlet-providers/\(outletId)"
+                "outlet \"\(outletId)\" is mapped to \"\(other)\", not \"\(slug)\"; an admin maps the outlet to \(slug) instead"
             }
         }
     }

@@ -182,8 +182,8 @@ struct OAuthCredentialSource: CredentialSource {
 
     /// Why an authorization-code connection has no usable token.
     private func reauthorization(_ why: String) -> CredentialFailure {
-        CredentialFailure(.auth, "\(CredentialProvider.reauthorizationRequired): \(why); an admin approves \(slug) again with "
-                          + "GET /api/v1/provider-connections/\(slug)/oauth/start", retryable: false)
+        CredentialFailure(.auth, "\(CredentialProvider.reauthorizationRequired): \(why); an admin authorizes the \(slug) "
+                          + "provider connection again", retryable: false)
     }
 
     func credential() async throws(CredentialFailure) -> Credential {

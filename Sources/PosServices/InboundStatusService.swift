@@ -4,10 +4,34 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
-/// The answer to a POS's status webhook: a 200 with a JSON body the edge sends as is (refusals are thrown).
-public struct InboundAnswer: Sendable, Equatable {
-    public var statusCode: Int
-    public var body: JSONValue
+/// What became of a POS's status webhook the service took (refusals are thrown as ``ServiceError``s);
+/// the presentation renders it in the POS's terms.
+public enum InboundOutcome: Sendable, Equatable {
+    /// The POS's handshake (a check of our URLs): the connector's reply, to be sent as is.
+    case handshake(reply: JSONValue)
+    /// The connector read nothing to apply; the POS need not send it again.
+    case ignored(reason: String)
+    /// What became of each status update the webhook carried, in its order.
+    case updates([InboundUpdateResult])
+}
+
+/// What became of one status update of an inbound POS webhook.
+public enum InboundUpdateResult: Sendable, Equatable {
+    /// The state machine decided on it: ``StatusReportResult`` says how.
+    case decided(orderId: String, status: OrderStatus, version: Int64, changed: Bool, stale: Bool)
+    /// A repeat of an event already decided on: nothing changed.
+    case duplicate(orderId: String?)
+    /// Not applied (an order we do not know, a status we do not map, a transition the machine refuses), so the POS stops retrying.
+    case skipped(reason: String)
+
+    /// The word the inbound log keeps for it.
+    var logOutcome: String {
+        switch self {
+        case .decided(_, _, _, let changed, let stale): stale ? "stale" : changed ? "applied" : "unchanged"
+        case .duplicate: "duplicate"
+        case .skipped: "skipped"
+        }
+    }
 }
 
 /// `POST /inbound/{provider}/order-status/{connectionToken}`: the URL's token names the tenant and
@@ -20,23 +44,26 @@ public struct InboundStatusService: Sendable {
     private let secretBox: SecretBox
     private let status: OrderStatusService
     private let clock: ServiceClock
+    /// What the POS is answered, for the request log.
+    private let answered: AnsweredStatus
 
     public init(store: any OrderStatusStore & OrderStore, registry: ConnectorRegistry, secretBox: SecretBox, status: OrderStatusService,
-                clock: @escaping ServiceClock) {
+                clock: @escaping ServiceClock, answered: AnsweredStatus) {
         self.store = store
         self.registry = registry
         self.secretBox = secretBox
         self.status = status
         self.clock = clock
+        self.answered = answered
     }
 
     /// Throws ``ServiceError/notFound(_:)`` when the URL names no connection of this provider that
-    /// takes status webhooks (nothing is logged: there is no tenant to log it for); `.unverified` (401)
-    /// for a bad signature, `.invalid` (400) for a body the connector cannot read, `.unavailable` (503)
+    /// takes status webhooks (nothing is logged: there is no tenant to log it for); `.unverified`
+    /// for a bad signature, `.invalid` for a body the connector cannot read, `.unavailable`
     /// when our database fails — each after logging it.
     /// `url` is the URL the request came in on, for a POS whose handshake asks for our URLs.
     public func receive(provider: String, token: String, headers: [(String, String)], body: [UInt8], url: String? = nil,
-                        logger: Logger) async throws -> InboundAnswer {
+                        logger: Logger) async throws -> InboundOutcome {
         let connection = try await translatingStoreErrors { try await store.connection(token: token) }
         // Found through the token's unique index: a guess costs a lookup, and 192 bits are not guessed.
         guard let connection, connection.slug == provider,
@@ -46,22 +73,22 @@ public struct InboundStatusService: Sendable {
         var log = InboundRequestRecord(tenantId: connection.tenantId, provider: provider, headers: Self.loggable(headers).serialized,
                                        body: String(decoding: body.prefix(64 * 1024), as: UTF8.self), outcome: "", detail: nil, statusCode: 0,
                                        orderId: nil, receivedAt: receivedAt)
-        let answer: InboundAnswer
+        let outcome: InboundOutcome
         do {
-            answer = try await handle(InboundWebhook(headers: headers, body: body, receivedAt: receivedAt,
-                                                     config: JSONValue(parsing: connection.config) ?? .object([]), url: url),
-                                      connection: connection, connector: connector, log: &log)
+            outcome = try await handle(InboundWebhook(headers: headers, body: body, receivedAt: receivedAt,
+                                                      config: JSONValue(parsing: connection.config) ?? .object([]), url: url),
+                                       connection: connection, connector: connector, log: &log)
         } catch let error as ServiceError {
             if log.outcome.isEmpty {
                 // Our database is not answering: the POS keeps the update and sends it again.
                 log.outcome = "failed"
                 log.detail = String(describing: error)
             }
-            log.statusCode = error.statusCode
+            log.statusCode = answered.failure(error)
             try? await store.recordInbound(log)
             throw error
         }
-        log.statusCode = answer.statusCode
+        log.statusCode = answered.success
         do {
             try await store.recordInbound(log)
         } catch {
@@ -71,7 +98,7 @@ public struct InboundStatusService: Sendable {
             "provider": .string(provider), "tenant_id": .string(connection.tenantId), "outcome": .string(log.outcome),
             "order_id": .string(log.orderId ?? "-"),
         ])
-        return answer
+        return outcome
     }
 
     /// The tenant's inbound POS requests, newest first.
@@ -80,7 +107,7 @@ public struct InboundStatusService: Sendable {
     }
 
     private func handle(_ webhook: InboundWebhook, connection: ProviderConnection, connector: any InboundStatusReceiving,
-                        log: inout InboundRequestRecord) async throws -> InboundAnswer {
+                        log: inout InboundRequestRecord) async throws -> InboundOutcome {
         let secret: String?
         do {
             secret = try connection.sealedWebhookSecret.map { try secretBox.open($0) }
@@ -107,29 +134,18 @@ public struct InboundStatusService: Sendable {
         switch reading {
         case .handshake(let reply):
             log.outcome = "handshake"
-            return InboundAnswer(statusCode: 200, body: reply)
+            return .handshake(reply: reply)
         case .ignored(let reason):
             log.outcome = "skipped"
             log.detail = reason
-            return Self.skipped(reason)
+            return .ignored(reason: reason)
         case .statusUpdates(let updates):
-            var results: [JSONValue] = []
-            var outcomes: [String] = []
+            var results: [InboundUpdateResult] = []
             for update in updates {
-                let (outcome, result) = try await apply(update, connection: connection, log: &log)
-                outcomes.append(outcome)
-                results.append(result)
+                results.append(try await apply(update, connection: connection, log: &log))
             }
-            log.outcome = outcomes.count == 1 ? outcomes[0] : outcomes.joined(separator: ",")
-            let skipped = !outcomes.isEmpty && outcomes.allSatisfy { $0 == "skipped" }
-            let duplicate = !outcomes.isEmpty && outcomes.allSatisfy { $0 == "duplicate" }
-            return InboundAnswer(statusCode: 200, body: .object([
-                ("code", .integer(200)), ("isSuccess", .bool(true)),
-                ("message", .string(skipped ? "skipped" : duplicate ? "duplicate event; already received" : "status received")),
-                ("skipped", .bool(skipped)),
-                ("reason", skipped ? results.first?["reason"] ?? .null : .null),
-                ("results", .array(results)),
-            ]))
+            log.outcome = results.map(\.logOutcome).joined(separator: ",")
+            return .updates(results)
         }
     }
 
@@ -138,19 +154,17 @@ public struct InboundStatusService: Sendable {
     /// (a POS that delivers at least once) is applied once: a repeat of an event already decided on
     /// answers `duplicate` and changes nothing — not even a stale history entry.
     private func apply(_ update: OrderStatusUpdate, connection: ProviderConnection,
-                       log: inout InboundRequestRecord) async throws -> (String, JSONValue) {
-        func skipped(_ reason: String) -> (String, JSONValue) {
+                       log: inout InboundRequestRecord) async throws -> InboundUpdateResult {
+        func skipped(_ reason: String) -> InboundUpdateResult {
             log.detail = [log.detail, reason].compactMap { $0 }.joined(separator: "; ")
-            return ("skipped", .object([("skipped", .bool(true)), ("reason", .string(reason))]))
+            return .skipped(reason: reason)
         }
         if let eventKey = update.eventId,
            let seen = try await translatingStoreErrors({ try await store.inboundEvent(tenantId: connection.tenantId, provider: connection.slug,
                                                                                       eventKey: eventKey) }) {
             log.orderId = seen.orderId
             log.detail = [log.detail, "duplicate of event \(eventKey) (first \(seen.outcome))"].compactMap { $0 }.joined(separator: "; ")
-            return ("duplicate", .object([
-                ("orderId", seen.orderId.map(JSONValue.string) ?? .null), ("duplicate", .bool(true)), ("changed", .bool(false)),
-            ]))
+            return .duplicate(orderId: seen.orderId)
         }
         var order: OrderRecord?
         if let external = update.externalOrderId {
@@ -172,26 +186,17 @@ public struct InboundStatusService: Sendable {
         } catch ServiceError.conflict(let message, let details) {
             return skipped("\(message) (\(details))")
         }
-        let outcome = result.stale ? "stale" : result.changed ? "applied" : "unchanged"
+        let decided = InboundUpdateResult.decided(orderId: order.id, status: result.order.status, version: result.order.version,
+                                                  changed: result.changed, stale: result.stale)
         if let eventKey = update.eventId {
             // Recorded after the decision: a crash in between lets the POS's retry through to the state
             // machine, which answers a repeat of the same status with no change.
             _ = try await translatingStoreErrors {
                 try await store.recordInboundEvent(InboundEventRecord(tenantId: connection.tenantId, provider: connection.slug, eventKey: eventKey,
-                                                                      outcome: outcome, orderId: order.id, receivedAt: log.receivedAt))
+                                                                      outcome: decided.logOutcome, orderId: order.id, receivedAt: log.receivedAt))
             }
         }
-        return (outcome, .object([
-            ("orderId", .string(order.id)), ("status", .string(result.order.status.rawValue)), ("version", .integer(result.order.version)),
-            ("changed", .bool(result.changed)), ("stale", .bool(result.stale)),
-        ]))
-    }
-
-    private static func skipped(_ reason: String) -> InboundAnswer {
-        InboundAnswer(statusCode: 200, body: .object([
-            ("code", .integer(200)), ("isSuccess", .bool(true)), ("message", .string("skipped")), ("skipped", .bool(true)),
-            ("reason", .string(reason)), ("results", .array([])),
-        ]))
+        return decided
     }
 
     /// Header names whose values are credentials or signatures: logged as `****`.

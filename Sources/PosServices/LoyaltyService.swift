@@ -68,9 +68,11 @@ public struct LoyaltyService: Sendable {
     /// Names this process on refCode leases.
     private let instanceId: String
     private let logger: Logger
+    /// What the partner's API answers each call with, for the call log.
+    private let answered: AnsweredStatus
 
     public init(store: any LoyaltyStore, client: LoyaltyClient, secretBox: SecretBox, outboundGuard: OutboundGuard, settings: LoyaltySettings,
-                clock: @escaping ServiceClock, instanceId: String, logger: Logger) {
+                clock: @escaping ServiceClock, instanceId: String, logger: Logger, answered: AnsweredStatus) {
         self.store = store
         self.client = client
         self.secretBox = secretBox
@@ -79,6 +81,7 @@ public struct LoyaltyService: Sendable {
         self.clock = clock
         self.instanceId = instanceId
         self.logger = logger
+        self.answered = answered
     }
 
     // MARK: Configuration
@@ -158,13 +161,14 @@ public struct LoyaltyService: Sendable {
     /// Balance and lookup: forwarded every time, nothing to de-duplicate.
     private func read(_ operation: LoyaltyOperation, tenant: Tenant, customerUuid: String?, query: [(String, String)]) async throws -> JSONValue {
         var call = LoyaltyCall(tenantId: tenant.id, operation: operation, customerUuid: customerUuid, points: nil, refCode: nil,
-                               upstreamStatus: nil, latencyMs: 0, status: 503, outcome: "not_configured", at: clock())
+                               upstreamStatus: nil, latencyMs: 0, status: answered.failure(Self.notConfigured),
+                               outcome: "not_configured", at: clock())
         guard let endpoint = try await endpoint(tenant) else {
             try await record(call)
             throw Self.notConfigured
         }
         let forwarded = await forward(operation, endpoint, query: query, body: nil)
-        call.fill(forwarded, latencyMs: clock() - call.at)
+        call.fill(forwarded, latencyMs: clock() - call.at, answered: answered)
         if operation == .customer, case .answered(let body, _) = forwarded { call.customerUuid = body["customerUuid"]?.stringValue }
         try await record(call)
         return try forwarded.result()
@@ -174,7 +178,8 @@ public struct LoyaltyService: Sendable {
     public func move(_ operation: LoyaltyOperation, _ move: LoyaltyPointsMove, tenant: Tenant) async throws -> JSONValue {
         precondition(operation.movesPoints, "\(operation) does not move points")
         var call = LoyaltyCall(tenantId: tenant.id, operation: operation, customerUuid: move.customerUuid, points: move.points,
-                               refCode: move.refCode, upstreamStatus: nil, latencyMs: 0, status: 503, outcome: "not_configured", at: clock())
+                               refCode: move.refCode, upstreamStatus: nil, latencyMs: 0, status: answered.failure(Self.notConfigured),
+                               outcome: "not_configured", at: clock())
         guard let endpoint = try await endpoint(tenant) else {
             try await record(call)
             throw Self.notConfigured
@@ -191,23 +196,25 @@ public struct LoyaltyService: Sendable {
             try await record(call)
             return try Forwarded(stored: stored).result()
         case .mismatch(let customerUuid, let points):
-            call.status = 422
+            let error = ServiceError.unprocessable("refCode \(move.refCode) was already used for a different request",
+                                                   details: "it moved \(points) points for customer \(customerUuid)")
+            call.status = answered.failure(error)
             call.outcome = "mismatch"
             try await record(call)
-            throw ServiceError.unprocessable("refCode \(move.refCode) was already used for a different request",
-                                             details: "it moved \(points) points for customer \(customerUuid)")
+            throw error
         case .inFlight:
-            call.status = 409
+            let error = ServiceError.conflict("a request with refCode \(move.refCode) is being answered now",
+                                              details: "retry it with the same refCode to get its answer")
+            call.status = answered.failure(error)
             call.outcome = "in_flight"
             try await record(call)
-            throw ServiceError.conflict("a request with refCode \(move.refCode) is being answered now",
-                                        details: "retry it with the same refCode to get its answer")
+            throw error
         case .claimed:
             var body: [(String, JSONValue)] = [("customerUuid", .string(move.customerUuid)), ("points", .integer(move.points)),
                                                ("refCode", .string(move.refCode))]
             if let notes = move.displayNotes { body.append(("displayNotes", .string(notes))) }
             let forwarded = await forward(operation, endpoint, query: [], body: .object(body))
-            call.fill(forwarded, latencyMs: clock() - now)
+            call.fill(forwarded, latencyMs: clock() - now, answered: answered)
             log(call)
             try await translatingStoreErrors {
                 try await store.settleLoyaltyMove(tenantId: tenant.id, operation: operation, refCode: move.refCode, owner: owner,
@@ -222,7 +229,7 @@ public struct LoyaltyService: Sendable {
     }
 
     static let notConfigured = ServiceError.notConfigured(
-        "loyalty_not_configured", details: "this tenant has no loyalty service: an admin sets one with PUT /api/v1/loyalty/config")
+        "loyalty_not_configured", details: "this tenant has no loyalty service: an admin sets up its loyalty configuration first")
 
     private func record(_ call: LoyaltyCall) async throws {
         log(call)
@@ -319,12 +326,12 @@ enum Forwarded: Sendable {
 }
 
 extension LoyaltyCall {
-    mutating func fill(_ forwarded: Forwarded, latencyMs: Int64) {
+    mutating func fill(_ forwarded: Forwarded, latencyMs: Int64, answered: AnsweredStatus) {
         self.latencyMs = latencyMs
         switch forwarded {
         case .answered(_, let upstreamStatus):
             self.upstreamStatus = upstreamStatus
-            status = 200
+            status = answered.success
             outcome = "answered"
         case .refused(let status, _, _, let upstreamStatus):
             self.upstreamStatus = upstreamStatus
@@ -332,7 +339,7 @@ extension LoyaltyCall {
             outcome = "refused"
         case .failed(let error, let upstreamStatus, let outcome):
             self.upstreamStatus = upstreamStatus
-            status = error.statusCode
+            status = answered.failure(error)
             self.outcome = outcome
         }
     }

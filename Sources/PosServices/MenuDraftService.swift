@@ -135,7 +135,7 @@ public struct MenuDraftService: Sendable {
         let known = Set(try await translatingStoreErrors { try await catalog.liveProducts(tenantId: tenant.id, itemCodes: codes.map(\.code)) }
             .map(\.itemCode))
         if let missing = codes.first(where: { !known.contains($0.code) }) {
-            throw ServiceError.invalid(field: missing.path, message: "\(missing.path) names no product \"\(missing.code)\"; sync it with POST /api/v1/products/sync")
+            throw ServiceError.invalid(field: missing.path, message: "\(missing.path) names no product \"\(missing.code)\"; sync it into the product catalog first")
         }
         for (index, outletId) in draft.outletIds.enumerated() {
             guard try await translatingStoreErrors({ try await catalog.outletStatus(tenantId: tenant.id, id: outletId) }) != nil else {

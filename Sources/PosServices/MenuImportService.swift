@@ -42,7 +42,7 @@ public struct MenuImportService: Sendable {
               mapping.providerSlug == slug
         else {
             throw ServiceError.invalid(field: "outletId", message: "outlet \"\(outletId)\" is not mapped to \(slug)",
-                                       details: "map it with PUT /api/v1/outlet-providers/\(outletId)")
+                                       details: "an admin maps the outlet to its provider first")
         }
         let event = OutboxEvent(id: UUID().uuidString.lowercased(), tenantId: tenant.id, type: Self.job, subject: EventSubject(.outlet, id: outlet.id),
                                 outletId: outlet.id, payload: JSONValue.object([("outletId", .string(outlet.id))]).bytes, createdAt: clock())

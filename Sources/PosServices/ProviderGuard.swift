@@ -13,7 +13,7 @@ struct ProviderGuard: Sendable {
         let slug = provider ?? CatalogService.platformProvider
         guard slug != CatalogService.platformProvider else { return slug }
         guard try await translatingStoreErrors({ try await providers.connection(tenantId: tenant.id, slug: slug) }) != nil else {
-            throw ServiceError.forbidden("X-Provider \"\(slug)\" is not connected for this tenant; an admin adds it with PUT /api/v1/provider-connections/\(slug)",
+            throw ServiceError.forbidden("X-Provider \"\(slug)\" is not connected for this tenant; an admin creates the \(slug) provider connection first",
                                          field: "X-Provider")
         }
         return slug
@@ -24,7 +24,7 @@ struct ProviderGuard: Sendable {
         guard let slug = provider, slug != CatalogService.platformProvider else { return }
         let mapping = try await translatingStoreErrors { try await providers.outletProvider(tenantId: tenant.id, outletId: outletId) }
         guard mapping?.providerSlug == slug else {
-            throw ServiceError.forbidden("outlet \"\(outletId)\" is not mapped to X-Provider \"\(slug)\"; an admin maps it with PUT /api/v1/outlet-providers/\(outletId)",
+            throw ServiceError.forbidden("outlet \"\(outletId)\" is not mapped to X-Provider \"\(slug)\"; an admin maps the outlet to \(slug) first",
                                          field: "X-Provider")
         }
     }

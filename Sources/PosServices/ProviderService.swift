@@ -171,7 +171,7 @@ public struct ProviderService: Sendable {
         let connection = try await connection(slug: slug, tenant: tenant)
         if connection.status == CredentialProvider.reauthorizationRequired {
             return ConnectionTestResult(success: false, message: "\(CredentialProvider.reauthorizationRequired): the \(slug) refresh token was refused; "
-                                        + "an admin approves the connection again with GET /api/v1/provider-connections/\(slug)/oauth/start")
+                                        + "an admin authorizes the \(slug) provider connection again")
         }
         let (connector, access) = try await opened(slug: slug, tenant: tenant, as: (any ConnectionTesting).self, what: "test its connection")
         return await connector.testConnection(access)
@@ -246,7 +246,7 @@ public struct ProviderService: Sendable {
         }
         let spent = try await translatingStoreErrors { try await oauthStates.consumeOAuthState(stateHash: Self.stateHash(state), now: clock()) }
         guard let spent, spent.slug == slug else {
-            throw ServiceError.invalid(field: "state", message: "state is unknown, already used or expired; start again with GET /api/v1/provider-connections/\(slug)/oauth/start")
+            throw ServiceError.invalid(field: "state", message: "state is unknown, already used or expired; an admin starts the \(slug) authorization again")
         }
         if let error {
             throw ServiceError.invalid(field: "error", message: "the merchant did not approve: \(error.prefix(100))")
@@ -304,7 +304,7 @@ public struct ProviderService: Sendable {
         }
         guard try await translatingStoreErrors({ try await providers.connection(tenantId: tenant.id, slug: slug) }) != nil else {
             throw ServiceError.invalid(field: "providerSlug", message: "no provider connection for \"\(slug)\"",
-                                       details: "create it first with PUT /api/v1/provider-connections/\(slug)")
+                                       details: "an admin creates the \(slug) provider connection first")
         }
         let existing = try await translatingStoreErrors { try await providers.outletProvider(tenantId: tenant.id, outletId: outletId) }
         let now = clock()

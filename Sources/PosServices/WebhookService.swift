@@ -56,7 +56,22 @@ public struct WebhookService: Sendable {
         /// `whsec_…`, shown only in the registration response.
         public let secret: String
         /// What the `ping` event sent on registration got.
-        public let ping: ConnectorOutcome
+        public let ping: Ping
+    }
+
+    /// What the receiver answered the registration's `ping` event.
+    public struct Ping: Sendable, Equatable {
+        /// Whether it answered with a 2xx.
+        public let delivered: Bool
+        /// Its HTTP status, when it answered at all.
+        public let statusCode: Int?
+        public let error: String?
+
+        init(_ outcome: ConnectorOutcome) {
+            delivered = outcome.succeeded
+            statusCode = outcome.statusCode
+            error = outcome.error
+        }
     }
 
     public func register(_ command: RegisterWebhook, tenant: Tenant) async throws -> Registration {
@@ -76,7 +91,7 @@ public struct WebhookService: Sendable {
         try await translatingStoreErrors { try await webhooks.recordPing(webhookId: webhook.id, status: ping.statusCode, error: ping.error) }
         webhook.lastPingStatus = ping.statusCode
         webhook.lastPingError = ping.error
-        return Registration(webhook: webhook, secret: secret.encoded, ping: ping)
+        return Registration(webhook: webhook, secret: secret.encoded, ping: Ping(ping))
     }
 
     /// A small signed `ping` event; registration succeeds whatever it gets.
@@ -126,6 +141,6 @@ public struct WebhookService: Sendable {
             try await webhooks.rotateWebhookSecret(id: id, tenantId: tenant.id, sealedSecret: try secretBox.seal(secret.encoded),
                                                    previousValidUntil: now + rotationOverlapMs, at: now)
         }) else { throw ServiceError.notFound("no webhook with id \(id)") }
-        return Registration(webhook: webhook, secret: secret.encoded, ping: .notSent)
+        return Registration(webhook: webhook, secret: secret.encoded, ping: Ping(.notSent))
     }
 }

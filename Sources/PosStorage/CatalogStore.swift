@@ -58,17 +58,6 @@ public struct OutletSyncWrite: Sendable, Equatable {
     }
 }
 
-/// An outlet after a state change, and whether it changed.
-public struct OutletStateResult: Sendable, Equatable {
-    public var outlet: Outlet
-    public var changed: Bool
-
-    public init(outlet: Outlet, changed: Bool) {
-        self.outlet = outlet
-        self.changed = changed
-    }
-}
-
 /// Outlets and products. Which outlet a sync links and what a product sync does are the domain's
 /// (``Outlet/synced(_:provider:linked:sameName:newId:tenantId:at:)``, ``ProductSyncPlan``); the store
 /// runs them inside its transaction, serialised per tenant (outlets) or per tenant and provider

@@ -49,20 +49,6 @@ public enum LoyaltyClaimResult: Sendable, Equatable {
     case inFlight
 }
 
-/// Which calls `GET /loyalty/transactions` lists, newest first.
-public struct LoyaltyCallFilter: Sendable, Equatable {
-    public var customerUuid: String?
-    /// At or after this time.
-    public var since: Int64?
-    public var limit: Int
-
-    public init(customerUuid: String? = nil, since: Int64? = nil, limit: Int = 50) {
-        self.customerUuid = customerUuid
-        self.since = since
-        self.limit = limit
-    }
-}
-
 /// Per-tenant loyalty configuration, the refCode records that make earn and use idempotent, and
 /// the log of every call. The rules (what is definitive, how long a lease lasts) are LoyaltyService's.
 public protocol LoyaltyStore: Sendable {

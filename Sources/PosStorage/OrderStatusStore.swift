@@ -38,36 +38,6 @@ public struct StatusChangeWrite: Sendable, Equatable {
     }
 }
 
-/// One inbound POS webhook as it was received and what became of it, for the tenant's admin.
-public struct InboundRequestRecord: Sendable, Equatable {
-    public var id: Int64
-    public var tenantId: String
-    public var provider: String
-    /// Headers with secrets (signatures, authorization) masked, as JSON text.
-    public var headers: String
-    public var body: String
-    /// `applied`, `unchanged`, `stale`, `skipped`, `duplicate`, `rejected`, `unverified`, `unreadable`, `failed`, `handshake`.
-    public var outcome: String
-    public var detail: String?
-    public var statusCode: Int
-    public var orderId: String?
-    public var receivedAt: Int64
-
-    public init(id: Int64 = 0, tenantId: String, provider: String, headers: String, body: String, outcome: String, detail: String?,
-                statusCode: Int, orderId: String?, receivedAt: Int64) {
-        self.id = id
-        self.tenantId = tenantId
-        self.provider = provider
-        self.headers = headers
-        self.body = body
-        self.outcome = outcome
-        self.detail = detail
-        self.statusCode = statusCode
-        self.orderId = orderId
-        self.receivedAt = receivedAt
-    }
-}
-
 /// Order status: the state machine's reads and its compare-and-set writes, history, and the log of
 /// inbound POS webhooks. Which change is allowed is ``OrderStatusMachine``'s call, not the store's.
 public protocol OrderStatusStore: Sendable {

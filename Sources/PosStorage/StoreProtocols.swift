@@ -277,16 +277,6 @@ public protocol OutboxNotifications: Sendable {
     func onOutboxNotification(_ handler: @escaping @Sendable () -> Void)
 }
 
-public struct DeliveryDetail: Sendable, Equatable {
-    public var delivery: Delivery
-    public var attempts: [DeliveryAttempt]
-
-    public init(delivery: Delivery, attempts: [DeliveryAttempt]) {
-        self.delivery = delivery
-        self.attempts = attempts
-    }
-}
-
 public enum AcceptedOrder: Sendable, Equatable {
     /// The order is new; its deliveries were written in the same transaction.
     case created(OrderRecord, [PlannedDelivery])
@@ -302,21 +292,6 @@ public struct DeliveryTransition: Sendable, Equatable {
     public init(status: DeliveryStatus, nextAttemptAt: Int64?) {
         self.status = status
         self.nextAttemptAt = nextAttemptAt
-    }
-}
-
-public struct OrderDetail: Sendable, Equatable {
-    public var order: OrderRecord
-    public var deliveries: [Delivery]
-    public var attempts: [DeliveryAttempt]
-    /// Status changes after dispatch, oldest first.
-    public var history: [OrderStatusChange]
-
-    public init(order: OrderRecord, deliveries: [Delivery], attempts: [DeliveryAttempt], history: [OrderStatusChange] = []) {
-        self.order = order
-        self.deliveries = deliveries
-        self.attempts = attempts
-        self.history = history
     }
 }
 

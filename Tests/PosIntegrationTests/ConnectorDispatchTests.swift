@@ -171,7 +171,7 @@ struct ConnectorDispatchTests {
             #expect(unknown.status == 400 && unknown.error["field"] as? String == "builtInTransformer", "\(unknown.text)")
             let noConnection = try await rig.dispatch("revel")
             #expect(noConnection.status == 400 && noConnection.error["field"] as? String == "builtInTransformer")
-            #expect((noConnection.error["message"] as? String)?.contains("provider-connections/revel") == true, "\(noConnection.text)")
+            #expect((noConnection.error["message"] as? String)?.contains("the revel provider connection") == true, "\(noConnection.text)")
             try await rig.connect("revel", outletId: "another-outlet")
             let unmapped = try await rig.dispatch("revel")
             #expect(unmapped.status == 400 && unmapped.error["field"] as? String == "outletId", "\(unmapped.text)")

@@ -1,5 +1,4 @@
 import Foundation
-import PosConnectors
 import PosDomain
 import PosServices
 
@@ -156,7 +155,8 @@ enum BodyFields {
 
     /// Refuses a body key the endpoint does not take, naming it.
     static func rejectUnknown(_ root: JSONNode, allowed: Set<String>) throws(ValidationError) {
-        try SettingsReader(JSONValue(root), path: "").rejectUnknownKeys(allowed: allowed, kind: "a field of this request")
+        guard case .object = root.kind else { throw ValidationError(field: "", message: "must be an object") }
+        try FieldReader.object(root, path: "").rejectUnknownKeys(allowed: allowed)
     }
 
     static func optionalText(_ reader: FieldReader, _ key: String, maxLength: Int) throws(ValidationError) -> String? {

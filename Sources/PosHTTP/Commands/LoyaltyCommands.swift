@@ -1,7 +1,6 @@
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 // The loyalty routes' bodies and queries, checked before anything goes upstream; 400s name the field.
 

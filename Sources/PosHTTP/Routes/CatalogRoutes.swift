@@ -1,7 +1,6 @@
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 /// Outlets and products. Answers are the bare objects the original service returned (no envelope),
 /// written from ``JSONValue`` so prices and coordinates keep their exact digits.

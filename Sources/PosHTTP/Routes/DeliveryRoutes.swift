@@ -1,7 +1,6 @@
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 /// Delivery inspection and replay (scope `internal` or `admin`).
 struct DeliveryRoutes: Sendable {

@@ -2,7 +2,6 @@ import HTTPTypes
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 /// POS status webhooks (no API key: the URL's connection token and the POS's own signature
 /// authenticate them) and their log for the tenant's admin.
@@ -26,8 +25,50 @@ struct InboundRoutes: Sendable {
         let body = Array(try await request.body.collect(upTo: maxBodyBytes).readableBytesView)
         let headers = request.headers.map { ($0.name.rawName, $0.value) }
         let url = "\(origin(request))/api/v1/inbound/\(provider)/order-status/\(token)"
-        let answer = try await inbound.receive(provider: provider, token: token, headers: headers, body: body, url: url, logger: context.logger)
-        return JSONResponse(answer.body, status: HTTPResponse.Status(code: answer.statusCode))
+        let outcome = try await inbound.receive(provider: provider, token: token, headers: headers, body: body, url: url, logger: context.logger)
+        return JSONResponse(Self.body(outcome), status: .ok)
+    }
+
+    /// The POS's answer: the connector's own reply to a handshake, else `{code, isSuccess, message,
+    /// skipped, reason, results}` with one result per status update.
+    static func body(_ outcome: InboundOutcome) -> JSONValue {
+        let results: [InboundUpdateResult]
+        switch outcome {
+        case .handshake(let reply):
+            return reply
+        case .ignored(let reason):
+            return .object([
+                ("code", .integer(HTTPResponse.Status.ok.code)), ("isSuccess", .bool(true)), ("message", .string("skipped")), ("skipped", .bool(true)),
+                ("reason", .string(reason)), ("results", .array([])),
+            ])
+        case .updates(let updates):
+            results = updates
+        }
+        let skipped = !results.isEmpty && results.allSatisfy { if case .skipped = $0 { true } else { false } }
+        let duplicate = !results.isEmpty && results.allSatisfy { if case .duplicate = $0 { true } else { false } }
+        var reason = JSONValue.null
+        if skipped, case .skipped(let first)? = results.first { reason = .string(first) }
+        return .object([
+            ("code", .integer(HTTPResponse.Status.ok.code)), ("isSuccess", .bool(true)),
+            ("message", .string(skipped ? "skipped" : duplicate ? "duplicate event; already received" : "status received")),
+            ("skipped", .bool(skipped)),
+            ("reason", reason),
+            ("results", .array(results.map(body))),
+        ])
+    }
+
+    private static func body(_ result: InboundUpdateResult) -> JSONValue {
+        switch result {
+        case .decided(let orderId, let status, let version, let changed, let stale):
+            .object([
+                ("orderId", .string(orderId)), ("status", .string(status.rawValue)), ("version", .integer(version)),
+                ("changed", .bool(changed)), ("stale", .bool(stale)),
+            ])
+        case .duplicate(let orderId):
+            .object([("orderId", orderId.map(JSONValue.string) ?? .null), ("duplicate", .bool(true)), ("changed", .bool(false))])
+        case .skipped(let reason):
+            .object([("skipped", .bool(true)), ("reason", .string(reason))])
+        }
     }
 
     struct Page: Encodable {

@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 /// The platform's menu editor: drafts, their sections, items, hours and outlets, and publishing.
 /// A draft answers as the bare draft object (prices with their exact digits) with `ETag: "<version>"`.

@@ -1,9 +1,7 @@
 import CompressNIO
 import Hummingbird
-import PosConnectors
 import PosDomain
 import PosServices
-import PosStorage
 import Synchronization
 
 /// What an outlet sells: menu sync, snoozes, and the menu partners read.
@@ -139,7 +137,7 @@ struct SnoozeItems: JSONBodyCommand {
         var items: [(itemCode: String, until: Int64?)] = []
         for element in try reader.array("items", minCount: 1) {
             let item = try FieldReader.object(element.node, path: element.path)
-            try SettingsReader(JSONValue(element.node), path: element.path).rejectUnknownKeys(allowed: ["itemCode", "snoozeEnd"], kind: "a field of this request")
+            try item.rejectUnknownKeys(allowed: ["itemCode", "snoozeEnd"])
             let code = try item.identifier("itemCode")
             var until: Int64?
             if let node = element.node["snoozeEnd"], !BodyFields.isNull(node) {

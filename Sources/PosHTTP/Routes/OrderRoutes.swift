@@ -1,7 +1,6 @@
 import Hummingbird
 import PosDomain
 import PosServices
-import PosStorage
 
 /// Dispatch (kds-management-service), order lookup, and the order's status (partners, platform).
 struct OrderRoutes: Sendable {

@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import PosConnectors
 import PosDomain
 import PosServices
 

@@ -1,11 +1,10 @@
 import Foundation
 import Hummingbird
 import PosServices
-import PosStorage
 
 /// Health, readiness and the OpenAPI document: no authentication.
 struct SystemRoutes: Sendable {
-    let health: any StoreHealth
+    let health: HealthService
 
     struct Status: Encodable { let status: String }
 
@@ -15,7 +14,7 @@ struct SystemRoutes: Sendable {
 
     func ready(_ request: Request, context: PosRequestContext) async throws -> JSONResponse<Status> {
         do {
-            try await health.ping()
+            try await health.checkReady()
             return JSONResponse(Status(status: "ready"))
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])

@@ -57,12 +57,12 @@ struct WebhookRoutes: Sendable {
         let webhook = registration.webhook
         let ping = registration.ping
         return Envelope(
-            .created, message: ping.succeeded ? "webhook registered" : "webhook registered; the ping got no 2xx",
+            .created, message: ping.delivered ? "webhook registered" : "webhook registered; the ping got no 2xx",
             Registered(
                 webhook: .init(id: webhook.id, outletId: webhook.outletId, provider: webhook.provider,
                                callbackUrl: webhook.callbackUrl, events: webhook.events, secret: registration.secret,
                                isActive: webhook.isActive, createdAt: webhook.createdAt.rfc3339),
-                ping: .init(delivered: ping.succeeded, statusCode: ping.statusCode, error: ping.error)))
+                ping: .init(delivered: ping.delivered, statusCode: ping.statusCode, error: ping.error)))
     }
 
     func list(_ request: Request, context: AuthenticatedContext) async throws -> JSONResponse<List> {
