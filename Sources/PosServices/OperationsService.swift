@@ -46,7 +46,7 @@ public struct TenantOverview: Sendable, Equatable {
     public var lastHourOrders: Int
     public var lastHourDelivered: Int
     public var outbox: OutboxSnapshot
-    /// The last 24 hours in 10-minute buckets, oldest first, every bucket present.
+    /// The window in 10-minute buckets, oldest first, every bucket present.
     public var activity: [ActivityBucket]
     public var attention: [AttentionItem]
 
@@ -74,10 +74,12 @@ public struct OperationsService: Sendable {
         self.clock = clock
     }
 
-    public func overview(tenant: Tenant) async throws -> TenantOverview {
+    /// The tenant's figures over the last `windowMs` (24 hours for its own overview; the platform
+    /// view asks for the last hour of every tenant).
+    public func overview(tenant: Tenant, windowMs: Int64 = windowMs) async throws -> TenantOverview {
         let now = clock()
         // Buckets aligned to the clock's 10 minutes, so a page reload does not shift them.
-        let firstBucket = (now - Self.windowMs) / Self.bucketMs * Self.bucketMs + Self.bucketMs
+        let firstBucket = (now - windowMs) / Self.bucketMs * Self.bucketMs + Self.bucketMs
         let (counted, outbox, hooks, connections) = try await translatingStoreErrors {
             async let counted = operations.orderActivity(tenantId: tenant.id, since: firstBucket, bucketMs: Self.bucketMs)
             async let outbox = operations.outboxSnapshot(tenantId: tenant.id)

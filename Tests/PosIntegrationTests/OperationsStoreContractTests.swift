@@ -105,6 +105,20 @@ struct OperationsStoreContractTests {
             let buckets = try await stores.orderActivity(tenantId: Self.tenant.id, since: 0, bucketMs: 600)
             #expect(buckets == [ActivityBucket(start: 600, orders: 1, delivered: 0, meanTimeToTargetMs: nil)])
             #expect(try await stores.orderActivity(tenantId: Self.tenant.id, since: 2_000, bucketMs: 600).isEmpty)
+
+            // A second order delivered 250 ms after it came: the bucket counts it delivered and times it.
+            let second = Self.order("u-2", ref: "R-2", at: 1_100)
+            guard case .created(_, let planned2) = try await stores.acceptOrder(second, completionWithoutTargets: StoreContractTests.noTarget(second),
+                                                                               makeDeliveryId: { UUID().uuidString }),
+                  let delivery = planned2.first?.delivery
+            else { throw TestFailure("no delivery planned") }
+            let delivered = DeliveryAttempt(deliveryId: delivery.id, attemptNumber: 1, startedAt: 1_300, durationMs: 50, statusCode: 200,
+                                            errorClass: nil, error: nil, responseExcerpt: nil, signedWith: "current")
+            try await stores.recordAttempts(
+                [RecordedAttempt(attempt: delivered, transition: DeliveryTransition(status: .delivered, nextAttemptAt: nil), at: 1_350)],
+                completion: DispatchCompletion(orderId: second.id, status: .dispatched, reason: nil, response: "{}", at: 1_350), health: [])
+            #expect(try await stores.orderActivity(tenantId: Self.tenant.id, since: 0, bucketMs: 600)
+                    == [ActivityBucket(start: 600, orders: 2, delivered: 1, meanTimeToTargetMs: 250)])
         }
     }
 }

@@ -98,7 +98,7 @@ struct OrderPages: Sendable {
         let target: String
         let event: String
         let status: String
-        let attemptCount: Int
+        let attemptsLabel: String
         let nextAttemptAt: String?
         let lastError: String?
         let replayable: Bool
@@ -123,7 +123,7 @@ struct OrderPages: Sendable {
         let deliveries = detail.deliveries.map { delivery in
             DeliveryBlock(
                 id: delivery.id, target: Self.target(delivery), event: delivery.event, status: delivery.status.rawValue,
-                attemptCount: delivery.attemptCount,
+                attemptsLabel: delivery.attemptCount == 1 ? "1 attempt" : "\(delivery.attemptCount) attempts",
                 nextAttemptAt: delivery.status == .delivered || delivery.status == .dead ? nil : delivery.nextAttemptAt.map(Format.time),
                 lastError: delivery.lastError.map { SecretMask.excerpt($0) },
                 replayable: delivery.status != .delivering,

@@ -42,7 +42,7 @@ struct PlatformPages: Sendable {
         try requireOperator(visit)
         var rows: [TenantRow] = []
         for tenant in try await kit.services.tenants.tenants() {
-            let overview = try await kit.services.operations.overview(tenant: tenant)
+            let overview = try await kit.services.operations.overview(tenant: tenant, windowMs: 3_600_000)
             rows.append(TenantRow(id: tenant.id, subdomain: tenant.subdomain, name: tenant.name, status: tenant.status,
                                   lastHourOrders: overview.lastHourOrders,
                                   lastHourDelivered: Format.share(overview.lastHourDelivered, of: overview.lastHourOrders),

@@ -65,6 +65,16 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// Names the index a read must use, where the planner has no statistics to choose it by:
+    /// SQLite without `ANALYZE` takes any equality on a tenant's index as more selective than a
+    /// status range. PostgreSQL plans from its own statistics.
+    func indexedBy(_ index: String) -> String {
+        switch self {
+        case .sqlite: "INDEXED BY \(index)"
+        case .postgres: ""
+        }
+    }
+
     /// Taken first in the migration transaction so replicas starting together queue, not race.
     var migrationLock: String? { transactionLock(Migrations.advisoryLockKey) }
 

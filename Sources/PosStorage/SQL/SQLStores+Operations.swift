@@ -60,16 +60,21 @@ extension SQLStores {
 extension SQLStores {
     public func searchOrders(tenantId: String, _ search: OrderSearch) async throws -> [OrderRecord] {
         try await read { db in
-            var sql = "SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.tenant_id = ?"
-            var arguments: [any SQLBindable] = [tenantId]
+            var sql: String
+            var arguments: [any SQLBindable]
             if let text = search.text {
-                // Three exact lookups, each on its own index, rather than one OR the planner may scan for.
-                sql += """
-                     AND o.id IN (SELECT id FROM orders WHERE tenant_id = ? AND order_uuid = ?
-                                  UNION SELECT id FROM orders WHERE tenant_id = ? AND order_ref_no = ?
-                                  UNION SELECT id FROM orders WHERE tenant_id = ? AND id = ?)
+                // Three exact probes, each on its own index and each within the tenant, drive the
+                // query; the other filters then apply to the few rows found.
+                sql = """
+                    SELECT \(SharedSQL.orderColumns) FROM orders o
+                    WHERE o.id IN (SELECT id FROM orders WHERE tenant_id = ? AND order_uuid = ?
+                                   UNION SELECT id FROM orders WHERE tenant_id = ? AND order_ref_no = ?
+                                   UNION SELECT id FROM orders WHERE tenant_id = ? AND id = ?)
                     """
-                arguments += [tenantId, text, tenantId, text, tenantId, text]
+                arguments = [tenantId, text, tenantId, text, tenantId, text]
+            } else {
+                sql = "SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.tenant_id = ?"
+                arguments = [tenantId]
             }
             if let outletId = search.outletId { sql += " AND o.outlet_id = ?"; arguments.append(outletId) }
             if let status = search.status { sql += " AND o.status = ?"; arguments.append(status.rawValue) }
@@ -87,16 +92,13 @@ extension SQLStores {
 
     public func orderActivity(tenantId: String, since: Int64, bucketMs: Int64) async throws -> [ActivityBucket] {
         try await read { db in
-            // The first delivered attempt of each order, through the deliveries' subject index.
+            // Read from the (tenant, received_at, …, dispatch_status, dispatched_at) index alone.
             let rows = try db.query("""
-                SELECT bucket, COUNT(*) AS orders,
+                SELECT (received_at - ?) / ? AS bucket, COUNT(*) AS orders,
                        CAST(SUM(CASE WHEN dispatch_status = 'dispatched' THEN 1 ELSE 0 END) AS BIGINT) AS delivered,
-                       CAST(SUM(CASE WHEN first_delivered_at IS NOT NULL THEN first_delivered_at - received_at ELSE 0 END) AS BIGINT) AS waited,
-                       COUNT(first_delivered_at) AS timed
-                FROM (SELECT (o.received_at - ?) / ? AS bucket, o.received_at, o.dispatch_status,
-                             (SELECT MIN(d.delivered_at) FROM deliveries d
-                              WHERE d.tenant_id = o.tenant_id AND d.subject_type = 'order' AND d.subject_id = o.id) AS first_delivered_at
-                      FROM orders o WHERE o.tenant_id = ? AND o.received_at >= ?) recent
+                       CAST(SUM(CASE WHEN dispatched_at IS NOT NULL THEN dispatched_at - received_at ELSE 0 END) AS BIGINT) AS waited,
+                       COUNT(dispatched_at) AS timed
+                FROM orders WHERE tenant_id = ? AND received_at >= ?
                 GROUP BY bucket ORDER BY bucket
                 """, [since, bucketMs, tenantId, since])
             return try rows.map { row in
@@ -110,11 +112,13 @@ extension SQLStores {
 
     public func outboxSnapshot(tenantId: String) async throws -> OutboxSnapshot {
         try await read { db in
+            // Waiting deliveries through the due index (its size is the backlog of every tenant, small
+            // when the service keeps up); dead ones through their partial index.
             let waiting = try db.queryOne("""
-                SELECT COUNT(*) AS pending, MIN(next_attempt_at) AS oldest_due FROM deliveries
+                SELECT COUNT(*) AS pending, MIN(next_attempt_at) AS oldest_due FROM deliveries \(db.dialect.indexedBy("deliveries_due"))
                 WHERE status IN ('pending', 'delivering', 'failed') AND tenant_id = ?
                 """, [tenantId])
-            let dead = try db.queryOne("SELECT COUNT(*) AS dead FROM deliveries WHERE status = 'dead' AND tenant_id = ?", [tenantId])
+            let dead = try db.queryOne("SELECT COUNT(*) AS dead FROM deliveries WHERE tenant_id = ? AND status = 'dead'", [tenantId])
             return OutboxSnapshot(pending: try waiting?.int("pending") ?? 0, oldestDueAt: try waiting?.optionalInt64("oldest_due"),
                                   dead: try dead?.int("dead") ?? 0)
         }

@@ -333,10 +333,10 @@ public final class SQLStores: StoreEngine {
             if let completion {
                 try db.execute("""
                     UPDATE orders SET dispatch_status = ?, dispatch_reason = ?, first_response = COALESCE(first_response, ?),
-                        external_order_id = COALESCE(?, external_order_id), updated_at = ?
+                        external_order_id = COALESCE(?, external_order_id), updated_at = ?, dispatched_at = COALESCE(dispatched_at, ?)
                     WHERE id = ?
                     """, [completion.status.rawValue, completion.reason, completion.response, completion.externalOrderId, completion.at,
-                          completion.orderId])
+                          completion.status == .dispatched ? completion.at : nil, completion.orderId])
                 try Self.publish(completion.publications, makeDeliveryId: { UUID().uuidString.lowercased() }, db)
             }
         }
@@ -350,9 +350,12 @@ public final class SQLStores: StoreEngine {
                 SELECT \(SharedSQL.deliveryColumns) FROM deliveries d
                 WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ? ORDER BY d.created_at, d.id
                 """, [tenantId, id]).map(RecordMapping.delivery)
+            // The order's deliveries first (subject index), then their attempts by delivery id: a join
+            // let the planner walk every attempt of the database.
             let attempts = try db.query("""
-                SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
-                WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ? ORDER BY a.started_at, a.attempt_number
+                SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a
+                WHERE a.delivery_id IN (SELECT d.id FROM deliveries d WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ?)
+                ORDER BY a.started_at, a.attempt_number
                 """, [tenantId, id]).map(RecordMapping.attempt)
             return OrderDetail(order: try RecordMapping.order(row), deliveries: deliveries, attempts: attempts,
                                history: try Self.statusHistory(orderId: id, tenantId: tenantId, db))
