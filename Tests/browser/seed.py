@@ -49,22 +49,23 @@ def _shift(value, delta):
     return None if value is None else value + delta
 
 
-def clone_orders(database: str, delivered_order_id: str, dead_order_id: str | None, count: int, now_ms: int,
-                 outlets: list[str], hours: float = 24.0, dead_share: float = 0.02, ref_prefix: str = "HIST",
+def clone_orders(database: str, delivered_by_outlet: dict[str, str], dead_order_id: str | None, count: int, now_ms: int,
+                 hours: float = 24.0, dead_share: float = 0.02, ref_prefix: str = "HIST",
                  seed: int = 7, batch: int = 5000) -> dict:
     """Inserts `count` orders received over the last `hours` (more in the day, fewer at night), spread
-    over `outlets`; `dead_share` of them with dead deliveries (cloned from `dead_order_id`). Returns
-    a few of the made values (refs, ids) for the benchmark to look up."""
+    over the outlets of `delivered_by_outlet` (outlet id → a delivered order of that outlet to clone);
+    `dead_share` of them with dead deliveries, cloned from `dead_order_id` (its outlet). Returns a
+    few of the made values (refs, ids) for the benchmark to look up."""
     rng = random.Random(seed)
     db = sqlite3.connect(database, timeout=60)
     db.execute("PRAGMA busy_timeout = 60000")
-    templates = {"delivered": Template(db, delivered_order_id)}
-    if dead_order_id:
-        templates["dead"] = Template(db, dead_order_id)
+    delivered = {outlet: Template(db, order_id) for outlet, order_id in delivered_by_outlet.items()}
+    outlets = list(delivered)
+    dead = Template(db, dead_order_id) if dead_order_id else None
     columns = {t: _columns(db, t) for t in ("orders", "events", "deliveries", "delivery_attempts", "order_status_history") if _has(db, t)}
     span = int(hours * 3_600_000)
     made = {"refs": [], "ids": [], "dead_ids": []}
-    statuses = ["PAID", "PAID", "ACCEPTED", "PREPARING", "READY", "COMPLETED", "COMPLETED", "COMPLETED"]
+    statuses = ["PAID", "ACCEPTED", "IN_PROGRESS", "READY", "COMPLETED", "COMPLETED", "COMPLETED", "COMPLETED", "CANCELLED"]
     pending = {t: [] for t in columns}
 
     def flush():
@@ -81,11 +82,12 @@ def clone_orders(database: str, delivered_order_id: str, dead_order_id: str | No
             if 6 <= hour <= 22 or rng.random() < 0.3:
                 break
         received = now_ms - offset
-        kind = "dead" if "dead" in templates and rng.random() < dead_share else "delivered"
-        template = templates[kind]
+        kind = "dead" if dead and rng.random() < dead_share else "delivered"
+        outlet = outlets[n % len(outlets)] if rng.random() < 0.7 else rng.choice(outlets)
+        template = dead if kind == "dead" else delivered[outlet]
+        outlet = template.order["outlet_id"]
         order_id = str(uuid.uuid4())
         ref = f"{ref_prefix}-{n + 1:06d}"
-        outlet = outlets[n % len(outlets)] if rng.random() < 0.7 else rng.choice(outlets)
         order_uuid = f"hist-{uuid.uuid4().hex[:16]}"
         delta = received - template.order["received_at"]
         order = dict(template.order)
