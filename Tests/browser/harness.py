@@ -194,17 +194,19 @@ class Stack:
 
     def create_operator_key(self) -> str | None:
         """An operator key, or None when this build's CLI has no `key create --operator`."""
-        for extra in ([], ["--name", "browser-tests"]):
-            result = self.cli("key", "create", "--operator", *extra, "--database", self.database, check=False)
-            if result.returncode == 0:
-                for token in result.stdout.replace('"', " ").split():
-                    if token.startswith("posop_"):
-                        return token
-                raise RuntimeError(f"`key create --operator` printed no posop_ key: {result.stdout!r}")
-            error = result.stderr.lower()
-            if "--operator" in error and ("unknown" in error or "unexpected" in error or "unrecognized" in error):
-                return None
-        raise RuntimeError(f"`key create --operator` failed: {result.stderr.strip()}")
+        help_text = self.cli("key", "create", "--help", check=False).stdout
+        if "--operator" not in help_text:
+            return None
+        argv = ["key", "create", "--operator", "--database", self.database]
+        if "--name" in help_text:
+            argv[3:3] = ["--name", "browser-tests"]
+        result = self.cli(*argv, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"`pos-integration {' '.join(argv)}` failed: {result.stderr.strip()}")
+        for token in result.stdout.replace('"', " ").split():
+            if token.startswith("posop_"):
+                return token
+        raise RuntimeError(f"`key create --operator` printed no posop_ key: {result.stdout!r}")
 
     # Processes
 

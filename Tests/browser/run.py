@@ -38,7 +38,7 @@ def main() -> int:
     result = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped - len(result.expectedFailures)
+    passed = max(0, result.testsRun - failed - skipped - len(result.expectedFailures))
     print(f"browser tests took {time.monotonic() - started:.1f}s")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     if result.testsRun == 0:
