@@ -12,7 +12,7 @@ import time
 import unittest
 import urllib.parse
 
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -87,7 +87,7 @@ class ConsoleTestCase(unittest.TestCase):
         driver.get(stack.base + path)
 
     def wait(self, timeout: float = 15):
-        return WebDriverWait(driver, timeout)
+        return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
     def css(self, selector: str, timeout: float = 15):
         return self.wait(timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, selector)),
@@ -106,9 +106,7 @@ class ConsoleTestCase(unittest.TestCase):
         field = self.css("#key")
         field.clear()
         field.send_keys(key)
-        self.css("#sign-in").click()
-        self.wait().until(EC.staleness_of(field), "submitting the sign-in form loaded no page")
-        self.css("main")
+        self.submit_and_wait(self.css("#sign-in"))
         if self.path() == "/console/sign-in" and not self.all("#sign-in-error"):
             # Signed in (303 with a cookie), yet the next page sent the browser back: the session does not resume.
             world["sessions_broken"] = (
@@ -117,6 +115,14 @@ class ConsoleTestCase(unittest.TestCase):
             self.fail(world["sessions_broken"])
         self.assertNotEqual(self.path(), "/console/sign-in",
                             f"sign-in refused: {[e.text for e in self.all('#sign-in-error')]}")
+
+    def submit_and_wait(self, button):
+        """Clicks a form's button and waits until the next document has loaded (a marker set on the old
+        window object is gone), without touching elements of the old page."""
+        driver.execute_script("window.__posBrowserOldPage = true")
+        button.click()
+        self.wait().until(lambda d: d.execute_script(
+            "return !window.__posBrowserOldPage && document.readyState === 'complete'"), "the form's answer did not load")
 
     def sign_in_admin(self, tenant: str = "a"):
         self.sign_in(world[f"{tenant}_admin"])
@@ -147,18 +153,25 @@ class ConsoleTestCase(unittest.TestCase):
             pass
 
     def shot(self, name: str, width: int = 1280, height: int = 900, full: bool = True):
+        """Saves docs/console/NAME.png (only with POS_BROWSER_SCREENSHOTS=1): the whole page up to
+        2400 px tall when `full`, else the first screen."""
         if not SCREENSHOTS:
             return
+        import base64
         os.makedirs(SHOT_DIR, exist_ok=True)
         original = driver.get_window_size()
         try:
-            if (width, height) != (original["width"], original["height"]):
-                driver.set_window_size(width, height)
-            if full:
-                page_height = driver.execute_script("return Math.ceil(document.documentElement.scrollHeight)")
-                driver.set_window_size(width, max(height, min(int(page_height), 2400)))
-            driver.save_screenshot(os.path.join(SHOT_DIR, f"{name}.png"))
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+            page_height = driver.execute_script("return Math.ceil(document.documentElement.scrollHeight)")
+            shot_height = min(int(page_height), 2400) if full else height
+            image = driver.execute_cdp_cmd("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": shot_height, "scale": 1}})
+            with open(os.path.join(SHOT_DIR, f"{name}.png"), "wb") as f:
+                f.write(base64.b64decode(image["data"]))
         finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             driver.set_window_size(original["width"], original["height"])
 
     # Data
@@ -310,7 +323,7 @@ class OrderTests(ConsoleTestCase):
         self.open("/console/orders")
         search = self.css("#q")
         search.send_keys(ref)
-        self.css("#search").click()
+        self.submit_and_wait(self.css("#search"))
         link = self.wait().until(EC.element_to_be_clickable((By.LINK_TEXT, ref)), f"no link {ref} in #orders")
         rows = self.all("#orders tbody tr")
         self.assertEqual(len(rows), 1, [r.text for r in rows])
@@ -447,14 +460,14 @@ class PendingPagesTests(ConsoleTestCase):
         for box in form.find_elements(By.CSS_SELECTOR, "input[name=scope][value=internal]"):
             if not box.is_selected():
                 box.click()
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        self.submit_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         new_key = self.css("#new-key").text.strip()
         self.assertTrue(new_key.startswith("posk_"), new_key)
         self.assertEqual(stack.api("GET", "/api/v1/auth/whoami", new_key).status, 200)
         key_id = str(stack.api("GET", "/api/v1/auth/whoami", new_key).json()["apiKeyId"])
         # Rotate: a new key is shown; the old one stops working (at once, or after the overlap the page states).
         self.open("/console/keys")
-        self.css(f".rotate[data-key-id='{key_id}']").click()
+        self.submit_and_wait(self.css(f".rotate[data-key-id='{key_id}']"))
         rotated = self.css("#new-key").text.strip()
         self.assertNotEqual(rotated, new_key)
         self.assertEqual(stack.api("GET", "/api/v1/auth/whoami", rotated).status, 200)
@@ -463,7 +476,7 @@ class PendingPagesTests(ConsoleTestCase):
         # Revoke the rotated key.
         rotated_id = str(stack.api("GET", "/api/v1/auth/whoami", rotated).json()["apiKeyId"])
         self.open("/console/keys")
-        self.css(f".revoke[data-key-id='{rotated_id}']").click()
+        self.submit_and_wait(self.css(f".revoke[data-key-id='{rotated_id}']"))
         wait_until(lambda: stack.api("GET", "/api/v1/auth/whoami", rotated).status == 401, timeout=10,
                    message="the revoked key to stop working")
 
@@ -474,10 +487,10 @@ class PendingPagesTests(ConsoleTestCase):
                            expect=(200, 201)).json()
         outlet = outlet.get("outlet", outlet)
         self.open("/console/outlets")
-        self.css(f".toggle-busy[data-outlet='{outlet['id']}']").click()
+        self.submit_and_wait(self.css(f".toggle-busy[data-outlet='{outlet['id']}']"))
         wait_until(lambda: self._outlet(outlet["id"])["isBusy"] is True, timeout=10, message="the outlet to be busy")
         self.open("/console/outlets")
-        self.css(f".toggle-busy[data-outlet='{outlet['id']}']").click()
+        self.submit_and_wait(self.css(f".toggle-busy[data-outlet='{outlet['id']}']"))
         wait_until(lambda: self._outlet(outlet["id"])["isBusy"] is False, timeout=10, message="the outlet to be open again")
 
     def _outlet(self, outlet_id: str) -> dict:
@@ -518,7 +531,7 @@ class ScreenshotTests(ConsoleTestCase):
         self.open("/console/orders")
         self.assertEqual(len(self.all("#orders tbody tr")), 50)
         next_link = self.css("#next-page")
-        self.shot("orders", full=False)
+        self.shot("orders", height=640, full=False)
         next_link.click()
         self.wait().until(lambda d: "cursor=" in d.current_url)
         self.assertGreater(len(self.all("#orders tbody tr")), 0)
