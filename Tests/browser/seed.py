@@ -100,7 +100,7 @@ def clone_orders(database: str, delivered_by_outlet: dict[str, str], dead_order_
                      total_pay_minor=rng.choice([2500, 4200, 8500, 12000, 3650, 9900]))
         if "status" in order and kind == "delivered":
             order["status"] = rng.choice(statuses)
-        for key in ("status_changed_at",):
+        for key in ("status_changed_at", "dispatched_at"):
             if key in order:
                 order[key] = _shift(order[key], delta)
         pending["orders"].append(order)

@@ -346,8 +346,10 @@ public final class SQLStores: StoreEngine {
         try await read { db -> OrderDetail? in
             guard let row = try db.queryOne("SELECT \(SharedSQL.orderColumns) FROM orders o WHERE o.id = ? AND o.tenant_id = ?", [id, tenantId])
             else { return nil }
+            // By the subject index: the (tenant, created_at) index also gives this order, and SQLite
+            // without statistics took it, walking all of the tenant's deliveries for one order.
             let deliveries = try db.query("""
-                SELECT \(SharedSQL.deliveryColumns) FROM deliveries d
+                SELECT \(SharedSQL.deliveryColumns) FROM deliveries d \(db.dialect.indexedBy("deliveries_subject"))
                 WHERE d.tenant_id = ? AND d.subject_type = 'order' AND d.subject_id = ? ORDER BY d.created_at, d.id
                 """, [tenantId, id]).map(RecordMapping.delivery)
             // The order's deliveries first (subject index), then their attempts by delivery id: a join
