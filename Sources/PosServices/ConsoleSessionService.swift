@@ -79,6 +79,8 @@ public struct ConsoleSessionService: Sendable {
         let id = ConsoleSessionId.generate()
         let now = clock()
         try await translatingStoreErrors {
+            // Sessions nobody came back to are swept here, where a write happens anyway.
+            _ = try await sessions.deleteExpiredSessions(now: now)
             try await sessions.createSession(ConsoleSession(idHash: id.hash, holder: holder, actingTenantId: nil, createdAt: now,
                                                             lastSeenAt: now, expiresAt: now + settings.idleTimeoutMs))
         }
