@@ -9,15 +9,7 @@ import Testing
 struct APIKeyTests {
     /// A service without the auth cache (a revocation shows at once) on `clock`.
     static func withKeyService<T>(clock: @escaping ServiceClock = SystemClock.now, _ body: (TestService) async throws -> T) async throws -> T {
-        let service = try await TestService.start(authCacheTTLMs: 0, clock: clock)
-        do {
-            let result = try await body(service)
-            await service.stop()
-            return result
-        } catch {
-            await service.stop()
-            throw error
-        }
+        try await withTestService(authCacheTTLMs: 0, clock: clock, body)
     }
 
     /// An admin key of `tenant` holding every scope, and its id.

@@ -163,14 +163,14 @@ final class TestService: Sendable {
 /// Runs `body` against a fresh service and always stops it.
 func withTestService<T>(
     baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, schedule: RetrySchedule = .standard,
-    deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
+    deliveryTimeout: TimeAmount = .seconds(5), authCacheTTLMs: Int64 = 1_000, outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
     health: EndpointHealthPolicy = EndpointHealthPolicy(), statusPollSchedule: RetrySchedule = .statusPolling,
     loyalty: LoyaltySettings = LoyaltySettings(),
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
-                                              schedule: schedule, outboundGuard: outboundGuard, clock: clock,
+                                              authCacheTTLMs: authCacheTTLMs, schedule: schedule, outboundGuard: outboundGuard, clock: clock,
                                               rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule,
                                               loyalty: loyalty)
     do {
