@@ -119,7 +119,8 @@ struct ConsolePagesTests {
             let made = try #require(webhooks.first { $0.outletId == "store-2" })
             #expect(made.events == ["order.paid", "order.cancelled"])
             let after = try await browser.get("/console/webhooks")
-            #expect(!after.text.contains(secret) && !(try await browser.get("/console/webhooks/\(made.id)")).text.contains(secret))
+            let madePage = try await browser.get("/console/webhooks/\(made.id)")
+            #expect(!after.text.contains(secret) && !madePage.text.contains(secret))
 
             // Rotation shows a new secret once; a ping records what it got; edit and delete.
             let rotated = try await browser.post("/console/webhooks/\(made.id)/rotate-secret")
@@ -184,6 +185,24 @@ struct ConsolePagesTests {
             let rotatedKey = try #require(Self.secretOnce(rotated.text))
             #expect(try await service.call("GET", "/api/v1/auth/whoami", key: rotatedKey).status == 200)
             #expect(try await service.call("GET", "/api/v1/auth/whoami", key: boss.key).status == 200)
+        }
+    }
+
+    @Test("keys: an operator acting in a tenant sees the list read-only and cannot issue a key there")
+    func operatorKeys() async throws {
+        try await Self.withConsole { service in
+            _ = try await service.tenant("acme")
+            let operatorKey = try await service.admin.createOperatorKey(name: "ops", expiresInDays: nil)
+            let browser = try await Browser.signIn(service, key: operatorKey.key)
+            #expect(try await browser.post("/console/act", [("tenant", "acme")]).status == 303)
+            let list = try await browser.get("/console/keys")
+            #expect(list.status == 200, "\(list.text)")
+            #expect(list.text.contains(#"id="keys-read-only""#) && list.text.contains(#"class="key-row"#))
+            #expect(!list.text.contains(#"id="create-key""#))
+            let before = try await service.admin.keys(tenant: "acme").count
+            let refused = try await browser.post("/console/keys", [("name", "sneaky"), ("scopes[]", "admin")])
+            #expect(refused.status == 403)
+            #expect(try await service.admin.keys(tenant: "acme").count == before)
         }
     }
 
