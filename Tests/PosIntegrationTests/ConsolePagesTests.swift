@@ -249,6 +249,16 @@ struct ConsolePagesTests {
             #expect(closed.status == 303)
             #expect(try await service.services.catalog.outlet(id: outletId, provider: nil, tenant: acme.tenant).status == .closed)
             #expect(try await browser.get("/console/outlets").text.contains(#"class="set-open""#))
+
+            // With a menu synced and an item snoozed far ahead, the page still renders what partners read.
+            let synced = try await service.call("POST", "/api/v1/outlets/\(outletId)/menu", key: acme.partnerKey, json: MenuRoutesTests.body)
+            #expect(synced.status == 200, "\(synced.text)")
+            let snoozed = try await service.call("POST", "/api/v1/outlets/\(outletId)/items/snooze", key: acme.partnerKey,
+                                                 json: Array(#"{"items":[{"itemCode":"SKU-BURGER-01","snoozeEnd":"2099-01-01T00:00:00Z"}]}"#.utf8))
+            #expect(snoozed.status == 200, "\(snoozed.text)")
+            let withMenu = try await browser.get("/console/outlets/\(outletId)")
+            #expect(withMenu.status == 200 && withMenu.text.contains("Menu as partners read it"), "\(withMenu.text)")
+            #expect(try await browser.get("/console/outlets").status == 200)
         }
     }
 
