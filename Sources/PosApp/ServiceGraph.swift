@@ -118,7 +118,7 @@ public struct ServiceGraph: Sendable {
     public var console: ConsoleServices {
         ConsoleServices(sessions: consoleSessions, operations: operations, orders: dispatch, statuses: orderStatus, deliveries: deliveries,
                         webhooks: webhooks, providers: providers, catalog: catalog, menus: menus, loyalty: loyalty, inbound: inbound,
-                        tenants: tenantAdministration, clock: clock)
+                        tenants: tenantAdministration, apiKeys: apiKeys, clock: clock)
     }
 
     /// What the HTTP routes call.

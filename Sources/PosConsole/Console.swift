@@ -19,11 +19,13 @@ public struct ConsoleServices: Sendable {
     public let loyalty: LoyaltyService
     public let inbound: InboundStatusService
     public let tenants: TenantAdministration
+    public let apiKeys: APIKeyService
     public let clock: ServiceClock
 
     public init(sessions: ConsoleSessionService, operations: OperationsService, orders: DispatchService, statuses: OrderStatusService,
                 deliveries: DeliveryService, webhooks: WebhookService, providers: ProviderService, catalog: CatalogService, menus: MenuService,
-                loyalty: LoyaltyService, inbound: InboundStatusService, tenants: TenantAdministration, clock: @escaping ServiceClock) {
+                loyalty: LoyaltyService, inbound: InboundStatusService, tenants: TenantAdministration, apiKeys: APIKeyService,
+                clock: @escaping ServiceClock) {
         self.sessions = sessions
         self.operations = operations
         self.orders = orders
@@ -36,6 +38,7 @@ public struct ConsoleServices: Sendable {
         self.loyalty = loyalty
         self.inbound = inbound
         self.tenants = tenants
+        self.apiKeys = apiKeys
         self.clock = clock
     }
 }
@@ -90,5 +93,10 @@ public enum Console {
         OrderPages(kit: kit).register(on: router)
         DeadLetterPages(kit: kit).register(on: router)
         PlatformPages(kit: kit).register(on: router)
+        WebhookPages(kit: kit).register(on: router)
+        ConnectionPages(kit: kit).register(on: router)
+        OutletPages(kit: kit).register(on: router)
+        KeyPages(kit: kit).register(on: router)
+        LoyaltyPages(kit: kit).register(on: router)
     }
 }

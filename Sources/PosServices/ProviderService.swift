@@ -77,6 +77,9 @@ public struct ProviderService: Sendable {
         return connector
     }
 
+    /// The providers a connection can be made for (the console's choice of POS).
+    public var providerSlugs: [String] { deliverer.registry.slugs }
+
     /// What the provider's connector can do, by name (derived from the capability protocols it adopts).
     public func capabilities(_ slug: String) -> [String] {
         deliverer.registry.capabilities(slug).map(\.rawValue)

@@ -87,7 +87,7 @@ public struct WebhookService: Sendable {
                 tenantId: tenant.id, outletId: command.outletId, provider: command.provider.lowercased(), callbackUrl: callbackUrl,
                 events: command.events, sealedSecret: try secretBox.seal(secret.encoded), createdAt: clock()))
         }
-        let ping = await ping(webhook, secret: secret)
+        let ping = await ping(webhook, secrets: [secret])
         try await translatingStoreErrors { try await webhooks.recordPing(webhookId: webhook.id, status: ping.statusCode, error: ping.error) }
         webhook.lastPingStatus = ping.statusCode
         webhook.lastPingError = ping.error
@@ -95,11 +95,27 @@ public struct WebhookService: Sendable {
     }
 
     /// A small signed `ping` event; registration succeeds whatever it gets.
-    private func ping(_ webhook: Webhook, secret: WebhookSecret) async -> ConnectorOutcome {
+    private func ping(_ webhook: Webhook, secrets: [WebhookSecret]) async -> ConnectorOutcome {
         let body = #"{"type":"ping","webhookId":\#(webhook.id),"outletId":\#(JSONText.quoted(webhook.outletId)),"timestamp":"\#(RFC3339.format(milliseconds: clock()))"}"#
         return await connector.send(ConnectorRequest(
             deliveryId: "ping_" + UUID().uuidString.lowercased(), event: "ping", attemptNumber: 1, orderBytes: Array(body.utf8),
-            order: nil, destination: .webhook(url: webhook.callbackUrl, secrets: [secret])))
+            order: nil, destination: .webhook(url: webhook.callbackUrl, secrets: secrets)))
+    }
+
+    /// Sends the signed `ping` event again (signed as deliveries are: with the secrets valid now) and
+    /// keeps what it got as the webhook's last ping.
+    public func sendPing(id: Int64, tenant: Tenant) async throws -> ConnectorOutcome {
+        guard let target = try await translatingStoreErrors({ try await webhooks.webhookTarget(id: id, tenantId: tenant.id) }) else {
+            throw ServiceError.notFound("no webhook with id \(id)")
+        }
+        let sealed = target.signingSecrets(at: clock())
+        let secrets = sealed.compactMap { (try? secretBox.open($0)).flatMap(WebhookSecret.init(encoded:)) }
+        guard secrets.count == sealed.count else {
+            throw ServiceError.unavailable("the webhook's secret cannot be decrypted with this master key")
+        }
+        let outcome = await ping(target.webhook, secrets: secrets)
+        try await translatingStoreErrors { try await webhooks.recordPing(webhookId: id, status: outcome.statusCode, error: outcome.error) }
+        return outcome
     }
 
     public func webhooks(tenant: Tenant) async throws -> [Webhook] {

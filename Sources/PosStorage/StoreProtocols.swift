@@ -134,6 +134,8 @@ public protocol WebhookStore: Sendable {
     /// Throws ``StoreError/conflict(_:)`` when the outlet already has a live webhook for the provider.
     func createWebhook(_ webhook: NewWebhook) async throws -> Webhook
     func webhook(id: Int64, tenantId: String) async throws -> Webhook?
+    /// The live webhook with its sealed signing secrets (for a test ping); nil when there is none.
+    func webhookTarget(id: Int64, tenantId: String) async throws -> WebhookTarget?
     /// The tenant's live (not deleted) webhooks.
     func webhooks(tenantId: String) async throws -> [Webhook]
     /// Applies a change; activating clears a disabled reason. nil when there is no such live webhook.

@@ -181,6 +181,10 @@ enum Notice {
         case "saved": "Saved."
         case "revoked": "Revoked."
         case "deleted": "Deleted."
+        case "pinged": "Ping delivered: the receiver answered with a 2xx (see Last ping)."
+        case "ping-failed": "Ping sent, but the receiver did not answer with a 2xx (see Last ping)."
+        case "mapped": "Outlet mapped."
+        case "state-changed": "Outlet state changed."
         default: nil
         }
     }

@@ -210,6 +210,13 @@ public final class SQLStores: StoreEngine {
         }
     }
 
+    public func webhookTarget(id: Int64, tenantId: String) async throws -> WebhookTarget? {
+        try await read { db in
+            try db.queryOne("SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.id = ? AND w.tenant_id = ? AND w.deleted_at IS NULL",
+                            [id, tenantId]).map(RecordMapping.webhookTarget)
+        }
+    }
+
     public func webhooks(tenantId: String) async throws -> [Webhook] {
         try await read { db in
             try db.query("SELECT \(SharedSQL.webhookColumns) FROM webhooks w WHERE w.tenant_id = ? AND w.deleted_at IS NULL ORDER BY w.id",
