@@ -87,6 +87,7 @@ public struct LoyaltyService: Sendable {
     // MARK: Configuration
 
     public func putConfig(_ command: PutLoyaltyConfig, tenant: Tenant) async throws -> LoyaltyConfigSummary {
+        try checked { () throws(ValidationError) in try command.validate() }
         let existing = try await translatingStoreErrors { try await store.loyaltyConfig(tenantId: tenant.id) }
         guard let baseUrl = command.baseUrl ?? settings.defaultBaseUrl else {
             throw ServiceError.invalid(field: "baseUrl", message: "baseUrl is required", details: "POS_LOYALTY_URL sets no default in this deployment")

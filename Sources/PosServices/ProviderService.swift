@@ -93,6 +93,7 @@ public struct ProviderService: Sendable {
         let connector = try connector(slug)
         let existing = try await translatingStoreErrors { try await providers.connection(tenantId: tenant.id, slug: slug) }
         do throws(ValidationError) {
+            try command.validate()
             if command.apiKey == nil && existing == nil { throw ValidationError(field: "apiKey", message: "is required") }
             try connector.validate(config: command.config)
         } catch {
@@ -298,6 +299,7 @@ public struct ProviderService: Sendable {
     public func putOutletProvider(outletId: String, _ command: PutOutletProvider, tenant: Tenant) async throws -> OutletProvider {
         let slug = command.providerSlug
         do throws(ValidationError) {
+            try command.validate()
             guard let connector = deliverer.registry.connector(slug) else {
                 throw ValidationError(field: "providerSlug", message: "is not a known provider (known: \(deliverer.registry.slugs.joined(separator: ", ")))")
             }

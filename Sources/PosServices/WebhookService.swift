@@ -75,6 +75,7 @@ public struct WebhookService: Sendable {
     }
 
     public func register(_ command: RegisterWebhook, tenant: Tenant) async throws -> Registration {
+        let command = try checked { () throws(ValidationError) in try command.validated() }
         let callbackUrl = command.callbackUrl
         do {
             try await outboundGuard.check(callbackUrl)
@@ -104,7 +105,7 @@ public struct WebhookService: Sendable {
 
     /// Sends the signed `ping` event again (signed as deliveries are: with the secrets valid now) and
     /// keeps what it got as the webhook's last ping.
-    public func sendPing(id: Int64, tenant: Tenant) async throws -> ConnectorOutcome {
+    public func sendPing(id: Int64, tenant: Tenant) async throws -> Ping {
         guard let target = try await translatingStoreErrors({ try await webhooks.webhookTarget(id: id, tenantId: tenant.id) }) else {
             throw ServiceError.notFound("no webhook with id \(id)")
         }
@@ -115,7 +116,7 @@ public struct WebhookService: Sendable {
         }
         let outcome = await ping(target.webhook, secrets: secrets)
         try await translatingStoreErrors { try await webhooks.recordPing(webhookId: id, status: outcome.statusCode, error: outcome.error) }
-        return outcome
+        return Ping(outcome)
     }
 
     public func webhooks(tenant: Tenant) async throws -> [Webhook] {
@@ -131,6 +132,7 @@ public struct WebhookService: Sendable {
 
     /// `PUT`: any of `callbackUrl`, `events`, `isActive`. Re-enabling resumes its waiting deliveries.
     public func update(id: Int64, _ command: UpdateWebhook, tenant: Tenant) async throws -> Webhook {
+        let command = try checked { () throws(ValidationError) in try command.validated() }
         let change = WebhookChange(callbackUrl: command.callbackUrl, events: command.events, isActive: command.isActive)
         if let url = change.callbackUrl {
             do { try await outboundGuard.check(url) } catch {

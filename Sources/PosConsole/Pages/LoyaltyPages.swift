@@ -128,18 +128,15 @@ struct LoyaltyPages: Sendable {
     /// The form as `PUT /loyalty/config` takes it: blank base URL and timeout inherit the
     /// deployment's; a blank key keeps the stored one (whether there is one is the service's to say).
     static func command(_ values: FormValues, apiKey: String?) throws -> PutLoyaltyConfig {
-        if !values.baseUrl.isEmpty, values.baseUrl.utf8.count > 2048 || !BaseURL.isValid(values.baseUrl) {
-            throw ServiceError.invalid(field: "baseUrl", message: "baseUrl must be an absolute http(s) URL without query or fragment")
-        }
         var timeoutMs: Int64?
         if !values.timeout.isEmpty {
-            guard let value = DurationText.milliseconds(values.timeout), LoyaltySettings.timeoutRangeMs.contains(value) else {
+            guard let value = DurationText.milliseconds(values.timeout) else {
                 throw ServiceError.invalid(field: "timeout", message: "timeout must be a duration from 100ms to 60s, such as 500ms or 5s")
             }
             timeoutMs = value
         }
         return PutLoyaltyConfig(baseUrl: values.baseUrl.isEmpty ? nil : values.baseUrl,
-                                apiKey: try ConnectionPages.secret(apiKey, field: "apiKey"), timeoutMs: timeoutMs)
+                                apiKey: ConnectionPages.secret(apiKey), timeoutMs: timeoutMs)
     }
 
     @Sendable func delete(_ visit: Visit) async throws -> Response {

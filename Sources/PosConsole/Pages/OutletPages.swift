@@ -294,10 +294,6 @@ struct OutletPages: Sendable {
     }
 
     static func outletId(_ visit: Visit) throws -> String {
-        let outletId = try visit.parameter("outletId")
-        guard !outletId.isEmpty, outletId.utf8.count <= DispatchValidator.maxIdentifierLength else {
-            throw ServiceError.notFound("no outlet with that id")
-        }
-        return outletId
+        try visit.parameter("outletId")
     }
 }

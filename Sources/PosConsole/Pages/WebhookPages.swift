@@ -144,7 +144,7 @@ struct WebhookPages: Sendable {
         let events = form.events ?? []
         let registration: WebhookService.Registration
         do {
-            let command = try Self.registerCommand(values, events: events)
+            let command = RegisterWebhook(outletId: values.outletId, provider: values.provider, callbackUrl: values.callbackUrl, events: events)
             registration = try await kit.services.webhooks.register(command, tenant: tenant)
         } catch let error as ServiceError {
             guard let message = Self.formMessage(error) else { throw error }
@@ -158,36 +158,10 @@ struct WebhookPages: Sendable {
             note: "This is the webhook's signing secret. Copy it now into the receiver's configuration: it is shown only on this page, never again.",
             facts: [Fact(label: "Provider", value: webhook.provider), Fact(label: "Outlet", value: webhook.outletId),
                     Fact(label: "URL", value: webhook.callbackUrl), Fact(label: "Events", value: webhook.events.joined(separator: ", ")),
-                    Fact(label: "Ping", value: ping.succeeded ? "delivered (\(WebhookRow.ping(status: ping.statusCode, error: nil)))"
+                    Fact(label: "Ping", value: ping.delivered ? "delivered (\(WebhookRow.ping(status: ping.statusCode, error: nil)))"
                         : "not delivered: \(WebhookRow.ping(status: ping.statusCode, error: ping.error))")],
             back: "\(Console.root)/webhooks/\(webhook.id)", backLabel: "Go to the webhook")
         return try kit.render("secret-once", title: "Webhook registered", view: view, visit: visit, section: .webhooks, status: .created)
-    }
-
-    /// The form's fields as the JSON API takes them: each non-blank and at most as long as the API
-    /// allows, events from the catalogue. Whether the URL may be called is the service's to say.
-    static func registerCommand(_ values: CreateValues, events: [String]) throws -> RegisterWebhook {
-        for (field, value, limit) in [("outletId", values.outletId, DispatchValidator.maxIdentifierLength),
-                                      ("provider", values.provider, DispatchValidator.maxIdentifierLength),
-                                      ("callbackUrl", values.callbackUrl, 2048)] {
-            guard !value.isEmpty else { throw ServiceError.invalid(field: field, message: "\(field) is required") }
-            guard value.utf8.count <= limit else { throw ServiceError.invalid(field: field, message: "\(field) must be at most \(limit) bytes") }
-        }
-        return RegisterWebhook(outletId: values.outletId, provider: values.provider, callbackUrl: values.callbackUrl,
-                               events: try validEvents(events))
-    }
-
-    /// At least one event, each from the catalogue, repeats dropped.
-    static func validEvents(_ events: [String]) throws -> [String] {
-        guard !events.isEmpty else { throw ServiceError.invalid(field: "events", message: "choose at least one event") }
-        var chosen: [String] = []
-        for name in events {
-            guard EventCatalogue.contains(name) else {
-                throw ServiceError.invalid(field: "events", message: "events must be among: \(EventCatalogue.names.joined(separator: ", "))")
-            }
-            if !chosen.contains(name) { chosen.append(name) }
-        }
-        return chosen
     }
 
     /// The message a form shows again with the values entered, for a refusal the person can fix
@@ -259,14 +233,12 @@ struct WebhookPages: Sendable {
         let id = try Self.webhookId(visit)
         let form = try visit.form(UpdateForm.self)
         let url = Self.trimmed(form.callbackUrl)
-        guard !url.isEmpty else { throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl is required") }
-        guard url.utf8.count <= 2048 else { throw ServiceError.invalid(field: "callbackUrl", message: "callbackUrl must be at most 2048 bytes") }
         let isActive: Bool? = switch form.isActive {
         case "true": true
         case "false": false
         default: nil
         }
-        let command = UpdateWebhook(callbackUrl: url, events: try Self.validEvents(form.events ?? []), isActive: isActive)
+        let command = UpdateWebhook(callbackUrl: url, events: form.events ?? [], isActive: isActive)
         _ = try await kit.services.webhooks.update(id: id, command, tenant: try visit.tenant())
         return ConsoleKit.redirect(to: "\(Console.root)/webhooks/\(id)?done=saved")
     }
@@ -288,7 +260,7 @@ struct WebhookPages: Sendable {
         let id = try Self.webhookId(visit)
         let outcome = try await kit.services.webhooks.sendPing(id: id, tenant: try visit.tenant())
         // The result is kept as the webhook's last ping, which the page shows.
-        return ConsoleKit.redirect(to: "\(Console.root)/webhooks/\(id)?done=\(outcome.succeeded ? "pinged" : "ping-failed")")
+        return ConsoleKit.redirect(to: "\(Console.root)/webhooks/\(id)?done=\(outcome.delivered ? "pinged" : "ping-failed")")
     }
 
     @Sendable func delete(_ visit: Visit) async throws -> Response {

@@ -14,8 +14,8 @@ extension DispatchRequest: JSONBodyCommand {
 extension RegisterWebhook: JSONBodyCommand {
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
         let reader = try FieldReader.object(root, path: "")
-        self.init(outletId: try reader.identifier("outletId"), provider: try reader.identifier("provider"),
-                  callbackUrl: try reader.string("callbackUrl", maxLength: 2048), events: try BodyFields.events(reader))
+        self.init(outletId: try reader.string("outletId"), provider: try reader.string("provider"),
+                  callbackUrl: try reader.string("callbackUrl"), events: try BodyFields.events(reader))
     }
 }
 
@@ -26,9 +26,6 @@ extension UpdateWebhook: JSONBodyCommand {
         let events = root["events"] != nil ? try BodyFields.events(reader) : nil
         var isActive: Bool?
         if let active = root["isActive"], !BodyFields.isNull(active) { isActive = try reader.bool("isActive") }
-        guard callbackUrl != nil || events != nil || isActive != nil else {
-            throw ValidationError(field: "", message: "nothing to change: send callbackUrl, events or isActive")
-        }
         self.init(callbackUrl: callbackUrl, events: events, isActive: isActive)
     }
 }
@@ -59,20 +56,15 @@ extension PutProviderConnection: JSONBodyCommand {
         let reader = try FieldReader.object(root, path: "")
         try BodyFields.rejectUnknown(root, allowed: ["status", "apiKey", "apiSecret", "webhookUrl", "baseUrl", "config", "webhookSecret"])
         let status = try reader.optionalString("status") ?? "active"
-        guard Self.statuses.contains(status) else {
-            throw ValidationError(field: "status", message: "must be one of: \(Self.statuses.joined(separator: ", "))")
-        }
-        let apiKey = try BodyFields.secret(reader, "apiKey")
-        let apiSecret = try BodyFields.optionalText(reader, "apiSecret", maxLength: 4096)
-        let webhookUrl = try BodyFields.optionalText(reader, "webhookUrl", maxLength: 2048) ?? ""
-        if !webhookUrl.isEmpty { try BodyFields.httpURL(webhookUrl, field: "webhookUrl") }
-        let baseUrl = try reader.string("baseUrl", maxLength: 2048)
-        try BodyFields.httpURL(baseUrl, field: "baseUrl")
+        let apiKey = try BodyFields.text(reader, "apiKey")
+        let apiSecret = try BodyFields.text(reader, "apiSecret")
+        let webhookUrl = try BodyFields.text(reader, "webhookUrl") ?? ""
+        let baseUrl = try reader.string("baseUrl")
         // Absent keeps the stored secret, null removes it.
         let webhookSecret: SecretChange = switch root["webhookSecret"]?.kind {
         case nil: .keep
         case .null?: .remove
-        default: .set(try BodyFields.secret(reader, "webhookSecret") ?? "")
+        default: .set(try BodyFields.text(reader, "webhookSecret") ?? "")
         }
         self.init(status: status, apiKey: apiKey, apiSecret: apiSecret, webhookUrl: webhookUrl, baseUrl: baseUrl,
                   config: try BodyFields.config(root["config"]), webhookSecret: webhookSecret)
@@ -84,12 +76,12 @@ extension PutOutletProvider: JSONBodyCommand {
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
         let reader = try FieldReader.object(root, path: "")
         try BodyFields.rejectUnknown(root, allowed: ["providerSlug", "externalId", "settings"])
-        let providerSlug = try reader.identifier("providerSlug")
+        let providerSlug = try reader.string("providerSlug")
         // Revel and OktoPOS number their outlets; both spellings are taken and kept as text.
         let externalId: String
         let external = try reader.required("externalId")
         switch external.kind {
-        case .string(let text) where !text.isEmpty && text.utf8.count <= DispatchValidator.maxIdentifierLength: externalId = text
+        case .string(let text): externalId = text
         case .number(let text) where (try? ExactDecimal(text))?.integerValue != nil: externalId = text
         default: throw ValidationError(field: "externalId", message: "must be the outlet's id in the POS: a non-empty string or an integer")
         }
@@ -138,19 +130,14 @@ enum BodyFields {
         return false
     }
 
-    /// Event names from the catalogue, at least one, repeats dropped.
+    /// Event names as sent (strings); which are known is the service's rule.
     static func events(_ reader: FieldReader) throws(ValidationError) -> [String] {
-        var events: [String] = []
-        for element in try reader.array("events", minCount: 1) {
+        try reader.array("events", minCount: 1).map { element throws(ValidationError) in
             guard case .string(let name) = element.node.kind else {
                 throw ValidationError(field: element.path, message: "must be a string, not \(element.node.typeName)")
             }
-            guard EventCatalogue.contains(name) else {
-                throw ValidationError(field: element.path, message: "must be one of: \(EventCatalogue.names.joined(separator: ", "))")
-            }
-            if !events.contains(name) { events.append(name) }
+            return name
         }
-        return events
     }
 
     /// Refuses a body key the endpoint does not take, naming it.
@@ -175,14 +162,9 @@ enum BodyFields {
     }
 
     /// A credential: absent or null is nil, empty is refused.
-    static func secret(_ reader: FieldReader, _ key: String) throws(ValidationError) -> String? {
-        guard let text = try optionalText(reader, key, maxLength: 4096) else { return nil }
-        guard !text.isEmpty else { throw ValidationError(field: key, message: "must not be empty") }
-        return text
-    }
-
-    static func httpURL(_ text: String, field: String) throws(ValidationError) {
-        guard BaseURL.isValid(text) else { throw ValidationError(field: field, message: "must be an absolute http(s) URL without query or fragment") }
+    /// Optional text: a string when present (null is absent); its rules are the service's.
+    static func text(_ reader: FieldReader, _ key: String) throws(ValidationError) -> String? {
+        try optionalText(reader, key, maxLength: .max)
     }
 
     /// `config` as an object; a JSON-encoded string (the original service's docs type it as a string) is read too.

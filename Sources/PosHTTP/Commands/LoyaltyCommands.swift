@@ -9,16 +9,14 @@ extension PutLoyaltyConfig: JSONBodyCommand {
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
         let reader = try FieldReader.object(root, path: "")
         try BodyFields.rejectUnknown(root, allowed: ["baseUrl", "apiKey", "timeout"])
-        let baseUrl = try BodyFields.optionalText(reader, "baseUrl", maxLength: 2048)
-        if let baseUrl { try BodyFields.httpURL(baseUrl, field: "baseUrl") }
         var timeoutMs: Int64?
-        if let text = try BodyFields.optionalText(reader, "timeout", maxLength: 32) {
-            guard let value = DurationText.milliseconds(text), LoyaltySettings.timeoutRangeMs.contains(value) else {
+        if let text = try BodyFields.text(reader, "timeout") {
+            guard let value = DurationText.milliseconds(text) else {
                 throw ValidationError(field: "timeout", message: "must be a duration from 100ms to 60s, such as 500ms or 5s")
             }
             timeoutMs = value
         }
-        self.init(baseUrl: baseUrl, apiKey: try BodyFields.secret(reader, "apiKey"), timeoutMs: timeoutMs)
+        self.init(baseUrl: try BodyFields.text(reader, "baseUrl"), apiKey: try BodyFields.text(reader, "apiKey"), timeoutMs: timeoutMs)
     }
 }
 
