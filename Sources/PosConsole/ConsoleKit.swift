@@ -57,6 +57,7 @@ struct ConsoleKit: Sendable {
         { request, context in
             try await presenting(request, context) {
                 var request = request
+                if let refused = try crossSiteRefusal(request) { return refused }
                 let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
                 let form = String(buffer: buffer)
                 guard let visit = try await visit(request, context, formBody: form) else { return signInRedirect(request) }
@@ -107,6 +108,27 @@ struct ConsoleKit: Sendable {
         guard let raw = request.cookies[Self.cookieName]?.value, let id = ConsoleSessionId(rawValue: raw) else { return nil }
         guard let viewer = try await services.sessions.resume(id, claim: claim(request)) else { return nil }
         return Visit(request: request, context: context, viewer: viewer, session: id, formBody: formBody, now: services.clock())
+    }
+
+    /// A form posted from another site: refused before anything is read. Browsers send `Origin`
+    /// with every POST; it must name the host the console is served on. This also covers the
+    /// sign-in form, which has no session (and so no CSRF token) yet.
+    func crossSiteRefusal(_ request: Request) throws -> Response? {
+        guard let origin = request.headers[.origin] else { return nil }
+        // The host it was served on, or the public URL's (a proxy may rewrite Host).
+        let accepted = [request.head.authority, settings.publicURL.flatMap(Self.authority)].compactMap { $0?.lowercased() }
+        guard let host = Self.authority(origin)?.lowercased(), accepted.contains(host) else {
+            logger.notice("console form refused: posted from another origin", metadata: ["origin": .string(String(origin.prefix(200)))])
+            return try errorPage(status: .forbidden, title: "Form refused",
+                                 message: "This form was posted from another site, so nothing was changed.", visit: nil)
+        }
+        return nil
+    }
+
+    /// `host[:port]` of a URL such as an `Origin`.
+    static func authority(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else { return nil }
+        return components.port.map { "\(host):\($0)" } ?? host
     }
 
     func claim(_ request: Request) -> TenantClaim {

@@ -301,8 +301,11 @@ class Stack:
         return http("POST", self.base + "/console/sign-in", body=urllib.parse.urlencode({"key": key}),
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
 
-    def console(self, method: str, path: str, cookie: str | None, form: dict | None = None) -> Answer:
+    def console(self, method: str, path: str, cookie: str | None, form: dict | None = None,
+                origin: str | None = None) -> Answer:
         headers = {}
+        if origin:
+            headers["Origin"] = origin
         if cookie:
             headers["Cookie"] = f"{COOKIE}={cookie}"
         body = None

@@ -296,6 +296,24 @@ class SecurityTests(ConsoleTestCase):
         self.assertEqual(answer.status, 403)
         self.assertNotEqual(self.order_api(order2).get("status"), "CANCELLED")
 
+    def test_form_from_another_site_refused(self):
+        """Even with the right token: a POST whose Origin is another site changes nothing, and nobody
+        is signed in by a form on another site."""
+        order_id = self.dispatch("alpha-downtown", new_ref("ORIGIN"))
+        self.sign_in_admin()
+        self.open(f"/console/orders/{order_id}")
+        token = self.css("input[name=_csrf]").get_attribute("value")
+        answer = stack.console("POST", f"/console/orders/{order_id}/cancel", self.cookie(), form={"_csrf": token},
+                               origin="https://evil.example")
+        self.assertEqual(answer.status, 403, answer.text[:300])
+        self.assertNotEqual(self.order_api(order_id).get("status"), "CANCELLED")
+        answer = stack.console("POST", "/console/sign-in", None, form={"key": world["a_admin"]}, origin="https://evil.example")
+        self.assertEqual(answer.status, 403)
+        self.assertIsNone(harness.session_cookie(answer))
+        # From the console's own origin the sign-in goes through.
+        answer = stack.console("POST", "/console/sign-in", None, form={"key": world["a_admin"]}, origin=stack.base)
+        self.assertEqual(answer.status, 303)
+
     def test_other_tenants_order_is_404(self):
         ref = new_ref("BRAVO")
         b_order = self.dispatch("bravo-mall", ref, key=world["b_admin"])

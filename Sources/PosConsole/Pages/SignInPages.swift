@@ -28,6 +28,7 @@ struct SignInPages: Sendable {
     }
 
     @Sendable func signIn(_ request: Request, context: PosRequestContext) async throws -> Response {
+        if let refused = try kit.crossSiteRefusal(request) { return refused }
         var request = request
         let body = String(buffer: try await request.collectBody(upTo: kit.settings.maxBodyBytes))
         let key = (try? URLEncodedFormDecoder().decode(SignInForm.self, from: body))?.key ?? ""
