@@ -16,7 +16,7 @@ public struct OperatorPrincipal: Sendable, Equatable {
     public let key: OperatorKeyRecord
 }
 
-/// Authenticates `X-Api-Key` and applies the tenant rules of decisions D4; authenticates
+/// Authenticates `X-Api-Key` and applies the tenant rules (a key speaks only for its own tenant, by host or `X-Tenant-ID`); authenticates
 /// operator keys the same way.
 ///
 /// Key rows are cached for `cacheTTLMs` (default 1 s, `POS_AUTH_CACHE_TTL`): every request needs

@@ -7,7 +7,7 @@ import PosStorage
 public enum ServiceError: Error, Equatable, Sendable {
     /// The request is malformed or breaks a rule; `field` names the field by JSON path.
     case invalid(field: String, message: String, details: String = "")
-    /// No valid API key. Always the same answer, whatever the cause (decisions D4).
+    /// No valid API key. Always the same answer, whatever the cause, so a caller learns nothing about which keys exist.
     case unauthorized
     /// A caller that is not an API key holder could not be verified (a POS whose webhook signature did not verify).
     case unverified(String)

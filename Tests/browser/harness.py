@@ -94,7 +94,7 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
 
 
 def order_body(outlet: str, uuid: str, ref: str, total: str = "85") -> dict:
-    """A valid dispatch body (seed 000's example, as in scripts/bench.d/dispatch.lua)."""
+    """A valid dispatch body (the example order of the served OpenAPI document, as in scripts/bench.d/dispatch.lua)."""
     return {
         "outletId": outlet, "event": "order.paid",
         "order": {
