@@ -54,6 +54,11 @@ public struct MetricsSettings: Sendable, Equatable {
     public var enabled: Bool
     public var token: String?
 
+    public init(enabled: Bool = true, token: String? = nil) {
+        self.enabled = enabled
+        self.token = token
+    }
+
     public static func from(environment: [String: String]) throws(LogSettings.Invalid) -> MetricsSettings {
         let enabled: Bool
         switch environment["POS_METRICS"]?.lowercased() {

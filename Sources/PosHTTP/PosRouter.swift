@@ -68,7 +68,7 @@ public enum PosRouter {
     public static func build(services: APIServices, settings: EdgeSettings) -> (Router<PosRequestContext>, RouteTable) {
         let table = RouteTable(maxBodyBytes: settings.maxBodyBytes)
         let router = Router(context: PosRequestContext.self)
-        if let metrics = services.metrics { router.add(middleware: HTTPMetricsMiddleware(factory: metrics.factory)) }
+        if let metrics = services.metrics { router.add(middleware: HTTPMetricsMiddleware<PosRequestContext>(factory: metrics.factory)) }
         router.add(middleware: RequestIdentityMiddleware())
         router.add(middleware: ErrorEnvelopeMiddleware(routes: table))
 

@@ -242,7 +242,7 @@ public struct LoyaltyService: Sendable {
     private func log(_ call: LoyaltyCall) {
         metrics.loyaltyCall(operation: call.operation.rawValue, outcome: call.outcome)
         logger.info("loyalty call", metadata: [
-            "tenant": .string(call.tenantId), "operation": .string(call.operation.rawValue),
+            "tenant_id": .string(call.tenantId), "operation": .string(call.operation.rawValue),
             "customer": .string(call.customerUuid ?? "-"), "points": .string(call.points.map(String.init) ?? "-"),
             "ref_code": .string(call.refCode ?? "-"), "upstream_status": .string(call.upstreamStatus.map(String.init) ?? "-"),
             "latency_ms": .stringConvertible(call.latencyMs), "status": .stringConvertible(call.status), "outcome": .string(call.outcome),

@@ -133,9 +133,9 @@ struct ObservabilityTests {
             ])
             #expect(dispatched.status == 200)
             // Loyalty logs through the service's root logger, not the request's: the id still reaches it.
-            let loyalty = try await service.call("GET", "/api/v1/loyalty/balance?customerUuid=c-1", key: acme.partnerKey,
+            let loyalty = try await service.call("GET", "/api/v1/loyalty/balance?customerUuid=8f14e45f-ceea-467f-a0e6-1b3c1c1d2e3f", key: acme.partnerKey,
                                                  headers: [("X-Request-ID", "req-loyalty")])
-            #expect(loyalty.status != 200)
+            #expect(loyalty.status == 503, "\(loyalty.text)")
             #expect(try await service.call("GET", "/api/v1/orders/unknown", key: acme.internalKey, headers: [("X-Request-ID", "req-404")]).status == 404)
             #expect(try await service.call("GET", "/metrics", headers: [("X-Request-ID", "req-metrics"),
                                                                           ("Authorization", "Bearer scrape-secret-1")]).status == 200)
@@ -190,7 +190,8 @@ struct ObservabilityTests {
         logger.trace("below the level")
         let lines = capture.lines
         #expect(lines.count == 1)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(try #require(lines.first).utf8)) as? [String: Any])
+        let first = try #require(lines.first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
         #expect(object["message"] as? String == "quote \" backslash \\ newline \n tab \t bell \u{07}")
         #expect(object["logger"] as? String == "t")
         #expect(((object["nested"] as? [String: Any])?["a"] as? [String]) == ["1", "2"])
@@ -276,7 +277,7 @@ struct ObservabilityTests {
 /// Log lines written by a handler, kept in memory.
 final class LogCapture: Sendable {
     private let state = Mutex<[String]>([])
-    var write: @Sendable (String) -> Void { { [state] line in state.withLock { $0.append(line) } } }
+    var write: @Sendable (String) -> Void { { line in self.state.withLock { $0.append(line) } } }
     var lines: [String] { state.withLock { $0 } }
     func clear() { state.withLock { $0.removeAll() } }
 }

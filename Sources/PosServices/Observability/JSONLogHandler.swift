@@ -31,11 +31,12 @@ public struct JSONLogHandler: LogHandler {
     /// Names whose values are credentials, lower-cased.
     static let withheld: Set<String> = ["authorization", "x-api-key", "cookie", "set-cookie", "api_key", "apikey", "password", "secret"]
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-                    file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        let level = event.level, message = event.message
         var merged = self.metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit { merged.merge(explicit) { $1 } }
+        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        if let error = event.error { merged["error"] = .string(String(describing: error)) }
         var out = "{\"ts\":\"\(RFC3339.format(milliseconds: SystemClock.now()))\",\"level\":\"\(level.rawValue)\",\"message\":"
         Self.appendString(message.description, to: &out)
         out += ",\"logger\":"

@@ -172,13 +172,13 @@ func withTestService<T>(
     deliveryTimeout: TimeAmount = .seconds(5), outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
     health: EndpointHealthPolicy = EndpointHealthPolicy(), statusPollSchedule: RetrySchedule = .statusPolling,
-    loyalty: LoyaltySettings = LoyaltySettings(),
+    loyalty: LoyaltySettings = LoyaltySettings(), logger: Logger = quietLogger, metricsToken: String? = nil,
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
                                               schedule: schedule, outboundGuard: outboundGuard, clock: clock,
                                               rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule,
-                                              loyalty: loyalty)
+                                              loyalty: loyalty, logger: logger, metricsToken: metricsToken)
     do {
         let result = try await body(service)
         await service.stop()
