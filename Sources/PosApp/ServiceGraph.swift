@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import PosConnectors
 import PosConsole
@@ -5,6 +6,7 @@ import PosDomain
 import PosHTTP
 import PosServices
 import PosStorage
+import Prometheus
 
 /// How deliveries are attempted and retried.
 public struct DeliverySettings: Sendable {
@@ -36,6 +38,11 @@ public struct DeliverySettings: Sendable {
     /// A lease outlives the attempt it covers by the margin, so a slow but live attempt keeps it;
     /// after a crash, its deliveries wait this long before another worker takes them.
     public var leaseMs: Int64 { timeoutMs + max(1_000, leaseMarginMs) }
+
+    /// Readiness fails when the outbox worker has not looked for work this long; nil: five poll
+    /// intervals plus the delivery timeout (a batch in flight holds the worker up to that long).
+    public var workerStallMs: Int64?
+    public var workerStallAfterMs: Int64 { workerStallMs ?? timeoutMs + 5 * pollIntervalMs }
 }
 
 /// Every service, wired once at start to the stores and to connectors on one outbound transport.
@@ -59,13 +66,28 @@ public struct ServiceGraph: Sendable {
     public let tenantAdministration: TenantAdministration
     public let apiKeys: APIKeyService
     public let clock: ServiceClock
+    /// Readiness: the database, its schema, the outbox worker.
+    public let health: HealthService
+    /// This graph's own Prometheus registry (never the process-wide `MetricsSystem`), and what counts into it.
+    public let metricsRegistry: PrometheusCollectorRegistry
+    public let metrics: ServiceMetrics
+    /// The store gauges, refreshed at most every few seconds when scraped.
+    public let outboxGauges: OutboxGauges
+    /// False under `POS_METRICS=off`: nothing is counted and `/metrics` is a 404.
+    public let metricsEnabled: Bool
 
     public init(stores: any Stores, transport: HTTPTransport, secretBox: SecretBox, outboundGuard: OutboundGuard,
                 clock: @escaping ServiceClock, delivery: DeliverySettings, authCacheTTLMs: Int64 = 1_000, outletStatusTTLMs: Int64 = 1_000,
                 loyalty: LoyaltySettings = LoyaltySettings(), console: ConsoleSessionSettings = ConsoleSessionSettings(), logger: Logger,
-                onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }) {
+                onAttemptRecorded: @escaping @Sendable (RecordedAttempt) -> Void = { _ in }, metricsEnabled: Bool = true) {
         let connector = WebhookConnector(transport: transport, clock: clock)
         let posConnectors = ConnectorRegistry.builtIn(exchange: POSExchange(transport: transport, clock: clock))
+        let registry = PrometheusCollectorRegistry()
+        let metrics = metricsEnabled ? ServiceMetrics(factory: Self.metricsFactory(registry), knownProviders: Set(posConnectors.slugs)) : .disabled
+        self.metricsRegistry = registry
+        self.metrics = metrics
+        self.metricsEnabled = metricsEnabled
+        self.outboxGauges = OutboxGauges(store: stores, metrics: metrics, clock: clock, logger: logger)
         self.stores = stores
         self.clock = clock
         let auth = AuthService(keys: stores, clock: clock, cacheTTLMs: authCacheTTLMs)
@@ -77,13 +99,13 @@ public struct ServiceGraph: Sendable {
                                              onReauthorizationRequired: { tenantId, slug in
                                                  await ConnectorDeliverer.markReauthorizationRequired(providers: stores, tenantId: tenantId, slug: slug,
                                                                                                       at: clock(), logger: logger)
-                                             })
+                                             }, metrics: metrics)
         let deliverer = ConnectorDeliverer(registry: posConnectors, providers: stores, secretBox: secretBox, clock: clock,
                                            credentials: credentials)
         let orderStatus = OrderStatusService(store: stores, registry: posConnectors, clock: clock)
         self.orderStatus = orderStatus
         self.inbound = InboundStatusService(store: stores, registry: posConnectors, secretBox: secretBox, status: orderStatus, clock: clock,
-                                            answered: .http)
+                                            answered: .http, metrics: metrics)
         let menus = MenuService(store: stores, outlets: stores, providers: stores, clock: clock)
         self.menus = menus
         self.menuDrafts = MenuDraftService(store: stores, catalog: stores, clock: clock)
@@ -92,20 +114,22 @@ public struct ServiceGraph: Sendable {
         let jobs = ConnectorJobs(orders: stores, deliverer: deliverer, status: orderStatus, pollSchedule: delivery.statusPollSchedule,
                                  imports: imports, clock: clock)
         let attempter = DeliveryAttempter(connector: connector, connectors: deliverer, jobs: jobs, secretBox: secretBox, schedule: delivery.schedule,
-                                          health: delivery.health, clock: clock)
+                                          health: delivery.health, clock: clock, metrics: metrics)
         let catalog = CatalogService(catalog: stores, providers: stores, statuses: OutletStatusCache(ttlMs: outletStatusTTLMs), clock: clock)
         self.catalog = catalog
         self.dispatch = DispatchService(orders: stores, attempter: attempter, connectors: deliverer, clock: clock,
                                         instanceId: delivery.instanceId, leaseMs: delivery.leaseMs, deliveryTimeoutMs: delivery.timeoutMs,
-                                        outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) })
+                                        outletStatus: { tenantId, outletId in await catalog.statusForDispatch(tenantId: tenantId, outletId: outletId) },
+                                        metrics: metrics)
         self.providers = ProviderService(providers: stores, deliverer: deliverer, secretBox: secretBox, clock: clock, oauthStates: stores)
         self.loyalty = LoyaltyService(store: stores, client: LoyaltyClient(transport: transport), secretBox: secretBox, outboundGuard: outboundGuard,
                                       settings: loyalty, clock: clock, instanceId: delivery.instanceId, logger: logger,
-                                      answered: .http)
+                                      answered: .http, metrics: metrics)
         self.worker = OutboxWorker(
             outbox: stores, attempter: attempter,
             settings: .init(pollIntervalMs: delivery.pollIntervalMs, leaseMs: delivery.leaseMs),
             instanceId: delivery.instanceId, clock: clock, logger: logger, onAttemptRecorded: onAttemptRecorded)
+        self.health = HealthService(store: stores, worker: worker.heartbeat, workerStallMs: delivery.workerStallAfterMs)
         self.deliveries = DeliveryService(outbox: stores, worker: worker, clock: clock)
         self.webhooks = WebhookService(webhooks: stores, secretBox: secretBox, outboundGuard: outboundGuard, connector: connector,
                                        rotationOverlapMs: delivery.rotationOverlapMs, clock: clock)
@@ -125,6 +149,31 @@ public struct ServiceGraph: Sendable {
     public var api: APIServices {
         APIServices(auth: auth, dispatch: dispatch, deliveries: deliveries, webhooks: webhooks, providers: providers,
                     orderStatus: orderStatus, inbound: inbound, catalog: catalog, menus: menus, imports: imports,
-                    menuDrafts: menuDrafts, loyalty: loyalty, apiKeys: apiKeys, health: HealthService(store: stores), clock: clock)
+                    menuDrafts: menuDrafts, loyalty: loyalty, apiKeys: apiKeys, health: health, clock: clock, metrics: metricsExposition)
+    }
+
+    /// What `GET /metrics` serves, nil when metrics are off.
+    public var metricsExposition: MetricsExposition? {
+        guard metricsEnabled, let factory = metrics.factory else { return nil }
+        let registry = metricsRegistry, gauges = outboxGauges
+        return MetricsExposition(factory: factory, scrape: {
+            await gauges.refresh()
+            return registry.emitToBuffer()
+        })
+    }
+
+    /// Prometheus through swift-metrics, with buckets for the service's own histograms: an attempt
+    /// takes milliseconds to the delivery timeout; a delivery may wait minutes for its first attempt.
+    static func metricsFactory(_ registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[ServiceMetrics.Name.enqueueToFirstAttempt] = [
+            .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
+            .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
+        ]
+        factory.durationHistogramBuckets[ServiceMetrics.Name.attemptDuration] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        return factory
     }
 }

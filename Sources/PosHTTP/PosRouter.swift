@@ -19,11 +19,14 @@ public struct APIServices: Sendable {
     public let apiKeys: APIKeyService
     public let health: HealthService
     public let clock: ServiceClock
+    /// `GET /metrics` and the HTTP metrics; nil when metrics are off (`POS_METRICS=off`).
+    public var metrics: MetricsExposition?
 
     public init(auth: AuthService, dispatch: DispatchService, deliveries: DeliveryService, webhooks: WebhookService,
                 providers: ProviderService, orderStatus: OrderStatusService, inbound: InboundStatusService, catalog: CatalogService, menus: MenuService, imports: MenuImportService,
                 menuDrafts: MenuDraftService, loyalty: LoyaltyService, apiKeys: APIKeyService, health: HealthService,
-                clock: @escaping ServiceClock) {
+                clock: @escaping ServiceClock, metrics: MetricsExposition? = nil) {
+        self.metrics = metrics
         self.auth = auth
         self.apiKeys = apiKeys
         self.catalog = catalog
@@ -50,6 +53,8 @@ public struct EdgeSettings: Sendable {
     /// How POS systems reach this service (`POS_PUBLIC_URL`), for connections' `inboundUrl`; without
     /// it, the scheme and host the admin's request came in on.
     public var publicURL: String?
+    /// `POS_METRICS_TOKEN`: when set, `GET /metrics` wants `Authorization: Bearer <token>`.
+    public var metricsToken: String?
 
     public init(baseDomain: String? = nil, maxBodyBytes: Int = 1 << 20, publicURL: String? = nil) {
         self.baseDomain = baseDomain
@@ -63,6 +68,7 @@ public enum PosRouter {
     public static func build(services: APIServices, settings: EdgeSettings) -> (Router<PosRequestContext>, RouteTable) {
         let table = RouteTable(maxBodyBytes: settings.maxBodyBytes)
         let router = Router(context: PosRequestContext.self)
+        if let metrics = services.metrics { router.add(middleware: HTTPMetricsMiddleware<PosRequestContext>(factory: metrics.factory)) }
         router.add(middleware: RequestIdentityMiddleware())
         router.add(middleware: ErrorEnvelopeMiddleware(routes: table))
 
@@ -98,11 +104,13 @@ public enum PosRouter {
         let drafts = MenuDraftRoutes(body: body, drafts: services.menuDrafts)
         let loyalty = LoyaltyRoutes(body: body, loyalty: services.loyalty)
         let apiKeys = APIKeyRoutes(body: body, keys: services.apiKeys)
+        let metrics = MetricsRoutes(exposition: services.metrics, token: settings.metricsToken)
 
         // The route list: who may call each endpoint, and the handler that serves it.
         open.get("/health", use: system.live)
         open.get("/ready", use: system.ready)
         open.get("/openapi.json", use: system.openAPI)
+        open.get("/metrics", use: metrics.scrape)
         open.get("/api/v1/webhooks/events", use: webhooks.events)
         open.post("/api/v1/inbound/{provider}/order-status/{connectionToken}", use: inbound.orderStatus)
         open.get("/api/v1/oauth/lightspeed/callback", use: providers.oauthCallback)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Logging
+import PosApp
 import PosConnectors
 import PosDomain
 import PosServices
@@ -121,13 +122,15 @@ enum Settings {
 }
 
 enum CLILogging {
-    static func bootstrap() {
-        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+    /// `LOG_LEVEL` and `LOG_FORMAT`; an unknown value ends the command before it does anything.
+    static func bootstrap() throws {
+        let settings: LogSettings
+        do {
+            settings = try LogSettings.from(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.description)
         }
+        LoggingSystem.bootstrap({ label, _ in settings.handler(label: label) }, metadataProvider: RequestLogScope.metadataProvider)
     }
 }
 

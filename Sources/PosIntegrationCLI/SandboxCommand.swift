@@ -92,7 +92,7 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        CLILogging.bootstrap()
+        try CLILogging.bootstrap()
         let logger = Logger(label: "pos-integration-sandbox")
         let secrets = try webhookSecrets.map { text in
             guard let secret = WebhookSecret(encoded: text) else { throw ValidationError("--webhook-secret must look like whsec_<base64>") }

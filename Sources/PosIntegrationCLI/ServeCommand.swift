@@ -18,9 +18,15 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        CLILogging.bootstrap()
+        try CLILogging.bootstrap()
         let logger = Logger(label: "pos-integration")
         let environment = Settings.environment
+        let metrics: MetricsSettings
+        do {
+            metrics = try MetricsSettings.from(environment: environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
         let host = host ?? environment["POS_HOST"] ?? "127.0.0.1"
         guard let port = port ?? (environment["POS_PORT"].map { Int($0) } ?? 8080), (0...65535).contains(port) else {
             throw ValidationError("POS_PORT must be a port number")
@@ -77,10 +83,10 @@ struct ServeCommand: AsyncParsableCommand {
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
             delivery: delivery, authCacheTTLMs: authCacheTTLMs, loyalty: loyalty,
-            console: ConsoleSessionSettings(idleTimeoutMs: consoleIdleMs), logger: logger)
-        let settings = ServerSettings(host: host, port: port,
-                                      edge: EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes,
-                                                         publicURL: environment["POS_PUBLIC_URL"]))
+            console: ConsoleSessionSettings(idleTimeoutMs: consoleIdleMs), logger: logger, metricsEnabled: metrics.enabled)
+        var edge = EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes, publicURL: environment["POS_PUBLIC_URL"])
+        edge.metricsToken = metrics.token
+        let settings = ServerSettings(host: host, port: port, edge: edge)
         let (app, _) = PosApplication.make(services: services, settings: settings, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])
         }
@@ -103,7 +109,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        CLILogging.bootstrap()
+        try CLILogging.bootstrap()
         let stores = try await database.openStores(logger: Logger(label: "pos-integration"))
         await stores.shutdown()
         print(#"{"migrated":true}"#)

@@ -6,7 +6,7 @@ import PosStorage
 
 /// Runs `body` against the administration service over the chosen database, then closes it.
 func withAdministration<T>(_ database: DatabaseOptions, _ body: (TenantAdministration) async throws -> T) async throws -> T {
-    CLILogging.bootstrap()
+    try CLILogging.bootstrap()
     let stores = try await database.openStores(logger: Logger(label: "pos-integration"))
     do {
         let result = try await body(TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now))

@@ -45,6 +45,7 @@ public struct CredentialProvider: Sendable {
     private let clock: ServiceClock
     private let settings: Settings
     private let onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)?
+    private let metrics: ServiceMetrics
 
     /// The status a connection shows once its authorization-code tokens are gone for good (a refresh
     /// refused as spent or expired): the merchant has to approve the client again.
@@ -53,7 +54,9 @@ public struct CredentialProvider: Sendable {
     /// Without `tokens` and `endpoint` only static-key connections can be served.
     public init(secretBox: SecretBox, tokens: (any ProviderTokenStore)? = nil, endpoint: OAuthTokenEndpoint? = nil,
                 clock: @escaping ServiceClock, settings: Settings = Settings(owner: UUID().uuidString.lowercased()),
-                onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)? = nil) {
+                onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)? = nil,
+                metrics: ServiceMetrics = .disabled) {
+        self.metrics = metrics
         self.secretBox = secretBox
         self.tokens = tokens
         self.endpoint = endpoint
@@ -139,7 +142,7 @@ public struct CredentialProvider: Sendable {
         }
         return OAuthCredentialSource(tenantId: connection.tenantId, slug: connection.slug, client: client, tokens: tokens, endpoint: endpoint,
                                      secretBox: secretBox, clock: clock, settings: settings, authorizationCode: authorizationCode,
-                                     onReauthorizationRequired: onReauthorizationRequired)
+                                     onReauthorizationRequired: onReauthorizationRequired, metrics: metrics)
     }
 
     /// Forgets a connection's tokens (its client changed or it was deleted); the next call starts afresh.
@@ -179,6 +182,7 @@ struct OAuthCredentialSource: CredentialSource {
     /// merchant must approve again.
     var authorizationCode = false
     var onReauthorizationRequired: (@Sendable (_ tenantId: String, _ slug: String) async -> Void)? = nil
+    var metrics: ServiceMetrics = .disabled
 
     /// Why an authorization-code connection has no usable token.
     private func reauthorization(_ why: String) -> CredentialFailure {
@@ -289,13 +293,16 @@ struct OAuthCredentialSource: CredentialSource {
             if authorizationCode && error.oauthError == "invalid_grant" {
                 // Refused as spent or expired (a single-use refresh token cannot be spent again): the
                 // pair is dead. Forget it and flag the connection; retrying cannot help.
+                metrics.oauthRefresh(provider: slug, outcome: "reauthorization_required")
                 try? await tokens.deleteProviderToken(tenantId: tenantId, slug: slug)
                 await onReauthorizationRequired?(tenantId, slug)
                 throw reauthorization("the refresh token was refused as already used or expired")
             }
+            metrics.oauthRefresh(provider: slug, outcome: "failed")
             try? await tokens.releaseTokenRefreshLease(tenantId: tenantId, slug: slug, owner: settings.owner)
             throw error
         }
+        metrics.oauthRefresh(provider: slug, outcome: "refreshed")
         let now = clock()
         let sealed = try seal(issued, now: now, keepingRefreshToken: row.sealedRefreshToken)
         // Not stored only if our lease lapsed mid-refresh and another caller stored newer tokens;

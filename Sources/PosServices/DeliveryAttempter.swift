@@ -16,10 +16,12 @@ public struct DeliveryAttempter: Sendable {
     private let clock: ServiceClock
     /// A draw from -1…1 for the schedule's jitter; fixed in tests.
     private let jitter: @Sendable () -> Double
+    private let metrics: ServiceMetrics
 
     public init(connector: any Connector, connectors: ConnectorDeliverer, jobs: ConnectorJobs? = nil, secretBox: SecretBox, schedule: RetrySchedule,
                 health: EndpointHealthPolicy = EndpointHealthPolicy(), clock: @escaping ServiceClock,
-                jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }) {
+                jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }, metrics: ServiceMetrics = .disabled) {
+        self.metrics = metrics
         self.webhookConnector = connector
         self.connectors = connectors
         self.jobs = jobs
@@ -67,6 +69,10 @@ public struct DeliveryAttempter: Sendable {
             deliveryId: delivery.id, attemptNumber: attemptNumber, startedAt: finishedAt - outcome.durationMs,
             durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
             error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
+        count(delivery, transition: transition, durationMs: outcome.durationMs)
+        if attemptNumber == 1, delivery.event != OrderStatusService.pollJob {
+            metrics.enqueueToFirstAttempt(ms: attempt.startedAt - delivery.createdAt)
+        }
         // Only the endpoint's own answers count against it, not our configuration.
         let update = target.map { target in
             let verdict = outcome.failureClass == .configuration
@@ -124,12 +130,24 @@ public struct DeliveryAttempter: Sendable {
             let now = clock()
             last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: maxAttempts)
             let dead = RecordedAttempt(attempt: last, transition: DeliveryTransition(status: .dead, nextAttemptAt: nil), at: now)
+            count(delivery, transition: dead.transition, durationMs: nil)
             return (unfinished.dropLast().map { recorded($0, at: now) } + [dead],
                     .failed(.interrupted, last.error ?? OutboxPolicy.interruptedError, retryable: false), nil)
         }
         let result = await attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
                                    orderBytes: claimed.event.payload, order: nil)
         return (unfinished.map { recorded($0, at: result.recorded.at) } + [result.recorded], result.outcome, result.health)
+    }
+
+    /// `pos_delivery_attempts_total` and the attempt's duration (none for a delivery given up without a call).
+    private func count(_ delivery: Delivery, transition: DeliveryTransition, durationMs: Int64?) {
+        let outcome: ServiceMetrics.AttemptOutcome = switch transition.status {
+        case .delivered: .delivered
+        case .dead: .dead
+        case .pending, .delivering, .failed: .retry
+        }
+        metrics.deliveryAttempt(target: delivery.webhookId == nil ? .pos : .webhook, provider: delivery.connector, outcome: outcome,
+                                durationMs: durationMs)
     }
 
     private func sendToWebhook(_ delivery: Delivery, target: WebhookTarget, attemptNumber: Int, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {

@@ -33,13 +33,15 @@ public struct DispatchService: Sendable {
     /// The outlet's status in the catalogue (tenant id, outlet id), nil when it has none: a cheap,
     /// cached look-up, made while the order is being accepted.
     private let outletStatus: @Sendable (String, String) async -> OutletStatus?
+    private let metrics: ServiceMetrics
 
     /// Appended to `reason` while the outlet is CLOSED: the platform decided to send the order anyway.
     public static let closedOutletNote = "; outlet is CLOSED"
 
     public init(orders: any OrderStore, attempter: DeliveryAttempter, connectors: ConnectorDeliverer, clock: @escaping ServiceClock,
                 instanceId: String, leaseMs: Int64, deliveryTimeoutMs: Int64 = 10_000,
-                outletStatus: @escaping @Sendable (String, String) async -> OutletStatus? = { _, _ in nil }) {
+                outletStatus: @escaping @Sendable (String, String) async -> OutletStatus? = { _, _ in nil }, metrics: ServiceMetrics = .disabled) {
+        self.metrics = metrics
         self.outletStatus = outletStatus
         self.orders = orders
         self.attempter = attempter
@@ -125,6 +127,7 @@ public struct DispatchService: Sendable {
                                          makeDeliveryId: { UUID().uuidString.lowercased() })
         }
         var logger = logger
+        if case .created = accepted { metrics.orderAccepted() }
         switch accepted {
         case .existing(let order):
             guard order.payloadSHA256 == payloadHash else { throw conflict(orderId: order.id) }

@@ -46,9 +46,11 @@ public struct InboundStatusService: Sendable {
     private let clock: ServiceClock
     /// What the POS is answered, for the request log.
     private let answered: AnsweredStatus
+    private let metrics: ServiceMetrics
 
     public init(store: any OrderStatusStore & OrderStore, registry: ConnectorRegistry, secretBox: SecretBox, status: OrderStatusService,
-                clock: @escaping ServiceClock, answered: AnsweredStatus) {
+                clock: @escaping ServiceClock, answered: AnsweredStatus, metrics: ServiceMetrics = .disabled) {
+        self.metrics = metrics
         self.store = store
         self.registry = registry
         self.secretBox = secretBox
@@ -68,7 +70,10 @@ public struct InboundStatusService: Sendable {
         // Found through the token's unique index: a guess costs a lookup, and 192 bits are not guessed.
         guard let connection, connection.slug == provider,
               let connector = registry.connector(provider, as: (any InboundStatusReceiving).self)
-        else { throw ServiceError.notFound("no inbound status endpoint here") }
+        else {
+            metrics.inboundWebhook(provider: provider, verdict: "unknown_endpoint")
+            throw ServiceError.notFound("no inbound status endpoint here")
+        }
         let receivedAt = clock()
         var log = InboundRequestRecord(tenantId: connection.tenantId, provider: provider, headers: Self.loggable(headers).serialized,
                                        body: String(decoding: body.prefix(64 * 1024), as: UTF8.self), outcome: "", detail: nil, statusCode: 0,
@@ -85,10 +90,13 @@ public struct InboundStatusService: Sendable {
                 log.detail = String(describing: error)
             }
             log.statusCode = answered.failure(error)
+            metrics.inboundWebhook(provider: provider, verdict: log.outcome.isEmpty ? "refused" : log.outcome)
             try? await store.recordInbound(log)
             throw error
         }
         log.statusCode = answered.success
+        // One verdict per request (a body of several updates is `accepted` as a whole).
+        metrics.inboundWebhook(provider: provider, verdict: ["handshake", "skipped"].contains(log.outcome) ? log.outcome : "accepted")
         do {
             try await store.recordInbound(log)
         } catch {

@@ -70,9 +70,11 @@ public struct LoyaltyService: Sendable {
     private let logger: Logger
     /// What the partner's API answers each call with, for the call log.
     private let answered: AnsweredStatus
+    private let metrics: ServiceMetrics
 
     public init(store: any LoyaltyStore, client: LoyaltyClient, secretBox: SecretBox, outboundGuard: OutboundGuard, settings: LoyaltySettings,
-                clock: @escaping ServiceClock, instanceId: String, logger: Logger, answered: AnsweredStatus) {
+                clock: @escaping ServiceClock, instanceId: String, logger: Logger, answered: AnsweredStatus, metrics: ServiceMetrics = .disabled) {
+        self.metrics = metrics
         self.store = store
         self.client = client
         self.secretBox = secretBox
@@ -237,10 +239,11 @@ public struct LoyaltyService: Sendable {
         try await translatingStoreErrors { try await store.recordLoyaltyCall(call) }
     }
 
-    /// The call on the log, never the API key.
+    /// The call on the log and in `pos_loyalty_calls_total`, never the API key.
     private func log(_ call: LoyaltyCall) {
+        metrics.loyaltyCall(operation: call.operation.rawValue, outcome: call.outcome)
         logger.info("loyalty call", metadata: [
-            "tenant": .string(call.tenantId), "operation": .string(call.operation.rawValue),
+            "tenant_id": .string(call.tenantId), "operation": .string(call.operation.rawValue),
             "customer": .string(call.customerUuid ?? "-"), "points": .string(call.points.map(String.init) ?? "-"),
             "ref_code": .string(call.refCode ?? "-"), "upstream_status": .string(call.upstreamStatus.map(String.init) ?? "-"),
             "latency_ms": .stringConvertible(call.latencyMs), "status": .stringConvertible(call.status), "outcome": .string(call.outcome),

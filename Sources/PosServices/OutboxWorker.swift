@@ -30,6 +30,8 @@ public final class OutboxWorker: Service, Sendable {
     private let clock: ServiceClock
     private let logger: Logger
     private let wakeSignal = WakeSignal()
+    /// When the worker last looked for due deliveries, for readiness.
+    public let heartbeat = WorkerHeartbeat()
     /// Called after each attempt is stored; tests wait on it instead of sleeping.
     private let onAttemptRecorded: @Sendable (RecordedAttempt) -> Void
 
@@ -63,6 +65,7 @@ public final class OutboxWorker: Service, Sendable {
     /// Leases one batch and attempts it; returns how many deliveries it took.
     @discardableResult
     public func runOnce() async -> Int {
+        heartbeat.beat()
         let now = clock()
         let claimed: [ClaimedDelivery]
         do {
@@ -119,6 +122,22 @@ public final class OutboxWorker: Service, Sendable {
             "outcome": .string(outcome.errorClass ?? "delivered"), "next": .string(last.transition.status.rawValue),
         ])
         for attempt in recorded { onAttemptRecorded(attempt) }
+    }
+}
+
+/// The monotonic time of the outbox worker's last look at the outbox: a worker that stops looking
+/// (hung, or its task gone) makes the replica unready.
+public final class WorkerHeartbeat: Sendable {
+    private let last = Mutex(ContinuousClock.now)
+
+    public init() {}
+
+    public func beat() { last.withLock { $0 = ContinuousClock.now } }
+
+    /// Milliseconds since the last beat (since creation before the first).
+    public var sinceLastBeatMs: Int64 {
+        let elapsed = ContinuousClock.now - last.withLock { $0 }
+        return elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
     }
 }
 

@@ -22,6 +22,8 @@ public protocol OperationsStore: Sendable {
     /// Orders received since `since`, counted per `bucketMs`, oldest bucket first; empty buckets are left out.
     func orderActivity(tenantId: String, since: Int64, bucketMs: Int64) async throws -> [ActivityBucket]
     func outboxSnapshot(tenantId: String) async throws -> OutboxSnapshot
+    /// The same over every tenant: the metrics' outbox gauges.
+    func outboxSnapshot() async throws -> OutboxSnapshot
     /// Dead deliveries grouped by target and last error, the most recent group first; at most `limit` groups
     /// with up to `sampleSize` deliveries each.
     func deadLetterGroups(tenantId: String, limit: Int, sampleSize: Int) async throws -> [DeadLetterGroup]

@@ -382,6 +382,8 @@ public protocol ProviderStore: Sendable {
 /// Health of the database itself, for `/ready`.
 public protocol StoreHealth: Sendable {
     func ping() async throws
+    /// The migration versions this build knows that the database has not applied (empty when up to date).
+    func pendingMigrations() async throws -> [Int]
 }
 
 /// Everything the service needs from persistence. One engine implements it all.

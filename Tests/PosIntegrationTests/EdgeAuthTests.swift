@@ -10,7 +10,9 @@ import Testing
 struct EdgeAuthTests {
     /// The only routes anyone may call. Adding one is a decision, made here.
     static let publicRoutes = Set(["GET /health", "GET /ready", "GET /openapi.json", "GET /api/v1/webhooks/events"]).union(posSignedRoutes)
-        .union(oauthCallbackRoutes)
+        .union(oauthCallbackRoutes).union(metricsRoutes)
+    /// Public to API keys, scraped by Prometheus: open, or behind `POS_METRICS_TOKEN` as a bearer token (401 without it).
+    static let metricsRoutes: Set<String> = ["GET /metrics"]
     /// Public to API keys, called by a POS: its connection token and its own signature authenticate it (401 when they do not).
     static let posSignedRoutes: Set<String> = ["POST /api/v1/inbound/{provider}/order-status/{connectionToken}"]
     /// Public to API keys, reached by the merchant's browser from the POS's OAuth consent: the single-use
@@ -100,7 +102,7 @@ struct EdgeAuthTests {
                 let description = operation["description"] as? String ?? ""
                 switch route.access {
                 case .public:
-                    #expect(security.isEmpty && (responses["401"] == nil || Self.posSignedRoutes.contains(Self.name(route))),
+                    #expect(security.isEmpty && (responses["401"] == nil || Self.posSignedRoutes.union(Self.metricsRoutes).contains(Self.name(route))),
                             "\(Self.name(route)) is public")
                 case .apiKey(let scopes):
                     #expect(!security.isEmpty && responses["401"] != nil, "\(Self.name(route)) needs a key")

@@ -80,6 +80,8 @@ struct OperationsStoreContractTests {
             try await stores.createTenant(Self.other, createdAt: 1)
             var snapshot = try await stores.outboxSnapshot(tenantId: Self.tenant.id)
             #expect(snapshot.pending == 1 && snapshot.dead == 0)
+            // Store-wide (the metrics' gauges): the same counts over every tenant.
+            #expect(try await stores.outboxSnapshot() == snapshot)
 
             let attempt = DeliveryAttempt(deliveryId: planned.delivery.id, attemptNumber: 1, startedAt: 1_100, durationMs: 3, statusCode: 503,
                                           errorClass: "http_status", error: "503", responseExcerpt: nil, signedWith: "current")
@@ -88,6 +90,7 @@ struct OperationsStoreContractTests {
             snapshot = try await stores.outboxSnapshot(tenantId: Self.tenant.id)
             #expect(snapshot == OutboxSnapshot(pending: 0, oldestDueAt: nil, dead: 1))
             #expect(try await stores.outboxSnapshot(tenantId: Self.other.id) == OutboxSnapshot(pending: 0, oldestDueAt: nil, dead: 0))
+            #expect(try await stores.outboxSnapshot() == OutboxSnapshot(pending: 0, oldestDueAt: nil, dead: 1))
 
             let groups = try await stores.deadLetterGroups(tenantId: Self.tenant.id, limit: 10, sampleSize: 3)
             #expect(groups.count == 1)

@@ -28,6 +28,7 @@ public struct APIKeyAuthenticator: RouterMiddleware {
         var context = context
         context.principal = principal
         context.logger[metadataKey: "tenant_id"] = .string(principal.tenant.id)
+        RequestLogScope.current?.tenant = principal.tenant.subdomain
         return try await next(request, context)
     }
 }

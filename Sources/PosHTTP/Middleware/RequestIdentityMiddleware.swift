@@ -2,12 +2,17 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import PosServices
 
-/// Gives every request an id (the caller's `X-Request-ID` when it is sane, else a new UUID),
-/// puts it on every log line of the request and on the response, and logs the outcome.
+/// Gives every request an id (the caller's `X-Request-ID` when it is sane, else a new UUID), puts
+/// it — with the caller's trace id from `traceparent` and, once known, the tenant — on every log
+/// line the request causes (``RequestLogScope``) and on the response, and writes one access line
+/// at `info`: method, route template, status, duration, tenant, request id. Never the path (it
+/// holds ids and inbound connection tokens), a query, or a header.
 public struct RequestIdentityMiddleware: RouterMiddleware {
     public typealias Context = PosRequestContext
     static let header = HTTPField.Name("X-Request-ID")!
+    static let traceparent = HTTPField.Name("traceparent")!
 
     public init() {}
 
@@ -16,16 +21,30 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         let requestId = request.headers[Self.header].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
         context.requestId = requestId
         context.logger[metadataKey: "request_id"] = .string(requestId)
+        let scope = RequestLogScope(requestId: requestId, traceId: RequestLogScope.traceId(fromTraceparent: request.headers[Self.traceparent]))
         let started = ContinuousClock.now
-        var response = try await next(request, context)
-        response.headers[Self.header] = requestId
+        return try await RequestLogScope.$current.withValue(scope) {
+            do {
+                var response = try await next(request, context)
+                response.headers[Self.header] = requestId
+                access(request, context: context, status: response.status, since: started, tenant: scope.tenant)
+                return response
+            } catch {
+                access(request, context: context, status: (error as? any HTTPResponseError)?.status ?? .internalServerError, since: started,
+                       tenant: scope.tenant)
+                throw error
+            }
+        }
+    }
+
+    private func access(_ request: Request, context: Context, status: HTTPResponse.Status, since started: ContinuousClock.Instant, tenant: String?) {
         let elapsed = ContinuousClock.now - started
-        context.logger.debug("request handled", metadata: [
-            "method": .string(request.method.rawValue), "path": .string(request.uri.path),
-            "status": .stringConvertible(response.status.code),
-            "duration_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+        let ms = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
+        context.logger.info("request", metadata: [
+            "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "NotFound"),
+            "status": .stringConvertible(status.code), "duration_ms": .string(String(format: "%.2f", ms)),
+            "tenant": .string(tenant ?? "-"),
         ])
-        return response
     }
 
     /// Printable ASCII up to 128 characters; anything else is replaced rather than echoed.

@@ -13,12 +13,12 @@ struct SystemRoutes: Sendable {
     }
 
     func ready(_ request: Request, context: PosRequestContext) async throws -> JSONResponse<Status> {
-        do {
+        do throws(HealthService.NotReady) {
             try await health.checkReady()
             return JSONResponse(Status(status: "ready"))
         } catch {
-            context.logger.warning("readiness check failed", metadata: ["error": .string(String(describing: error))])
-            throw APIError(status: .serviceUnavailable, message: "database is not answering")
+            context.logger.warning("readiness check failed", metadata: ["reason": .string(error.reason)])
+            throw APIError(status: .serviceUnavailable, message: error.reason)
         }
     }
 

@@ -111,14 +111,27 @@ extension SQLStores {
     }
 
     public func outboxSnapshot(tenantId: String) async throws -> OutboxSnapshot {
+        try await outboxSnapshot(of: tenantId)
+    }
+
+    public func outboxSnapshot() async throws -> OutboxSnapshot {
+        try await outboxSnapshot(of: nil)
+    }
+
+    /// One tenant's outbox, or every tenant's (nil): the same two index-bounded counts.
+    private func outboxSnapshot(of tenantId: String?) async throws -> OutboxSnapshot {
         try await read { db in
+            let tenantFilter = tenantId == nil ? "" : " AND tenant_id = ?"
+            let arguments: [any SQLBindable] = tenantId.map { [$0] } ?? []
             // Waiting deliveries through the due index (its size is the backlog of every tenant, small
             // when the service keeps up); dead ones through their partial index.
             let waiting = try db.queryOne("""
                 SELECT COUNT(*) AS pending, MIN(next_attempt_at) AS oldest_due FROM deliveries \(db.dialect.indexedBy("deliveries_due"))
-                WHERE status IN ('pending', 'delivering', 'failed') AND tenant_id = ?
-                """, [tenantId])
-            let dead = try db.queryOne("SELECT COUNT(*) AS dead FROM deliveries WHERE tenant_id = ? AND status = 'dead'", [tenantId])
+                WHERE status IN ('pending', 'delivering', 'failed')\(tenantFilter)
+                """, arguments)
+            let dead = try db.queryOne("""
+                SELECT COUNT(*) AS dead FROM deliveries \(db.dialect.indexedBy("deliveries_dead")) WHERE status = 'dead'\(tenantFilter)
+                """, arguments)
             return OutboxSnapshot(pending: try waiting?.int("pending") ?? 0, oldestDueAt: try waiting?.optionalInt64("oldest_due"),
                                   dead: try dead?.int("dead") ?? 0)
         }

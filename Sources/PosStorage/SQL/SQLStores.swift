@@ -61,6 +61,13 @@ public final class SQLStores: StoreEngine {
         _ = try await read { db in try db.query("SELECT 1 AS one").count }
     }
 
+    public func pendingMigrations() async throws -> [Int] {
+        try await read { db in
+            let applied = Set(try db.query("SELECT version FROM schema_migrations").map { try $0.int("version") })
+            return Migrations.steps.map(\.version).filter { !applied.contains($0) }
+        }
+    }
+
     // MARK: TenantStore
 
     public func createTenant(_ tenant: Tenant, createdAt: Int64) async throws {

@@ -51,7 +51,9 @@ final class TestService: Sendable {
         health: EndpointHealthPolicy = EndpointHealthPolicy(),
         // Replicas: several services on the same stores, with the same master key.
         sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil, pollIntervalMs: Int64 = 20,
-        statusPollSchedule: RetrySchedule = .statusPolling, loyalty: LoyaltySettings = LoyaltySettings()
+        statusPollSchedule: RetrySchedule = .statusPolling, loyalty: LoyaltySettings = LoyaltySettings(),
+        // Observability: where log lines go, `POS_METRICS`, `POS_METRICS_TOKEN`, and the worker's stall threshold.
+        logger: Logger = quietLogger, metricsEnabled: Bool = true, metricsToken: String? = nil, workerStallMs: Int64? = nil
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -69,14 +71,18 @@ final class TestService: Sendable {
                                         pollIntervalMs: pollIntervalMs, instanceId: "test-\(UUID().uuidString.prefix(8))",
                                         rotationOverlapMs: rotationOverlapMs, health: health)
         delivery.statusPollSchedule = statusPollSchedule
+        delivery.workerStallMs = workerStallMs
         let services = ServiceGraph(
             stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
             delivery: delivery,
-            authCacheTTLMs: authCacheTTLMs, loyalty: loyalty, logger: quietLogger, onAttemptRecorded: { events.record($0) })
-        let settings = ServerSettings(host: "127.0.0.1", port: 0, edge: EdgeSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes))
+            authCacheTTLMs: authCacheTTLMs, loyalty: loyalty, logger: logger, onAttemptRecorded: { events.record($0) },
+            metricsEnabled: metricsEnabled)
+        var edge = EdgeSettings(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes)
+        edge.metricsToken = metricsToken
+        let settings = ServerSettings(host: "127.0.0.1", port: 0, edge: edge)
         var routes: RouteTable?
         let server = try await LiveServer.start { onServerRunning in
-            let made = PosApplication.make(services: services, settings: settings, logger: quietLogger, onServerRunning: onServerRunning)
+            let made = PosApplication.make(services: services, settings: settings, logger: logger, onServerRunning: onServerRunning)
             routes = made.routes
             return made.application
         }
@@ -166,13 +172,13 @@ func withTestService<T>(
     deliveryTimeout: TimeAmount = .seconds(5), authCacheTTLMs: Int64 = 1_000, outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
     health: EndpointHealthPolicy = EndpointHealthPolicy(), statusPollSchedule: RetrySchedule = .statusPolling,
-    loyalty: LoyaltySettings = LoyaltySettings(),
+    loyalty: LoyaltySettings = LoyaltySettings(), logger: Logger = quietLogger, metricsToken: String? = nil,
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
                                               authCacheTTLMs: authCacheTTLMs, schedule: schedule, outboundGuard: outboundGuard, clock: clock,
                                               rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule,
-                                              loyalty: loyalty)
+                                              loyalty: loyalty, logger: logger, metricsToken: metricsToken)
     do {
         let result = try await body(service)
         await service.stop()
