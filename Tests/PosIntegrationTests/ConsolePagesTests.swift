@@ -62,15 +62,7 @@ struct ConsolePagesTests {
 
     /// A service whose auth cache is off, so a revocation shows at once.
     static func withConsole<T>(_ body: (TestService) async throws -> T) async throws -> T {
-        let service = try await TestService.start(authCacheTTLMs: 0)
-        do {
-            let result = try await body(service)
-            await service.stop()
-            return result
-        } catch {
-            await service.stop()
-            throw error
-        }
+        try await withTestService(authCacheTTLMs: 0, body)
     }
 
     /// A loopback address nothing listens on: pings fail fast, registration still succeeds.

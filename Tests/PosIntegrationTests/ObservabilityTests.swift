@@ -65,13 +65,20 @@ struct ObservabilityTests {
     func gaugesAreCached() async throws {
         let receiver = try await WebhookReceiver.start(statuses: [500])
         defer { Task { await receiver.stop() } }
-        try await withTestService(schedule: try #require(RetrySchedule(delaysMs: [0]))) { service in
+        // The service's clock, moved by hand: "every few seconds" is the clock's, not the machine's speed.
+        let clock = ManualClock(now: SystemClock.now())
+        try await withTestService(schedule: try #require(RetrySchedule(delaysMs: [0])), clock: clock.read) { service in
             #expect(Scrape(try await service.call("GET", "/metrics").text).value("pos_outbox_dead") == 0)
             let acme = try await service.tenant("acme")
             _ = try await service.registerWebhook(outletId: "o-1", url: receiver.url, key: acme.partnerKey)
             _ = try await service.dispatch(Fixtures.dispatchBody(outletId: "o-1"), key: acme.internalKey)
+            // Dispatch makes the first attempt before it answers: with one attempt allowed, that is dead.
+            #expect(try await service.call("GET", "/api/v1/deliveries?status=dead", key: acme.adminKey).json["deliveries"]
+                .map { ($0 as? [Any])?.count } == 1)
             // Dead now in the store; the gauge still shows the snapshot of the first scrape.
             #expect(Scrape(try await service.call("GET", "/metrics").text).value("pos_outbox_dead") == 0)
+            clock.advance(by: 5_000)
+            #expect(Scrape(try await service.call("GET", "/metrics").text).value("pos_outbox_dead") == 1, "read again once it is 5 s old")
         }
     }
 
