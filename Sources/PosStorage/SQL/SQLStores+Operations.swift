@@ -92,7 +92,7 @@ extension SQLStores {
 
     public func orderActivity(tenantId: String, since: Int64, bucketMs: Int64) async throws -> [ActivityBucket] {
         try await read { db in
-            // Read from the (tenant, received_at, …, dispatch_status, dispatched_at) index alone.
+            // The day's orders through the (tenant, received_at) index; no delivery is read.
             let rows = try db.query("""
                 SELECT (received_at - ?) / ? AS bucket, COUNT(*) AS orders,
                        CAST(SUM(CASE WHEN dispatch_status = 'dispatched' THEN 1 ELSE 0 END) AS BIGINT) AS delivered,
