@@ -353,7 +353,7 @@ enum PostgresTestDatabase {
                               + "(or set POS_TEST_SKIP_POSTGRES=1 to leave PostgreSQL out locally)")
         }
         let name = "pos_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        let admin = try PostgresEngine(url: adminURL, poolSize: 1, logger: quietLogger)
+        let admin = try PostgresEngine(url: adminURL, poolSize: 1, logger: testLogger)
         _ = try await admin.read { db in try db.execute("CREATE DATABASE \(name)", []) }
         return (url(adminURL, database: name), {
             _ = try? await admin.read { db in try db.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", []) }
@@ -362,7 +362,7 @@ enum PostgresTestDatabase {
     }
 
     static func stores(_ url: String) throws -> SQLStores {
-        SQLStores(engine: try PostgresEngine(url: url, poolSize: 4, logger: quietLogger))
+        SQLStores(engine: try PostgresEngine(url: url, poolSize: 4, logger: testLogger))
     }
 
     /// `adminURL` with its database replaced by `database`.

@@ -167,6 +167,15 @@ class Stack:
             "POS_CIRCUIT_FAILURES": "1000",
             "LOG_LEVEL": os.environ.get("POS_BROWSER_LOG_LEVEL", "info"),
         })
+        # Under scripts/test the service logs every line as JSON into the suite's capture directory,
+        # which scripts/check-log-secrets reads after the run. The doubles' logs stay in the run's
+        # own directory: their start banner shows their fixed sandbox credentials on purpose.
+        self.log_dir = self.dir
+        capture_dir = os.environ.get("POS_TEST_LOG_CAPTURE_DIR")
+        if capture_dir:
+            self.log_dir = os.path.join(capture_dir, "browser-" + os.path.basename(self.dir))
+            os.makedirs(self.log_dir, exist_ok=True)
+            self.env.update({"LOG_LEVEL": "trace", "LOG_FORMAT": "json"})
         self.env.pop("POS_DATABASE_URL", None)
         self.sandbox_port = None
         self.port = None
@@ -216,7 +225,7 @@ class Stack:
         self.sandbox = self.start_sandbox(self.sandbox_port, name="sandbox")
         self.port = free_port()
         self.service = Process("service", [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                                           "--database", self.database], self.env, self.dir)
+                                           "--database", self.database], self.env, self.log_dir)
         self.processes.append(self.service)
         self.wait_healthy(self.service, f"{self.base}/health", "the service's /health")
 

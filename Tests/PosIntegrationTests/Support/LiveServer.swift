@@ -23,7 +23,7 @@ final class LiveServer: Sendable {
                 configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 services: services,
                 onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? -1) },
-                logger: quietLogger
+                logger: testLogger
             )
         }
     }
@@ -35,7 +35,7 @@ final class LiveServer: Sendable {
             continuation.yield(port)
             continuation.finish()
         }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {
@@ -51,7 +51,6 @@ final class LiveServer: Sendable {
     }
 }
 
-let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 struct TestFailure: Error, CustomStringConvertible {
     let description: String

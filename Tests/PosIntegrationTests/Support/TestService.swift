@@ -53,7 +53,7 @@ final class TestService: Sendable {
         sharedStores: (any StoreEngine)? = nil, sharedSecretBox: SecretBox? = nil, pollIntervalMs: Int64 = 20,
         statusPollSchedule: RetrySchedule = .statusPolling, loyalty: LoyaltySettings = LoyaltySettings(),
         // Observability: where log lines go, `POS_METRICS`, `POS_METRICS_TOKEN`, and the worker's stall threshold.
-        logger: Logger = quietLogger, metricsEnabled: Bool = true, metricsToken: String? = nil, workerStallMs: Int64? = nil
+        logger: Logger = testLogger, metricsEnabled: Bool = true, metricsToken: String? = nil, workerStallMs: Int64? = nil
     ) async throws -> TestService {
         let events = AttemptEvents()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pos-test-\(UUID().uuidString)")
@@ -172,7 +172,7 @@ func withTestService<T>(
     deliveryTimeout: TimeAmount = .seconds(5), authCacheTTLMs: Int64 = 1_000, outboundGuard: OutboundGuard = OutboundGuard(allowPrivateTargets: true),
     clock: @escaping ServiceClock = SystemClock.now, rotationOverlapMs: Int64 = 86_400_000,
     health: EndpointHealthPolicy = EndpointHealthPolicy(), statusPollSchedule: RetrySchedule = .statusPolling,
-    loyalty: LoyaltySettings = LoyaltySettings(), logger: Logger = quietLogger, metricsToken: String? = nil,
+    loyalty: LoyaltySettings = LoyaltySettings(), logger: Logger = testLogger, metricsToken: String? = nil,
     _ body: (TestService) async throws -> T
 ) async throws -> T {
     let service = try await TestService.start(baseDomain: baseDomain, maxBodyBytes: maxBodyBytes, deliveryTimeout: deliveryTimeout,
