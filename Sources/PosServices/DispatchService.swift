@@ -67,18 +67,17 @@ public struct DispatchService: Sendable {
         if let transformer = request.builtInTransformer {
             route = try await checkTransformer(transformer, outletId: request.outletId, tenant: tenant)
         }
-        let payloadHash = Hex.encode(SHA256.hash(data: request.orderBytes))
+        let fingerprint = DispatchFingerprint(request)
         let key = "\(tenant.id)\u{0}\(request.order.uuid)\u{0}\(request.event)"
         // Identical concurrent dispatches in this process wait for the first; across replicas
         // the unique (tenant, uuid, event) constraint decides.
         switch await inFlight.claim(key) {
         case .waiter(let first):
-            if let result = await first.value, result.payloadSHA256 == payloadHash { return result.response }
-            if let result = await first.value { throw conflict(orderId: result.response.orderId) }
-            return try await run(request, route: route, tenant: tenant, payloadHash: payloadHash, logger: logger).response
+            if let result = await first.value { return try result.answer(to: fingerprint) }
+            return try await run(request, route: route, tenant: tenant, fingerprint: fingerprint, logger: logger).response
         case .owner(let finish):
             do {
-                let result = try await run(request, route: route, tenant: tenant, payloadHash: payloadHash, logger: logger)
+                let result = try await run(request, route: route, tenant: tenant, fingerprint: fingerprint, logger: logger)
                 await finish(result)
                 return result.response
             } catch {
@@ -102,19 +101,14 @@ public struct DispatchService: Sendable {
         }
     }
 
-    private func conflict(orderId: String) -> ServiceError {
-        .conflict("order.uuid was already dispatched for this event with a different order payload",
-                  details: "orderId \(orderId); send the identical order to replay, or a new order.uuid")
-    }
-
-    private func run(_ request: DispatchRequest, route: ConnectorDeliverer.Route?, tenant: Tenant, payloadHash: String,
+    private func run(_ request: DispatchRequest, route: ConnectorDeliverer.Route?, tenant: Tenant, fingerprint: DispatchFingerprint,
                      logger: Logger) async throws -> InFlightDispatches.Result {
         let now = clock()
         let newOrder = NewOrder(
             id: UUID().uuidString.lowercased(), tenantId: tenant.id, outletId: request.outletId, event: request.event,
             orderUUID: request.order.uuid, orderRefNo: request.order.orderRefNo, builtInTransformer: request.builtInTransformer,
             currency: request.order.currency.code, totalPayMinor: request.order.totalPay.minorUnits,
-            payload: request.orderBytes, payloadSHA256: payloadHash, receivedAt: now,
+            payload: request.orderBytes, payloadSHA256: fingerprint.payloadSHA256, receivedAt: now,
             fulfilment: Fulfilment(deliveryMethod: request.order.deliveryMethod),
             firstAttemptLease: DeliveryLease(owner: instanceId, expiresAt: now + leaseMs))
         // Written with the order when the outlet has nothing to deliver to: one commit, no second write.
@@ -130,16 +124,16 @@ public struct DispatchService: Sendable {
         if case .created = accepted { metrics.orderAccepted() }
         switch accepted {
         case .existing(let order):
-            guard order.payloadSHA256 == payloadHash else { throw conflict(orderId: order.id) }
-            return InFlightDispatches.Result(response: try replay(order), payloadSHA256: payloadHash)
+            try DispatchFingerprint(order).requireSame(as: fingerprint, orderId: order.id)
+            return InFlightDispatches.Result(response: try replay(order), fingerprint: fingerprint)
         case .created(let order, let deliveries) where deliveries.isEmpty:
             logger[metadataKey: "order_id"] = .string(order.id)
             logger.info("order persisted without a delivery target", metadata: ["outlet_id": .string(order.outletId)])
-            return InFlightDispatches.Result(response: noTarget.response, payloadSHA256: payloadHash)
+            return InFlightDispatches.Result(response: noTarget.response, fingerprint: fingerprint)
         case .created(let order, let deliveries):
             logger[metadataKey: "order_id"] = .string(order.id)
             let response = try await deliverFirstAttempts(order: order, deliveries: deliveries, request: request, route: route, logger: logger)
-            return InFlightDispatches.Result(response: response, payloadSHA256: payloadHash)
+            return InFlightDispatches.Result(response: response, fingerprint: fingerprint)
         }
     }
 
@@ -224,11 +218,57 @@ public struct DispatchService: Sendable {
     }
 }
 
+/// What a repeated dispatch of one (tenant, order.uuid, event) must match to be answered with the
+/// first one's result: the outlet, the built-in transformer and the order's bytes. Anything else
+/// is a different request under a reused uuid — replaying the first answer would tell the caller
+/// an order reached a POS it was never sent to.
+struct DispatchFingerprint: Sendable, Equatable {
+    let outletId: String
+    let builtInTransformer: String?
+    let payloadSHA256: String
+
+    init(_ request: DispatchRequest) {
+        outletId = request.outletId
+        builtInTransformer = request.builtInTransformer
+        payloadSHA256 = Hex.encode(SHA256.hash(data: request.orderBytes))
+    }
+
+    init(_ order: OrderRecord) {
+        outletId = order.outletId
+        builtInTransformer = order.builtInTransformer
+        payloadSHA256 = order.payloadSHA256
+    }
+
+    /// Throws a conflict naming each field in which `duplicate` differs from this, the first dispatch.
+    func requireSame(as duplicate: DispatchFingerprint, orderId: String) throws {
+        func shown(_ value: String?) -> String { value.map(JSONText.quoted) ?? "none" }
+        var differences: [(field: String, detail: String)] = []
+        if duplicate.outletId != outletId {
+            differences.append(("outletId", "outletId was \(shown(outletId)), now \(shown(duplicate.outletId))"))
+        }
+        if duplicate.builtInTransformer != builtInTransformer {
+            differences.append(("builtInTransformer",
+                                "builtInTransformer was \(shown(builtInTransformer)), now \(shown(duplicate.builtInTransformer))"))
+        }
+        if duplicate.payloadSHA256 != payloadSHA256 { differences.append(("order", "the order's bytes differ")) }
+        guard !differences.isEmpty else { return }
+        throw ServiceError.conflict(
+            "order.uuid was already dispatched for this event with a different \(differences.map(\.field).joined(separator: " and "))",
+            details: "orderId \(orderId); \(differences.map(\.detail).joined(separator: "; ")); send the identical request to replay, or a new order.uuid")
+    }
+}
+
 /// Lets identical dispatches arriving together in one process share the first one's result.
 actor InFlightDispatches {
     struct Result: Sendable {
         let response: DispatchResult
-        let payloadSHA256: String
+        let fingerprint: DispatchFingerprint
+
+        /// The first dispatch's answer, for a duplicate of exactly the same request.
+        func answer(to duplicate: DispatchFingerprint) throws -> DispatchResult {
+            try fingerprint.requireSame(as: duplicate, orderId: response.orderId)
+            return response
+        }
     }
 
     enum Claim {

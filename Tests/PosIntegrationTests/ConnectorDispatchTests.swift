@@ -77,6 +77,42 @@ struct ConnectorDispatchTests {
         }
     }
 
+    @Test("a repeated (order.uuid, event) is answered from the first result only when outletId, builtInTransformer and the order all match; otherwise 409 naming each difference")
+    func idempotencyCoversTheRequest() async throws {
+        try await Self.withRig { rig in
+            try await rig.connect("revel")
+            let body = { (outletId: String, transformer: String?, order: String) -> [UInt8] in
+                Array("""
+                    {"outletId":"\(outletId)","event":"order.paid",\(transformer.map { #""builtInTransformer":"\#($0)","# } ?? "")"order":\(order)}
+                    """.utf8)
+            }
+            // First as the outlet's webhook would take it (no transformer): no webhook, so nothing is sent.
+            let first = try await rig.service.dispatch(body("store-uuid-123", nil, Fixtures.richOrder), key: rig.keys.internalKey)
+            #expect(first.status == 200, "\(first.text)")
+            let same = try await rig.service.dispatch(body("store-uuid-123", nil, Fixtures.richOrder), key: rig.keys.internalKey)
+            #expect(same.status == 200 && same.json["orderId"] as? String == first.json["orderId"] as? String, "\(same.text)")
+
+            let changedOrder = Fixtures.richOrder.replacingOccurrences(of: "\"dailyQueueNo\":\"B07\"", with: "\"dailyQueueNo\":\"B08\"")
+            #expect(changedOrder != Fixtures.richOrder)
+            let cases: [(body: [UInt8], fields: [String])] = [
+                (body("store-uuid-123", "revel", Fixtures.richOrder), ["builtInTransformer"]),
+                (body("store-uuid-999", nil, Fixtures.richOrder), ["outletId"]),
+                (body("store-uuid-123", nil, changedOrder), ["order"]),
+                (body("store-uuid-999", nil, changedOrder), ["outletId", "order"]),
+            ]
+            for (request, fields) in cases {
+                let reply = try await rig.service.dispatch(request, key: rig.keys.internalKey)
+                #expect(reply.status == 409, "\(reply.text)")
+                let message = reply.error["message"] as? String ?? ""
+                #expect(message.hasSuffix("with a different \(fields.joined(separator: " and "))"), "\(reply.text)")
+                let details = reply.error["details"] as? String ?? ""
+                #expect(details.contains(first.json["orderId"] as? String ?? "?"), "\(reply.text)")
+            }
+            #expect(rig.sandboxes.revel.orders.isEmpty, "Revel never receives a replay of an order accepted without it")
+            #expect(try await rig.service.stores.orderCount(tenantId: rig.keys.tenant.id) == 1)
+        }
+    }
+
     @Test("revel: the cart goes as text/plain with API-AUTHENTICATION; Revel's orderId becomes externalOrderId")
     func revel() async throws {
         try await Self.withRig { rig in
