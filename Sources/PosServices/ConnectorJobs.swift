@@ -44,7 +44,8 @@ public struct ConnectorJobs: Sendable {
               !(connector is any InboundStatusReceiving)
         else { return [] }
         let event = OutboxEvent(id: UUID().uuidString.lowercased(), tenantId: tenantId, type: OrderStatusService.pollJob,
-                                subject: EventSubject(.order, id: orderId), outletId: outletId, payload: Array("{}".utf8), createdAt: now)
+                                subject: EventSubject(.order, id: orderId), outletId: outletId, payload: Array("{}".utf8), createdAt: now,
+                                ordered: false)
         return [EventPublication(event: event, connector: slug, dueAt: now + (pollSchedule.delaysMs.first ?? 0))]
     }
 

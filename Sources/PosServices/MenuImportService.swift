@@ -45,7 +45,8 @@ public struct MenuImportService: Sendable {
                                        details: "an admin maps the outlet to its provider first")
         }
         let event = OutboxEvent(id: UUID().uuidString.lowercased(), tenantId: tenant.id, type: Self.job, subject: EventSubject(.outlet, id: outlet.id),
-                                outletId: outlet.id, payload: JSONValue.object([("outletId", .string(outlet.id))]).bytes, createdAt: clock())
+                                outletId: outlet.id, payload: JSONValue.object([("outletId", .string(outlet.id))]).bytes, createdAt: clock(),
+                                ordered: false)
         let planned = try await translatingStoreErrors {
             try await outbox.publish(event, connector: slug, makeDeliveryId: { UUID().uuidString.lowercased() })
         }

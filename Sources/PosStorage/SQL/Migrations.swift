@@ -589,6 +589,16 @@ enum Migrations {
             // Dead letters per tenant: only dead rows, so it is small and rarely written.
             "CREATE INDEX deliveries_dead ON deliveries (tenant_id, updated_at) WHERE status = 'dead'",
         ]),
+        Step(version: 16, name: "deliveries of one subject and target in emission order", statements: [
+            // Whether a delivery waits for the earlier ones of its subject and target. Jobs that only
+            // read from a POS (status polls, menu imports) do not: a poll waits hours between looks
+            // and would hold back the cancellation behind it.
+            "ALTER TABLE deliveries ADD COLUMN ordered BOOLEAN NOT NULL DEFAULT TRUE",
+            "UPDATE deliveries SET ordered = FALSE WHERE event IN ('pos.poll_status', 'pos.import_menu')",
+            // Emission order: SQLite's rowid already is one (rows are only ever appended); PostgreSQL
+            // numbers them (``SQLDialect/emissionOrder(_:)``).
+            .postgres("ALTER TABLE deliveries ADD COLUMN seq BIGSERIAL"),
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

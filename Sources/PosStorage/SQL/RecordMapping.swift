@@ -198,6 +198,25 @@ enum RecordMapping {
 
 /// The SQL both engines share, where it needs no engine-specific syntax.
 enum SharedSQL {
+    /// Whether the delivery `d` has an earlier delivery of the same subject to the same target in
+    /// one of `statuses` (emission order; both ordered). Open ones (`pending`, `failed`,
+    /// `delivering`) hold it back; a `dead` one lets it go, and is noted on it. Found through the
+    /// subject index: a subject has a handful of deliveries.
+    static func earlierDelivery(in statuses: [DeliveryStatus], _ dialect: SQLDialect) -> String {
+        """
+        d.ordered AND EXISTS (SELECT 1 FROM deliveries p \(dialect.indexedBy("deliveries_subject"))
+            WHERE p.tenant_id = d.tenant_id AND p.subject_type = d.subject_type AND p.subject_id = d.subject_id
+              AND p.connector = d.connector AND COALESCE(p.webhook_id, 0) = COALESCE(d.webhook_id, 0)
+              AND p.ordered AND \(dialect.emissionOrder("p")) < \(dialect.emissionOrder("d"))
+              AND p.status IN (\(statuses.map { "'\($0.rawValue)'" }.joined(separator: ", "))))
+        """
+    }
+
+    /// An earlier delivery of its subject to its target is not yet delivered or dead.
+    static func waitsForEarlier(_ dialect: SQLDialect) -> String {
+        earlierDelivery(in: [.pending, .failed, .delivering], dialect)
+    }
+
     static let keyColumns = """
         k.id AS key_id, k.tenant_id, k.secret_hash, k.scopes, k.created_at AS key_created_at, k.expires_at, k.revoked_at, k.name AS key_name,
         k.prefix AS key_prefix, k.last_used_at

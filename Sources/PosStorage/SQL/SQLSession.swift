@@ -68,6 +68,16 @@ public enum SQLDialect: String, Sendable {
     /// Names the index a read must use, where the planner has no statistics to choose it by:
     /// SQLite without `ANALYZE` takes any equality on a tenant's index as more selective than a
     /// status range. PostgreSQL plans from its own statistics.
+    /// A delivery's place in emission order (`alias` names the deliveries row): SQLite's rowid, which
+    /// only grows since rows are appended and never deleted (VACUUM keeps their relative order);
+    /// PostgreSQL's `seq` sequence.
+    func emissionOrder(_ alias: String) -> String {
+        switch self {
+        case .sqlite: "\(alias).rowid"
+        case .postgres: "\(alias).seq"
+        }
+    }
+
     func indexedBy(_ index: String) -> String {
         switch self {
         case .sqlite: "INDEXED BY \(index)"

@@ -427,11 +427,11 @@ public final class SQLStores: StoreEngine {
             let leased = delivery.status == .delivering ? lease : nil
             try db.execute("""
                 INSERT INTO deliveries (id, tenant_id, event_id, subject_type, subject_id, webhook_id, connector, event, status, attempt_count,
-                                        attempts_started, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
+                                        attempts_started, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, ordered)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
                 """, [delivery.id, delivery.tenantId, delivery.eventId, delivery.subject.kind.rawValue, delivery.subject.id, delivery.webhookId,
                       delivery.connector, delivery.event, delivery.status.rawValue, delivery.attemptsStarted, delivery.nextAttemptAt,
-                      leased?.owner, leased?.expiresAt, delivery.createdAt, delivery.updatedAt])
+                      leased?.owner, leased?.expiresAt, delivery.createdAt, delivery.updatedAt, event.ordered])
         }
     }
 
@@ -444,6 +444,7 @@ public final class SQLStores: StoreEngine {
                 WHERE ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?) OR (d.status = 'delivering' AND d.lease_expires_at <= ?))
                   AND (d.webhook_id IS NULL
                        OR (w.is_active = TRUE AND w.deleted_at IS NULL AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= ?)))
+                  AND NOT (\(SharedSQL.waitsForEarlier(db.dialect)))
                 ORDER BY d.next_attempt_at LIMIT ? \(db.dialect.skipLockedRows)
                 """, [now, now, now, limit]).map { row in
                 OutboxPolicy.Candidate(id: try row.string("id"), webhookId: try row.optionalInt64("webhook_id"),

@@ -22,25 +22,37 @@ final class AttemptEvents: Sendable {
 
     var seen: [RecordedAttempt] { state.withLock { $0.seen } }
 
-    /// The first recorded attempt (already seen or still to come) matching `matches`; nil after `timeoutSeconds`.
+    /// The first recorded attempt (already seen or still to come) matching `matches`; nil after
+    /// `timeoutSeconds`, or at once when the waiting task is cancelled.
     func first(timeoutSeconds: Double = 10, where matches: @escaping @Sendable (RecordedAttempt) -> Bool) async -> RecordedAttempt? {
-        await withCheckedContinuation { continuation in
-            let id: Int? = state.withLock { state in
-                if state.seen.contains(where: matches) { return nil }
-                state.nextId += 1
-                state.waiters[state.nextId] = Waiter(matches: matches, continuation: continuation)
-                return state.nextId
-            }
-            guard let id else {
-                continuation.resume(returning: seen.first(where: matches))
-                return
-            }
-            Task {
-                try? await Task.sleep(for: .seconds(timeoutSeconds))
-                let expired = self.state.withLock { $0.waiters.removeValue(forKey: id) }
-                expired?.continuation.resume(returning: nil)
-            }
+        let id = state.withLock { state -> Int in
+            state.nextId += 1
+            return state.nextId
         }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let waiting: Bool = state.withLock { state in
+                    if state.seen.contains(where: matches) || Task.isCancelled { return false }
+                    state.waiters[id] = Waiter(matches: matches, continuation: continuation)
+                    return true
+                }
+                guard waiting else {
+                    continuation.resume(returning: seen.first(where: matches))
+                    return
+                }
+                Task {
+                    try? await Task.sleep(for: .seconds(timeoutSeconds))
+                    self.giveUp(id)
+                }
+            }
+        } onCancel: {
+            giveUp(id)
+        }
+    }
+
+    private func giveUp(_ id: Int) {
+        let expired = state.withLock { $0.waiters.removeValue(forKey: id) }
+        expired?.continuation.resume(returning: nil)
     }
 
     /// Waits for `count` attempts of different deliveries matching `matches`; fewer after a timeout.
