@@ -103,6 +103,10 @@ struct DeliveryOrderTests {
             #expect(Self.arrivals(receiver).map(\.seq) == [1, 1, 2, 3])
             let dead = try await services[0].stores.delivery(id: first.delivery.id, tenantId: keys.tenant.id)
             #expect(dead?.delivery.status == .dead)
+            // The later delivery notes the dead one it went without.
+            let later = try await services[0].call("GET", "/api/v1/deliveries/\(third.delivery.id)", key: keys.internalKey)
+            #expect(later.status == 200, "\(later.text)")
+            #expect(later.json["deadBefore"] as? [String] == [first.delivery.id], "\(later.text)")
         }
     }
 

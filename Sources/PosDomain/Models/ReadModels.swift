@@ -3,10 +3,14 @@
 public struct DeliveryDetail: Sendable, Equatable {
     public var delivery: Delivery
     public var attempts: [DeliveryAttempt]
+    /// Earlier deliveries of the same subject to the same target that are dead: this one did not
+    /// wait for them, so its receiver saw it without them.
+    public var deadBefore: [String]
 
-    public init(delivery: Delivery, attempts: [DeliveryAttempt]) {
+    public init(delivery: Delivery, attempts: [DeliveryAttempt], deadBefore: [String] = []) {
         self.delivery = delivery
         self.attempts = attempts
+        self.deadBefore = deadBefore
     }
 }
 

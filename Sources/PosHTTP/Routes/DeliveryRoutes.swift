@@ -87,8 +87,10 @@ struct DeliveryView: Encodable {
     let progress: JSONValue?
     /// Omitted in lists.
     let attempts: [AttemptView]?
+    /// Earlier deliveries of its subject to its target that are dead (it went without them); omitted in lists and when none.
+    let deadBefore: [String]?
 
-    init(_ delivery: Delivery, attempts: [DeliveryAttempt]?) {
+    init(_ delivery: Delivery, attempts: [DeliveryAttempt]?, deadBefore: [String] = []) {
         id = delivery.id
         eventId = delivery.eventId
         subject = delivery.subject.kind.rawValue
@@ -105,9 +107,10 @@ struct DeliveryView: Encodable {
         deliveredAt = delivery.deliveredAt?.rfc3339
         progress = delivery.progress.flatMap { JSONValue(parsing: $0) }
         self.attempts = attempts?.map(AttemptView.init)
+        self.deadBefore = deadBefore.isEmpty ? nil : deadBefore
     }
 
     init(_ detail: DeliveryDetail) {
-        self.init(detail.delivery, attempts: detail.attempts)
+        self.init(detail.delivery, attempts: detail.attempts, deadBefore: detail.deadBefore)
     }
 }

@@ -198,23 +198,25 @@ enum RecordMapping {
 
 /// The SQL both engines share, where it needs no engine-specific syntax.
 enum SharedSQL {
-    /// Whether the delivery `d` has an earlier delivery of the same subject to the same target in
-    /// one of `statuses` (emission order; both ordered). Open ones (`pending`, `failed`,
-    /// `delivering`) hold it back; a `dead` one lets it go, and is noted on it. Found through the
-    /// subject index: a subject has a handful of deliveries.
+    /// `p` is an earlier delivery than `d` of the same subject to the same target, both ordered, in
+    /// one of `statuses` (emission order). Open ones (`pending`, `failed`, `delivering`) hold `d`
+    /// back; a `dead` one lets it go, and is noted on it.
     static func earlierDelivery(in statuses: [DeliveryStatus], _ dialect: SQLDialect) -> String {
         """
-        d.ordered AND EXISTS (SELECT 1 FROM deliveries p \(dialect.indexedBy("deliveries_subject"))
-            WHERE p.tenant_id = d.tenant_id AND p.subject_type = d.subject_type AND p.subject_id = d.subject_id
-              AND p.connector = d.connector AND COALESCE(p.webhook_id, 0) = COALESCE(d.webhook_id, 0)
-              AND p.ordered AND \(dialect.emissionOrder("p")) < \(dialect.emissionOrder("d"))
-              AND p.status IN (\(statuses.map { "'\($0.rawValue)'" }.joined(separator: ", "))))
+        p.tenant_id = d.tenant_id AND p.subject_type = d.subject_type AND p.subject_id = d.subject_id
+            AND p.connector = d.connector AND COALESCE(p.webhook_id, 0) = COALESCE(d.webhook_id, 0)
+            AND d.ordered AND p.ordered AND \(dialect.emissionOrder("p")) < \(dialect.emissionOrder("d"))
+            AND p.status IN (\(statuses.map { "'\($0.rawValue)'" }.joined(separator: ", ")))
         """
     }
 
     /// An earlier delivery of its subject to its target is not yet delivered or dead.
+    /// Found through the subject index: a subject has a handful of deliveries.
     static func waitsForEarlier(_ dialect: SQLDialect) -> String {
-        earlierDelivery(in: [.pending, .failed, .delivering], dialect)
+        """
+        EXISTS (SELECT 1 FROM deliveries p \(dialect.indexedBy("deliveries_subject"))
+                WHERE \(earlierDelivery(in: [.pending, .failed, .delivering], dialect)))
+        """
     }
 
     static let keyColumns = """

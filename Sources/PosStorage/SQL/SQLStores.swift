@@ -506,7 +506,12 @@ public final class SQLStores: StoreEngine {
             let attempts = try db.query("""
                 SELECT \(SharedSQL.attemptColumns) FROM delivery_attempts a WHERE a.delivery_id = ? ORDER BY a.attempt_number
                 """, [id]).map(RecordMapping.attempt)
-            return DeliveryDetail(delivery: try RecordMapping.delivery(row), attempts: attempts)
+            let deadBefore = try db.query("""
+                SELECT p.id FROM deliveries d JOIN deliveries p \(db.dialect.indexedBy("deliveries_subject"))
+                    ON \(SharedSQL.earlierDelivery(in: [.dead], db.dialect))
+                WHERE d.id = ? ORDER BY \(db.dialect.emissionOrder("p"))
+                """, [id]).map { try $0.string("id") }
+            return DeliveryDetail(delivery: try RecordMapping.delivery(row), attempts: attempts, deadBefore: deadBefore)
         }
     }
 
