@@ -166,7 +166,7 @@ struct ConfigurationTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         // `--database` would win over POS_DATABASE_URL, so that variable is tested without it.
         let database = name == "POS_DATABASE_URL" ? [] : ["--database", directory.appendingPathComponent("data/pos.sqlite").path]
-        for arguments in [["serve", "--port", "0"] + database, ["migrate"] + database] {
+        for arguments in [["serve"] + database, ["migrate"] + database] {
             let result = try Self.run(arguments, environment: [name: bad], in: directory)
             #expect(result.status == 64, "\(arguments[0]): \(result.stderr)")
             #expect(result.stderr.contains(name), "\(arguments[0]): \(result.stderr)")

@@ -57,9 +57,7 @@ public struct ServiceSettings: Sendable {
         let statusPollSteps = parser.value(.statusPollSchedule) { RetrySchedule(parsing: $0)?.delaysMs }
         let statusPollFor = parser.value(.statusPollFor, Parse.duration())
         let statusPollSchedule = RetrySchedule.polling(steps: statusPollSteps, horizonMs: statusPollFor)
-        if statusPollSchedule == nil {
-            parser.problem(SettingVariable.statusPollSchedule.problem(got: nil, origin: .environment))
-        }
+        if statusPollSchedule == nil { parser.reject(.statusPollSchedule) }
         let allowlist = parser.optional(.outboundAllowlist) { try? OutboundGuard.parseAllowlist($0).get() } ?? []
         var edge = EdgeSettings(
             baseDomain: parser.optional(.baseDomain) { DNSName.isValid($0) ? $0 : nil },
@@ -119,6 +117,12 @@ public struct EffectiveSetting: Sendable, Codable, Equatable {
     public let name: String
     public let value: String?
     public let source: SettingsSource.Origin
+
+    public init(name: String, value: String?, source: SettingsSource.Origin) {
+        self.name = name
+        self.value = value
+        self.source = source
+    }
 }
 
 /// The parse rules settings share; nil rejects the text.
@@ -182,6 +186,13 @@ struct SettingsParser {
 
     mutating func problem(_ text: String) {
         problems.append(text)
+    }
+
+    /// Records that `variable`'s value, fine alone, breaks a rule it shares with another variable.
+    mutating func reject(_ variable: SettingVariable) {
+        let seen = effective[variable.name]
+        problemVariables.insert(variable.name)
+        problem(variable.problem(got: seen?.source == .default ? nil : seen?.value, origin: seen?.source ?? .default))
     }
 
     func hasProblem(with variable: SettingVariable) -> Bool {
