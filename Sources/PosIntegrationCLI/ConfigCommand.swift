@@ -6,7 +6,7 @@ struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Print the effective configuration: each setting's value and where it came from, secrets redacted.",
-        discussion: "Exits non-zero, listing every problem, when a setting is bad; serve would refuse to start with it.")
+        discussion: "Exits non-zero, listing every problem, when serve would refuse to start with these settings.")
 
     @OptionGroup var listen: ListenOptions
     @OptionGroup var database: DatabaseOptions
@@ -21,7 +21,7 @@ struct ConfigCommand: ParsableCommand {
         let reading = ServiceSettings.read(from: SettingsSource(flags: database.flags.merging(listen.flags) { _, flag in flag }))
         let problems: [String]
         switch reading.settings {
-        case .success: problems = []
+        case .success(let settings): problems = settings.servingProblems
         case .failure(let failure): problems = failure.problems
         }
         if json {

@@ -45,9 +45,8 @@ enum MasterKey {
     /// once into a 0600 file beside the database.
     static func secretBox(_ settings: ServiceSettings, logger: Logger) throws -> SecretBox {
         if let masterKey = settings.masterKey { return masterKey }
-        guard case .sqlite(let path) = settings.database else {
-            // `ServiceSettings.read` already refuses PostgreSQL without POS_MASTER_KEY.
-            throw ValidationError("POS_MASTER_KEY is required with this database")
+        guard case .sqlite(let path) = settings.database, settings.servingProblems.isEmpty else {
+            throw ValidationError(settings.servingProblems.joined(separator: "\n"))
         }
         let keyURL = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("master.key")
         let fileManager = FileManager.default

@@ -43,6 +43,13 @@ public struct ServiceSettings: Sendable {
         return delivery
     }
 
+    /// What `serve` needs beyond well-formed values (other commands open no secrets): with
+    /// PostgreSQL there is no file beside the database to keep a generated key in.
+    public var servingProblems: [String] {
+        guard masterKey == nil, case .postgres = database else { return [] }
+        return ["\(SettingVariable.masterKey.name) is required with a PostgreSQL database"]
+    }
+
     public var server: ServerSettings { ServerSettings(host: host, port: port, edge: edge) }
 
     /// Reads every variable from `source`: the settings, or every problem found, each naming its
@@ -51,9 +58,6 @@ public struct ServiceSettings: Sendable {
         var parser = SettingsParser(source: source)
         let database = parser.value(.database) { try? DatabaseLocation($0) }
         let masterKey = parser.optional(.masterKey) { try? SecretBox(encodedMasterKey: $0) }
-        if masterKey == nil, case .postgres = database, !parser.hasProblem(with: .masterKey) {
-            parser.problem("\(SettingVariable.masterKey.name) is required with a PostgreSQL database")
-        }
         let statusPollSteps = parser.value(.statusPollSchedule) { RetrySchedule(parsing: $0)?.delaysMs }
         let statusPollFor = parser.value(.statusPollFor, Parse.duration())
         let statusPollSchedule = RetrySchedule.polling(steps: statusPollSteps, horizonMs: statusPollFor)
@@ -151,8 +155,8 @@ enum Parse {
 /// Reads variables through a `SettingsSource`, gathering every problem instead of stopping at the first.
 struct SettingsParser {
     let source: SettingsSource
-    private var problems: [String] = []
-    private var problemVariables: Set<String> = []
+    /// Each problem with its variable's place in `SettingVariable.all`, so they are listed in that order.
+    private var problems: [(order: Int, text: String)] = []
     private var effective: [String: EffectiveSetting] = [:]
 
     init(source: SettingsSource) {
@@ -169,8 +173,7 @@ struct SettingsParser {
         }
         effective[variable.name] = EffectiveSetting(name: variable.name, value: variable.displayed(text), source: origin)
         if let value = parse(text) { return value }
-        problemVariables.insert(variable.name)
-        problem(variable.problem(got: text, origin: origin))
+        problem(variable.problem(got: text, origin: origin), about: variable)
         return nil
     }
 
@@ -184,24 +187,19 @@ struct SettingsParser {
         return fallback
     }
 
-    mutating func problem(_ text: String) {
-        problems.append(text)
+    mutating func problem(_ text: String, about variable: SettingVariable) {
+        problems.append((SettingVariable.all.firstIndex(of: variable) ?? SettingVariable.all.count, text))
     }
 
     /// Records that `variable`'s value, fine alone, breaks a rule it shares with another variable.
     mutating func reject(_ variable: SettingVariable) {
         let seen = effective[variable.name]
-        problemVariables.insert(variable.name)
-        problem(variable.problem(got: seen?.source == .default ? nil : seen?.value, origin: seen?.source ?? .default))
-    }
-
-    func hasProblem(with variable: SettingVariable) -> Bool {
-        problemVariables.contains(variable.name)
+        problem(variable.problem(got: seen?.source == .default ? nil : seen?.value, origin: seen?.source ?? .default), about: variable)
     }
 
     /// `value` when nothing was wrong, else every problem; and each variable read, in the declared order.
     func outcome<T>(_ value: T) -> (result: Result<T, SettingsProblems>, effective: [EffectiveSetting]) {
-        (problems.isEmpty ? .success(value) : .failure(SettingsProblems(problems: problems)),
+        (problems.isEmpty ? .success(value) : .failure(SettingsProblems(problems: problems.sorted { $0.order < $1.order }.map(\.text))),
          SettingVariable.all.compactMap { effective[$0.name] })
     }
 }
