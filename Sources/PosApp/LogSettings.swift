@@ -1,8 +1,8 @@
 import Logging
 import PosServices
 
-/// `LOG_LEVEL` and `LOG_FORMAT`, checked at start: an unknown value is refused, naming the
-/// variable and what it accepts, before anything else happens.
+/// `LOG_LEVEL` and `LOG_FORMAT`, checked at start with the other settings: an unknown value is
+/// refused, naming the variable and what it accepts, before anything else happens.
 public struct LogSettings: Sendable, Equatable {
     public enum Format: String, Sendable, CaseIterable { case text, json }
 
@@ -14,25 +14,16 @@ public struct LogSettings: Sendable, Equatable {
         self.format = format
     }
 
-    public struct Invalid: Error, CustomStringConvertible, Equatable {
-        public let description: String
+    /// `LOG_LEVEL` and `LOG_FORMAT` alone, for commands that open no database (the sandbox).
+    public static func read(from source: SettingsSource) -> Result<LogSettings, SettingsProblems> {
+        var parser = SettingsParser(source: source)
+        let settings = LogSettings(read: &parser)
+        return parser.outcome(settings).result
     }
 
-    public static func from(environment: [String: String]) throws(Invalid) -> LogSettings {
-        var settings = LogSettings()
-        if let text = environment["LOG_LEVEL"], !text.isEmpty {
-            guard let level = Logger.Level(rawValue: text.lowercased()) else {
-                throw Invalid(description: "LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
-            }
-            settings.level = level
-        }
-        if let text = environment["LOG_FORMAT"], !text.isEmpty {
-            guard let format = Format(rawValue: text.lowercased()) else {
-                throw Invalid(description: "LOG_FORMAT must be json or text, got \"\(text)\"")
-            }
-            settings.format = format
-        }
-        return settings
+    init(read parser: inout SettingsParser) {
+        self.init(level: parser.value(.logLevel) { Logger.Level(rawValue: $0.lowercased()) },
+                  format: parser.value(.logFormat) { Format(rawValue: $0.lowercased()) })
     }
 
     /// A handler for `label` at this level and format, writing to standard error, that puts a
@@ -59,14 +50,15 @@ public struct MetricsSettings: Sendable, Equatable {
         self.token = token
     }
 
-    public static func from(environment: [String: String]) throws(LogSettings.Invalid) -> MetricsSettings {
-        let enabled: Bool
-        switch environment["POS_METRICS"]?.lowercased() {
-        case nil, "", "on", "true", "1": enabled = true
-        case "off", "false", "0": enabled = false
-        case let other?: throw LogSettings.Invalid(description: "POS_METRICS must be on or off, got \"\(other)\"")
+    init(read parser: inout SettingsParser) {
+        self.init(enabled: parser.value(.metrics, Self.parseSwitch), token: parser.optional(.metricsToken) { $0 })
+    }
+
+    static func parseSwitch(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "on", "true", "1": true
+        case "off", "false", "0": false
+        default: nil
         }
-        let token = environment["POS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        return MetricsSettings(enabled: enabled, token: token)
     }
 }

@@ -1,32 +1,35 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import Logging
 import PosApp
-import PosConnectors
 import PosDomain
 import PosServices
 import PosStorage
 
-/// The `--database` option every command shares; falls back to `POS_DATABASE_URL`.
+/// The `--database` option every command shares; it wins over `POS_DATABASE_URL`.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "A file path or sqlite://PATH (env POS_DATABASE_URL; default ./data/pos-integration.sqlite).")
     var database: String?
 
-    func location() throws -> DatabaseLocation {
-        do {
-            return try DatabaseLocation(database ?? ProcessInfo.processInfo.environment["POS_DATABASE_URL"])
-        } catch {
-            throw ValidationError(error.description)
+    var flags: [SettingVariable: String] { database.map { [.database: $0] } ?? [:] }
+
+    /// Reads and checks every setting, then starts logging; a bad setting ends the command here,
+    /// before any file is created or opened.
+    func settings(flags extra: [SettingVariable: String] = [:]) throws -> ServiceSettings {
+        let settings: ServiceSettings
+        switch ServiceSettings.read(from: SettingsSource(flags: flags.merging(extra) { _, flag in flag })).settings {
+        case .success(let read): settings = read
+        case .failure(let problems): throw ValidationError(problems.description)
         }
+        CLILogging.bootstrap(settings.log)
+        return settings
     }
 
     /// Opens the stores and brings the schema up to date.
-    func openStores(logger: Logger) async throws -> any StoreEngine {
+    static func openStores(_ settings: ServiceSettings, logger: Logger) async throws -> any StoreEngine {
         let stores = try SQLStores.open(
-            try location(), sqliteSynchronous: try Settings.sqliteSynchronous(),
-            postgresPoolSize: try Settings.count("POS_DB_POOL_SIZE", default: 16),
-            statementTimeoutMs: try Settings.duration("POS_DB_STATEMENT_TIMEOUT", default: 30_000), logger: logger)
+            settings.database, sqliteSynchronous: settings.sqliteSynchronous, postgresPoolSize: settings.postgresPoolSize,
+            statementTimeoutMs: settings.statementTimeoutMs, logger: logger)
         do {
             try await stores.migrate()
         } catch {
@@ -37,72 +40,13 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-enum Settings {
-    static var environment: [String: String] { ProcessInfo.processInfo.environment }
-
-    static func sqliteSynchronous() throws -> SQLiteSynchronous {
-        guard let text = environment["POS_SQLITE_SYNCHRONOUS"] else { return .normal }
-        guard let value = SQLiteSynchronous(rawValue: text.uppercased()) else {
-            throw ValidationError("POS_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
-        }
-        return value
-    }
-
-    /// The SSRF guard from `POS_ALLOW_PRIVATE_TARGETS` and `POS_OUTBOUND_ALLOWLIST`.
-    static func outboundGuard() throws -> OutboundGuard {
-        let allowPrivate: Bool
-        switch environment["POS_ALLOW_PRIVATE_TARGETS"]?.lowercased() {
-        case nil, "", "false", "0", "no": allowPrivate = false
-        case "true", "1", "yes": allowPrivate = true
-        case let other?: throw ValidationError("POS_ALLOW_PRIVATE_TARGETS must be true or false, got \"\(other)\"")
-        }
-        switch OutboundGuard.parseAllowlist(environment["POS_OUTBOUND_ALLOWLIST"] ?? "") {
-        case .success(let allowlist):
-            return OutboundGuard(allowPrivateTargets: allowPrivate, allowlist: allowlist)
-        case .failure(let failure):
-            throw ValidationError("POS_OUTBOUND_ALLOWLIST has an entry that is neither a host nor a CIDR: \"\(failure.entry)\"")
-        }
-    }
-
-    /// `POS_LOYALTY_URL` (no default), `POS_LOYALTY_TIMEOUT` (5s) and `POS_IDEMPOTENCY_TTL` (24h).
-    static func loyalty() throws -> LoyaltySettings {
-        let url = environment["POS_LOYALTY_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if let url, !BaseURL.isValid(url) {
-            throw ValidationError("POS_LOYALTY_URL must be an absolute http(s) URL without query or fragment, got \"\(url)\"")
-        }
-        let timeoutMs = try duration("POS_LOYALTY_TIMEOUT", default: 5_000)
-        guard LoyaltySettings.timeoutRangeMs.contains(timeoutMs) else { throw ValidationError("POS_LOYALTY_TIMEOUT must be from 100ms to 60s") }
-        let ttlMs = try duration("POS_IDEMPOTENCY_TTL", default: 86_400_000)
-        guard ttlMs >= 86_400_000 else { throw ValidationError("POS_IDEMPOTENCY_TTL must be at least 24h") }
-        return LoyaltySettings(defaultBaseUrl: url, defaultTimeoutMs: timeoutMs, idempotencyTTLMs: ttlMs)
-    }
-
-    static func count(_ name: String, default fallback: Int) throws -> Int {
-        guard let text = environment[name] else { return fallback }
-        guard let value = Int(text), value > 0 else { throw ValidationError("\(name) must be a positive integer, got \"\(text)\"") }
-        return value
-    }
-
-    static func duration(_ name: String, default fallback: Int64, allowZero: Bool = false) throws -> Int64 {
-        guard let text = environment[name] else { return fallback }
-        guard let value = DurationText.milliseconds(text), value > 0 || (allowZero && value == 0) else {
-            throw ValidationError("\(name) must be a duration such as 10s or 500ms, got \"\(text)\"")
-        }
-        return value
-    }
-
+enum MasterKey {
     /// The master key sealing secrets at rest: `POS_MASTER_KEY`, or for SQLite a key generated
     /// once into a 0600 file beside the database.
-    static func secretBox(for location: DatabaseLocation, logger: Logger) throws -> SecretBox {
-        if let encoded = environment["POS_MASTER_KEY"] {
-            do {
-                return try SecretBox(encodedMasterKey: encoded)
-            } catch {
-                throw ValidationError("POS_MASTER_KEY must be 32 bytes as base64 or hex (generate one with: openssl rand -base64 32)")
-            }
-        }
-        guard case .sqlite(let path) = location else {
-            throw ValidationError("POS_MASTER_KEY is required with this database")
+    static func secretBox(_ settings: ServiceSettings, logger: Logger) throws -> SecretBox {
+        if let masterKey = settings.masterKey { return masterKey }
+        guard case .sqlite(let path) = settings.database, settings.servingProblems.isEmpty else {
+            throw ValidationError(settings.servingProblems.joined(separator: "\n"))
         }
         let keyURL = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("master.key")
         let fileManager = FileManager.default
@@ -122,15 +66,17 @@ enum Settings {
 }
 
 enum CLILogging {
-    /// `LOG_LEVEL` and `LOG_FORMAT`; an unknown value ends the command before it does anything.
-    static func bootstrap() throws {
-        let settings: LogSettings
-        do {
-            settings = try LogSettings.from(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ValidationError(error.description)
-        }
+    static func bootstrap(_ settings: LogSettings) {
         LoggingSystem.bootstrap({ label, _ in settings.handler(label: label) }, metadataProvider: RequestLogScope.metadataProvider)
+    }
+
+    /// `LOG_LEVEL` and `LOG_FORMAT` alone, for commands without a database; an unknown value ends
+    /// the command before it does anything.
+    static func bootstrap() throws {
+        switch LogSettings.read(from: SettingsSource()) {
+        case .success(let settings): bootstrap(settings)
+        case .failure(let problems): throw ValidationError(problems.description)
+        }
     }
 }
 

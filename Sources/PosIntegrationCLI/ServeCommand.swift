@@ -13,81 +13,25 @@ import ServiceLifecycle
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP service.")
 
-    @Option(help: "Address to listen on (env POS_HOST).") var host: String?
-    @Option(help: "Port to listen on (env POS_PORT).") var port: Int?
+    @OptionGroup var listen: ListenOptions
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        try CLILogging.bootstrap()
+        let settings = try database.settings(flags: listen.flags)
         let logger = Logger(label: "pos-integration")
-        let environment = Settings.environment
-        let metrics: MetricsSettings
-        do {
-            metrics = try MetricsSettings.from(environment: environment)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        let host = host ?? environment["POS_HOST"] ?? "127.0.0.1"
-        guard let port = port ?? (environment["POS_PORT"].map { Int($0) } ?? 8080), (0...65535).contains(port) else {
-            throw ValidationError("POS_PORT must be a port number")
-        }
-        let deliveryTimeoutMs = try Settings.duration("POS_DELIVERY_TIMEOUT", default: 10_000)
-        let authCacheTTLMs = try Settings.duration("POS_AUTH_CACHE_TTL", default: 1_000, allowZero: true)
-        let maxBodyBytes = try environment["POS_MAX_BODY_BYTES"].map { text in
-            guard let value = Int(text), value > 0 else { throw ValidationError("POS_MAX_BODY_BYTES must be a positive integer") }
-            return value
-        } ?? (1 << 20)
-        let location = try database.location()
-        let secretBox = try Settings.secretBox(for: location, logger: logger)
-        let stores = try await database.openStores(logger: logger)
-        let outboundGuard = try Settings.outboundGuard()
-        let maxResponseBytes = try environment["POS_MAX_RESPONSE_BYTES"].map { text in
-            guard let value = Int(text), value > 0 else { throw ValidationError("POS_MAX_RESPONSE_BYTES must be a positive integer") }
-            return value
-        } ?? 64 * 1024
-        let transport = HTTPTransport(timeout: .milliseconds(deliveryTimeoutMs), maxResponseBytes: maxResponseBytes,
-                                      outboundGuard: outboundGuard)
-        let clock = SystemClock.now
-        let schedule = try environment["POS_RETRY_SCHEDULE"].map { text in
-            guard let schedule = RetrySchedule(parsing: text) else {
-                throw ValidationError("POS_RETRY_SCHEDULE must be comma-separated durations such as 0s,5s,5m,30m,2h")
-            }
-            return schedule
-        } ?? .standard
-        var delivery = DeliverySettings(
-            timeoutMs: deliveryTimeoutMs, schedule: schedule,
-            pollIntervalMs: try Settings.duration("POS_WORKER_POLL_INTERVAL", default: 1_000),
-            instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))",
-            rotationOverlapMs: try Settings.duration("POS_SECRET_ROTATION_OVERLAP", default: 86_400_000),
-            health: EndpointHealthPolicy(
-                failureThreshold: try Settings.count("POS_CIRCUIT_FAILURES", default: 5),
-                cooldownMs: try Settings.duration("POS_CIRCUIT_COOLDOWN", default: 60_000),
-                disableAfterMs: try Settings.duration("POS_DISABLE_AFTER", default: 5 * 86_400_000)))
-        delivery.leaseMarginMs = try Settings.duration("POS_LEASE_MARGIN", default: 30_000)
-        if environment["POS_STATUS_POLL_SCHEDULE"] != nil || environment["POS_STATUS_POLL_FOR"] != nil {
-            let steps = try environment["POS_STATUS_POLL_SCHEDULE"].map { text in
-                guard let steps = RetrySchedule(parsing: text)?.delaysMs else {
-                    throw ValidationError("POS_STATUS_POLL_SCHEDULE must be comma-separated durations such as 30s,1m,2m,5m")
-                }
-                return steps
-            } ?? RetrySchedule.statusPollingSteps
-            guard let polling = RetrySchedule.polling(steps: steps, horizonMs: try Settings.duration("POS_STATUS_POLL_FOR", default: 86_400_000)) else {
-                throw ValidationError("POS_STATUS_POLL_SCHEDULE must end with a step longer than 0s, within POS_STATUS_POLL_FOR")
-            }
-            delivery.statusPollSchedule = polling
-        }
-        guard delivery.leaseMarginMs >= 1_000 else { throw ValidationError("POS_LEASE_MARGIN must be at least 1s") }
-        let loyalty = try Settings.loyalty()
-        let consoleIdleMs = try Settings.duration("POS_CONSOLE_SESSION_IDLE", default: 30 * 60_000)
-        guard consoleIdleMs >= 60_000 else { throw ValidationError("POS_CONSOLE_SESSION_IDLE must be at least 1m") }
+        let secretBox = try MasterKey.secretBox(settings, logger: logger)
+        let stores = try await DatabaseOptions.openStores(settings, logger: logger)
+        let transport = HTTPTransport(timeout: .milliseconds(settings.deliveryTimeoutMs), maxResponseBytes: settings.maxResponseBytes,
+                                      outboundGuard: settings.outboundGuard)
         let services = ServiceGraph(
-            stores: stores, transport: transport, secretBox: secretBox, outboundGuard: outboundGuard, clock: clock,
-            delivery: delivery, authCacheTTLMs: authCacheTTLMs, loyalty: loyalty,
-            console: ConsoleSessionSettings(idleTimeoutMs: consoleIdleMs), logger: logger, metricsEnabled: metrics.enabled)
-        var edge = EdgeSettings(baseDomain: environment["POS_BASE_DOMAIN"], maxBodyBytes: maxBodyBytes, publicURL: environment["POS_PUBLIC_URL"])
-        edge.metricsToken = metrics.token
-        let settings = ServerSettings(host: host, port: port, edge: edge)
-        let (app, _) = PosApplication.make(services: services, settings: settings, logger: logger) { port in
+            stores: stores, transport: transport, secretBox: secretBox, outboundGuard: settings.outboundGuard, clock: SystemClock.now,
+            delivery: settings.delivery(
+                instanceId: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"),
+            authCacheTTLMs: settings.authCacheTTLMs, loyalty: settings.loyalty, console: settings.console, logger: logger,
+            metricsEnabled: settings.metrics.enabled)
+        let host = settings.host
+        let location = settings.database
+        let (app, _) = PosApplication.make(services: services, settings: settings.server, logger: logger) { port in
             logger.info("pos-integration listening", metadata: ["address": .string("http://\(host):\(port)"), "database": .string("\(location)")])
         }
         // SIGTERM/SIGINT: stop accepting, let in-flight attempts finish (they end within the delivery
@@ -98,9 +42,22 @@ struct ServeCommand: AsyncParsableCommand {
             await stores.shutdown()
         }
         var group = ServiceGroupConfiguration(services: [closing, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        group.maximumGracefulShutdownDuration = .milliseconds(deliveryTimeoutMs + 10_000)
+        group.maximumGracefulShutdownDuration = .milliseconds(settings.deliveryTimeoutMs + 10_000)
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()
+    }
+}
+
+/// `--host` and `--port`, which win over `POS_HOST` and `POS_PORT`.
+struct ListenOptions: ParsableArguments {
+    @Option(help: "Address to listen on (env POS_HOST).") var host: String?
+    @Option(help: "Port to listen on (env POS_PORT).") var port: Int?
+
+    var flags: [SettingVariable: String] {
+        var flags: [SettingVariable: String] = [:]
+        if let host { flags[.host] = host }
+        if let port { flags[.port] = String(port) }
+        return flags
     }
 }
 
@@ -109,8 +66,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        try CLILogging.bootstrap()
-        let stores = try await database.openStores(logger: Logger(label: "pos-integration"))
+        let stores = try await DatabaseOptions.openStores(try database.settings(), logger: Logger(label: "pos-integration"))
         await stores.shutdown()
         print(#"{"migrated":true}"#)
     }

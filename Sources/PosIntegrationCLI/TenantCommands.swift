@@ -6,8 +6,7 @@ import PosStorage
 
 /// Runs `body` against the administration service over the chosen database, then closes it.
 func withAdministration<T>(_ database: DatabaseOptions, _ body: (TenantAdministration) async throws -> T) async throws -> T {
-    try CLILogging.bootstrap()
-    let stores = try await database.openStores(logger: Logger(label: "pos-integration"))
+    let stores = try await DatabaseOptions.openStores(try database.settings(), logger: Logger(label: "pos-integration"))
     do {
         let result = try await body(TenantAdministration(tenants: stores, keys: stores, clock: SystemClock.now))
         await stores.shutdown()

@@ -207,17 +207,21 @@ struct ObservabilityTests {
 
     @Test("an unknown LOG_LEVEL or LOG_FORMAT is refused, naming it")
     func badLogSettings() throws {
-        #expect(try LogSettings.from(environment: [:]) == LogSettings(level: .info, format: .text))
-        #expect(try LogSettings.from(environment: ["LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"]) == LogSettings(level: .debug, format: .json))
-        #expect(throws: LogSettings.Invalid.self) { try LogSettings.from(environment: ["LOG_LEVEL": "loud"]) }
+        func read(_ environment: [String: String]) -> Result<LogSettings, SettingsProblems> {
+            LogSettings.read(from: SettingsSource(environment: environment))
+        }
+        #expect(try read([:]).get() == LogSettings(level: .info, format: .text))
+        #expect(try read(["LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"]).get() == LogSettings(level: .debug, format: .json))
+        #expect(throws: SettingsProblems.self) { try read(["LOG_LEVEL": "loud"]).get() }
         do {
-            _ = try LogSettings.from(environment: ["LOG_LEVEL": "loud"])
+            _ = try read(["LOG_LEVEL": "loud"]).get()
         } catch {
             #expect(error.description.contains("LOG_LEVEL") && error.description.contains("\"loud\""))
         }
-        #expect(throws: LogSettings.Invalid.self) { try LogSettings.from(environment: ["LOG_FORMAT": "xml"]) }
-        #expect(throws: LogSettings.Invalid.self) { try MetricsSettings.from(environment: ["POS_METRICS": "maybe"]) }
-        #expect(try MetricsSettings.from(environment: ["POS_METRICS": "off", "POS_METRICS_TOKEN": "t"]) == MetricsSettings(enabled: false, token: "t"))
+        #expect(throws: SettingsProblems.self) { try read(["LOG_FORMAT": "xml"]).get() }
+        let metrics = { (environment: [String: String]) in try ServiceSettings.read(from: SettingsSource(environment: environment)).settings.get().metrics }
+        #expect(throws: SettingsProblems.self) { try metrics(["POS_METRICS": "maybe"]) }
+        #expect(try metrics(["POS_METRICS": "off", "POS_METRICS_TOKEN": "t"]) == MetricsSettings(enabled: false, token: "t"))
     }
 
     @Test("the command exits non-zero on a bad LOG_LEVEL, naming it, before a database file exists")
