@@ -207,6 +207,12 @@ struct AlertEventsTests {
                 #expect(page.status == 200)
                 #expect(page.text.contains("all outlets"), "\(path)")
             }
+            // A blank outlet in the console's form registers one too.
+            let created = try await browser.post("/console/webhooks", [("outletId", " "), ("provider", "console-relay"), ("callbackUrl", relay.url),
+                                                                       ("events[]", EventCatalogue.deliveryDeadLettered)])
+            #expect(created.status == 201, "\(created.text)")
+            let fromConsole = try await service.services.webhooks.webhooks(tenant: acme.tenant).first { $0.provider == "console-relay" }
+            #expect(fromConsole != nil && fromConsole?.outletId == nil)
         }
     }
 

@@ -147,7 +147,9 @@ struct WebhookPages: Sendable {
         let events = form.events ?? []
         let registration: WebhookService.Registration
         do {
-            let command = RegisterWebhook(outletId: values.outletId, provider: values.provider, callbackUrl: values.callbackUrl, events: events)
+            // A blank outlet registers a tenant-wide webhook, as an absent `outletId` does in the API.
+            let command = RegisterWebhook(outletId: values.outletId.isEmpty ? nil : values.outletId, provider: values.provider,
+                                          callbackUrl: values.callbackUrl, events: events)
             registration = try await kit.services.webhooks.register(command, tenant: tenant)
         } catch let error as ServiceError {
             guard let message = Self.formMessage(error) else { throw error }
