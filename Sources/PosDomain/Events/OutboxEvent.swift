@@ -2,7 +2,7 @@
 /// a menu import) name their subject the same way; alerts name the delivery, webhook or provider
 /// connection they are about.
 public struct EventSubject: Sendable, Equatable, Hashable {
-    public enum Kind: String, Sendable, CaseIterable {
+    public enum Kind: String, Sendable {
         case order
         case outlet
         case menu
