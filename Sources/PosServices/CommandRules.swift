@@ -46,7 +46,7 @@ enum FieldRules {
 
 extension RegisterWebhook {
     func validated() throws(ValidationError) -> RegisterWebhook {
-        try FieldRules.identifier(outletId, "outletId")
+        if let outletId { try FieldRules.identifier(outletId, "outletId") }
         try FieldRules.identifier(provider, "provider")
         try FieldRules.text(callbackUrl, "callbackUrl", maxBytes: FieldRules.maxURLBytes)
         return RegisterWebhook(outletId: outletId, provider: provider, callbackUrl: callbackUrl, events: try FieldRules.events(events))

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PosConnectors
 import PosDomain
@@ -118,14 +119,15 @@ public struct ConnectorDeliverer: Sendable {
     }
 
     /// Marks an authorization-code connection as needing the merchant's approval again (its refresh
-    /// token was refused); dispatches stop with that reason until the OAuth callback stores new tokens.
+    /// token was refused), with the `provider_connection.reauthorization_required` alert; dispatches
+    /// stop with that reason until the OAuth callback stores new tokens.
     public static func markReauthorizationRequired(providers: any ProviderStore, tenantId: String, slug: String, at now: Int64,
                                                    logger: Logger) async {
+        let status = CredentialProvider.reauthorizationRequired
         do {
-            guard var connection = try await providers.connection(tenantId: tenantId, slug: slug), connection.status == "active" else { return }
-            connection.status = CredentialProvider.reauthorizationRequired
-            connection.updatedAt = now
-            _ = try await providers.upsertConnection(connection)
+            _ = try await providers.markConnection(
+                tenantId: tenantId, slug: slug, status: status, at: now,
+                alert: Alert.reauthorizationRequired(tenantId: tenantId, provider: slug, status: status, at: now, id: UUID().uuidString.lowercased()))
         } catch {
             // Dispatches still stop with the reason; only the connection's shown status lags until the next refusal.
             logger.warning("could not mark the connection reauthorization_required", metadata: [

@@ -101,7 +101,7 @@ public struct OperationsService: Sendable {
     static func attention(webhooks: [Webhook], connections: [ProviderConnection], now: Int64) -> [AttentionItem] {
         var items: [AttentionItem] = []
         for webhook in webhooks {
-            let subject = "webhook \(webhook.id) (\(webhook.provider), outlet \(webhook.outletId))"
+            let subject = "webhook \(webhook.id) (\(webhook.provider), \(webhook.outletId.map { "outlet \($0)" } ?? "all outlets"))"
             if !webhook.isActive, let reason = webhook.disabledReason {
                 items.append(AttentionItem(kind: .webhookDisabled, subject: subject, detail: reason, webhookId: webhook.id))
             } else if webhook.health.isOpen(at: now) {

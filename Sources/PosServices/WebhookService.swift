@@ -3,15 +3,16 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
-/// `POST /webhooks/register`, validated: where an outlet's events go.
+/// `POST /webhooks/register`, validated: where an outlet's events go, or all of the tenant's
+/// (`outletId` nil: a tenant-wide webhook, such as an ops relay for alerts).
 public struct RegisterWebhook: Sendable, Equatable {
-    public let outletId: String
+    public let outletId: String?
     public let provider: String
     public let callbackUrl: String
     /// Names from the event catalogue, without repeats.
     public let events: [String]
 
-    public init(outletId: String, provider: String, callbackUrl: String, events: [String]) {
+    public init(outletId: String?, provider: String, callbackUrl: String, events: [String]) {
         self.outletId = outletId
         self.provider = provider
         self.callbackUrl = callbackUrl
@@ -97,7 +98,7 @@ public struct WebhookService: Sendable {
 
     /// A small signed `ping` event; registration succeeds whatever it gets.
     private func ping(_ webhook: Webhook, secrets: [WebhookSecret]) async -> ConnectorOutcome {
-        let body = #"{"type":"ping","webhookId":\#(webhook.id),"outletId":\#(JSONText.quoted(webhook.outletId)),"timestamp":"\#(RFC3339.format(milliseconds: clock()))"}"#
+        let body = #"{"type":"ping","webhookId":\#(webhook.id),"outletId":\#(webhook.outletId.map(JSONText.quoted) ?? "null"),"timestamp":"\#(RFC3339.format(milliseconds: clock()))"}"#
         return await connector.send(ConnectorRequest(
             deliveryId: "ping_" + UUID().uuidString.lowercased(), event: "ping", attemptNumber: 1, orderBytes: Array(body.utf8),
             order: nil, destination: .webhook(url: webhook.callbackUrl, secrets: secrets)))

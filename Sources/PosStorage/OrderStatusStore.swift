@@ -1,16 +1,25 @@
 import PosDomain
 
 /// An event to publish in the same transaction as the change that caused it: to the outlet's
-/// subscribed webhooks, or as a job for `connector`, first due at `dueAt` (now when nil).
+/// subscribed webhooks (and the tenant-wide ones), or as a job for `connector`, first due at
+/// `dueAt` (now when nil).
 public struct EventPublication: Sendable, Equatable {
     public var event: OutboxEvent
     public var connector: String?
     public var dueAt: Int64?
+    /// The webhook that does not get it: the one an alert is about.
+    public var exceptWebhookId: Int64?
 
-    public init(event: OutboxEvent, connector: String? = nil, dueAt: Int64? = nil) {
+    public init(event: OutboxEvent, connector: String? = nil, dueAt: Int64? = nil, exceptWebhookId: Int64? = nil) {
         self.event = event
         self.connector = connector
         self.dueAt = dueAt
+        self.exceptWebhookId = exceptWebhookId
+    }
+
+    /// An alert: to the tenant's subscribed webhooks, never to a POS nor to the webhook it is about.
+    public init(_ alert: Alert) {
+        self.init(event: alert.event, exceptWebhookId: alert.aboutWebhookId)
     }
 }
 

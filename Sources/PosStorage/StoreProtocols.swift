@@ -99,14 +99,15 @@ public protocol OperatorKeyStore: Sendable {
 
 public struct NewWebhook: Sendable {
     public var tenantId: String
-    public var outletId: String
+    /// nil: tenant-wide.
+    public var outletId: String?
     public var provider: String
     public var callbackUrl: String
     public var events: [String]
     public var sealedSecret: String
     public var createdAt: Int64
 
-    public init(tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], sealedSecret: String, createdAt: Int64) {
+    public init(tenantId: String, outletId: String?, provider: String, callbackUrl: String, events: [String], sealedSecret: String, createdAt: Int64) {
         self.tenantId = tenantId
         self.outletId = outletId
         self.provider = provider
@@ -131,7 +132,8 @@ public struct WebhookChange: Sendable, Equatable {
 }
 
 public protocol WebhookStore: Sendable {
-    /// Throws ``StoreError/conflict(_:)`` when the outlet already has a live webhook for the provider.
+    /// Throws ``StoreError/conflict(_:)`` when the outlet (or the tenant, for a tenant-wide webhook)
+    /// already has a live webhook for the provider.
     func createWebhook(_ webhook: NewWebhook) async throws -> Webhook
     func webhook(id: Int64, tenantId: String) async throws -> Webhook?
     /// The live webhook with its sealed signing secrets (for a test ping); nil when there is none.
@@ -357,7 +359,9 @@ public protocol OrderStore: Sendable {
     func acceptOrder(_ order: NewOrder, completionWithoutTargets: DispatchCompletion,
                      makeDeliveryId: @escaping @Sendable () -> String) async throws -> AcceptedOrder
     /// Records attempts and moves their deliveries — and, when given, completes the order's
-    /// dispatch and updates the endpoints' health — in one transaction.
+    /// dispatch and updates the endpoints' health — in one transaction, with the alerts these
+    /// transitions raise (`delivery.dead_lettered`, `webhook.circuit_opened`, `webhook.disabled`),
+    /// each once per transition.
     func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?, health: [EndpointHealthUpdate]) async throws
     func order(id: String, tenantId: String) async throws -> OrderDetail?
     func orderCount(tenantId: String) async throws -> Int
@@ -377,6 +381,9 @@ public protocol ProviderStore: Sendable {
     func outletProvider(tenantId: String, outletId: String) async throws -> OutletProvider?
     /// Records a multi-step connector's finished steps on its delivery, at once.
     func saveProgress(deliveryId: String, progress: String, at: Int64) async throws
+    /// Sets an active connection's status to `status` and publishes `alert` with the change, in one
+    /// transaction; false (and no alert) when the connection is missing or was not active.
+    func markConnection(tenantId: String, slug: String, status: String, at: Int64, alert: Alert) async throws -> Bool
 }
 
 /// Health of the database itself, for `/ready`.

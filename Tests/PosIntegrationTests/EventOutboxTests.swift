@@ -56,7 +56,10 @@ struct EventOutboxTests {
 
     @Test("the catalogue lists what the next capabilities emit; only order.paid can be dispatched")
     func catalogue() {
-        #expect(EventCatalogue.names == ["order.paid", "order.status_updated", "order.cancelled", "menu.updated", "outlet.updated"])
+        #expect(EventCatalogue.names == ["order.paid", "order.status_updated", "order.cancelled", "menu.updated", "outlet.updated",
+                                         "delivery.dead_lettered", "webhook.disabled", "webhook.circuit_opened",
+                                         "provider_connection.reauthorization_required"])
+        #expect(EventCatalogue.alertNames.allSatisfy { !EventCatalogue.dispatchableNames.contains($0) })
         #expect(EventCatalogue.dispatchableNames == ["order.paid"])
     }
 }

@@ -56,7 +56,7 @@ struct WebhookPages: Sendable {
         init(_ webhook: Webhook, now: Int64) {
             id = webhook.id
             provider = webhook.provider
-            outletId = webhook.outletId
+            outletId = WebhookPages.outlet(of: webhook)
             callbackUrl = webhook.callbackUrl
             eventList = webhook.events.joined(separator: ", ")
             isActive = webhook.isActive
@@ -136,6 +136,9 @@ struct WebhookPages: Sendable {
         let value: String
     }
 
+    /// The webhook's outlet as the console shows it; a tenant-wide webhook gets the events of all outlets.
+    static func outlet(of webhook: Webhook) -> String { webhook.outletId ?? "all outlets" }
+
     @Sendable func create(_ visit: Visit) async throws -> Response {
         let tenant = try visit.tenant()
         let form = try visit.form(CreateForm.self)
@@ -144,7 +147,9 @@ struct WebhookPages: Sendable {
         let events = form.events ?? []
         let registration: WebhookService.Registration
         do {
-            let command = RegisterWebhook(outletId: values.outletId, provider: values.provider, callbackUrl: values.callbackUrl, events: events)
+            // A blank outlet registers a tenant-wide webhook, as an absent `outletId` does in the API.
+            let command = RegisterWebhook(outletId: values.outletId.isEmpty ? nil : values.outletId, provider: values.provider,
+                                          callbackUrl: values.callbackUrl, events: events)
             registration = try await kit.services.webhooks.register(command, tenant: tenant)
         } catch let error as ServiceError {
             guard let message = Self.formMessage(error) else { throw error }
@@ -156,7 +161,7 @@ struct WebhookPages: Sendable {
         let view = SecretView(
             heading: "Webhook \(webhook.id) registered", secret: registration.secret,
             note: "This is the webhook's signing secret. Copy it now into the receiver's configuration: it is shown only on this page, never again.",
-            facts: [Fact(label: "Provider", value: webhook.provider), Fact(label: "Outlet", value: webhook.outletId),
+            facts: [Fact(label: "Provider", value: webhook.provider), Fact(label: "Outlet", value: Self.outlet(of: webhook)),
                     Fact(label: "URL", value: webhook.callbackUrl), Fact(label: "Events", value: webhook.events.joined(separator: ", ")),
                     Fact(label: "Ping", value: ping.delivered ? "delivered (\(WebhookRow.ping(status: ping.statusCode, error: nil)))"
                         : "not delivered: \(WebhookRow.ping(status: ping.statusCode, error: ping.error))")],
@@ -250,7 +255,7 @@ struct WebhookPages: Sendable {
             heading: "New secret for webhook \(webhook.id)", secret: rotated.secret,
             note: "Copy it now into the receiver's configuration: it is shown only on this page, never again."
                 + (webhook.previousSecretExpiresAt.map { " The previous secret keeps signing too until \(Format.time($0))." } ?? ""),
-            facts: [Fact(label: "Provider", value: webhook.provider), Fact(label: "Outlet", value: webhook.outletId),
+            facts: [Fact(label: "Provider", value: webhook.provider), Fact(label: "Outlet", value: Self.outlet(of: webhook)),
                     Fact(label: "URL", value: webhook.callbackUrl)],
             back: "\(Console.root)/webhooks/\(webhook.id)", backLabel: "Back to the webhook")
         return try kit.render("secret-once", title: "Secret rotated", view: view, visit: visit, section: .webhooks)

@@ -27,14 +27,15 @@ public enum OutboxPolicy {
     }
 
     /// The deliveries of a new event: one to `connector` when the event goes to a POS (a built-in
-    /// transformer, or a connector job), otherwise one per active webhook subscribed to its type.
+    /// transformer, or a connector job), otherwise one per active webhook subscribed to its type,
+    /// but for `exceptWebhookId` (the webhook an alert is about).
     public static func plan(_ event: OutboxEvent, connector: String?, webhooks: [WebhookTarget], firstAttempt: FirstAttempt,
-                            makeId: () -> String) -> [PlannedDelivery] {
+                            exceptWebhookId: Int64? = nil, makeId: () -> String) -> [PlannedDelivery] {
         if let connector {
             return [PlannedDelivery(delivery: delivery(of: event, id: makeId(), webhookId: nil, connector: connector,
                                                        circuitOpenUntil: nil, firstAttempt: firstAttempt), target: nil)]
         }
-        return webhooks.filter { $0.webhook.isSubscribed(to: event.type) }.map { target in
+        return webhooks.filter { $0.webhook.isSubscribed(to: event.type) && $0.webhook.id != exceptWebhookId }.map { target in
             let health = target.webhook.health
             let openUntil = health.isOpen(at: event.createdAt) ? health.circuitOpenUntil : nil
             return PlannedDelivery(delivery: delivery(of: event, id: makeId(), webhookId: target.webhook.id, connector: "webhook",

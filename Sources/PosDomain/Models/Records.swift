@@ -66,7 +66,9 @@ public struct OperatorKeyRecord: Sendable, Equatable {
 public struct Webhook: Sendable, Equatable {
     public var id: Int64
     public var tenantId: String
-    public var outletId: String
+    /// The outlet whose events it gets; nil for a tenant-wide webhook, which gets every subscribed
+    /// event of the tenant (all outlets, and events of no outlet such as alerts about connections).
+    public var outletId: String?
     public var provider: String
     public var callbackUrl: String
     public var events: [String]
@@ -83,7 +85,7 @@ public struct Webhook: Sendable, Equatable {
     /// Endpoint health: failures in a row, since when it has only failed, and until when its circuit is open.
     public var health: EndpointHealth = EndpointHealth()
 
-    public init(id: Int64, tenantId: String, outletId: String, provider: String, callbackUrl: String, events: [String], isActive: Bool, createdAt: Int64, updatedAt: Int64,
+    public init(id: Int64, tenantId: String, outletId: String?, provider: String, callbackUrl: String, events: [String], isActive: Bool, createdAt: Int64, updatedAt: Int64,
                 disabledReason: String? = nil, lastPingStatus: Int? = nil, lastPingError: String? = nil, previousSecretExpiresAt: Int64? = nil,
                 health: EndpointHealth = EndpointHealth()) {
         self.id = id

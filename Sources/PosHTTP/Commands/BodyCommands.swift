@@ -14,7 +14,7 @@ extension DispatchRequest: JSONBodyCommand {
 extension RegisterWebhook: JSONBodyCommand {
     init(json root: JSONNode, bytes: [UInt8]) throws(ValidationError) {
         let reader = try FieldReader.object(root, path: "")
-        self.init(outletId: try reader.string("outletId"), provider: try reader.string("provider"),
+        self.init(outletId: try reader.optionalString("outletId"), provider: try reader.string("provider"),
                   callbackUrl: try reader.string("callbackUrl"), events: try BodyFields.events(reader))
     }
 }

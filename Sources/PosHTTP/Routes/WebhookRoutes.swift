@@ -11,7 +11,8 @@ struct WebhookRoutes: Sendable {
     struct Registered: Encodable {
         struct Body: Encodable {
             let id: Int64
-            let outletId: String
+            /// Absent for a tenant-wide webhook.
+            let outletId: String?
             let provider: String
             let callbackUrl: String
             let events: [String]
@@ -123,7 +124,8 @@ struct WebhookView: Encodable {
     }
 
     let id: Int64
-    let outletId: String
+    /// Absent for a tenant-wide webhook.
+    let outletId: String?
     let provider: String
     let callbackUrl: String
     let events: [String]

@@ -589,7 +589,53 @@ enum Migrations {
             // Dead letters per tenant: only dead rows, so it is small and rarely written.
             "CREATE INDEX deliveries_dead ON deliveries (tenant_id, updated_at) WHERE status = 'dead'",
         ]),
-        Step(version: 16, name: "deliveries of one subject and target in emission order", statements: [
+        Step(version: 16, name: "tenant-wide webhooks", statements: [
+            // A webhook without an outlet gets every subscribed event of its tenant (alerts to an ops relay).
+            // SQLite cannot drop NOT NULL: the table is rebuilt, as deliveries were in step 5.
+            .sqlite("""
+            CREATE TABLE webhooks_v16 (
+                id {{ID}},
+                tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                outlet_id TEXT,
+                provider TEXT NOT NULL,
+                callback_url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                secret_sealed TEXT NOT NULL,
+                is_active BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                deleted_at BIGINT,
+                previous_secret_sealed TEXT,
+                previous_secret_expires_at BIGINT,
+                last_ping_status BIGINT,
+                last_ping_error TEXT,
+                disabled_reason TEXT,
+                consecutive_failures BIGINT NOT NULL DEFAULT 0,
+                failing_since BIGINT,
+                circuit_open_until BIGINT
+            )
+            """),
+            .sqlite("""
+            INSERT INTO webhooks_v16 (id, tenant_id, outlet_id, provider, callback_url, events, secret_sealed, is_active, created_at, updated_at,
+                                      deleted_at, previous_secret_sealed, previous_secret_expires_at, last_ping_status, last_ping_error,
+                                      disabled_reason, consecutive_failures, failing_since, circuit_open_until)
+            SELECT id, tenant_id, outlet_id, provider, callback_url, events, secret_sealed, is_active, created_at, updated_at,
+                   deleted_at, previous_secret_sealed, previous_secret_expires_at, last_ping_status, last_ping_error,
+                   disabled_reason, consecutive_failures, failing_since, circuit_open_until
+            FROM webhooks
+            """),
+            .sqlite("DROP TABLE webhooks"),
+            .sqlite("ALTER TABLE webhooks_v16 RENAME TO webhooks"),
+            .postgres("DROP INDEX webhooks_live_outlet_provider"),
+            .postgres("ALTER TABLE webhooks ALTER COLUMN outlet_id DROP NOT NULL"),
+            // One live webhook per outlet (or tenant-wide, keyed '') and provider; fan-out reads by the
+            // same key: the outlet's webhooks and the tenant-wide ones.
+            """
+            CREATE UNIQUE INDEX webhooks_live_outlet_provider ON webhooks (tenant_id, COALESCE(outlet_id, ''), provider)
+            WHERE deleted_at IS NULL
+            """,
+        ]),
+        Step(version: 17, name: "deliveries of one subject and target in emission order", statements: [
             // Whether a delivery waits for the earlier ones of its subject and target. Jobs that only
             // read from a POS (status polls, menu imports) do not: a poll waits hours between looks
             // and would hold back the cancellation behind it.

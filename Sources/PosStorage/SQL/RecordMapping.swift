@@ -39,7 +39,7 @@ enum RecordMapping {
         let webhook = Webhook(
             id: try row.int64("id"),
             tenantId: try row.string("tenant_id"),
-            outletId: try row.string("outlet_id"),
+            outletId: try row.optionalString("outlet_id"),
             provider: try row.string("provider"),
             callbackUrl: try row.string("callback_url"),
             events: try row.strings("events"),
@@ -313,7 +313,8 @@ extension StoreError {
     }
 
     static func webhookExists(_ new: NewWebhook) -> StoreError {
-        .conflict("outlet \"\(new.outletId)\" already has a webhook for provider \"\(new.provider)\"")
+        .conflict(new.outletId.map { "outlet \"\($0)\" already has a webhook for provider \"\(new.provider)\"" }
+            ?? "the tenant already has a tenant-wide webhook for provider \"\(new.provider)\"")
     }
 }
 

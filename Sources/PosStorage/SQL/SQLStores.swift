@@ -319,13 +319,26 @@ public final class SQLStores: StoreEngine {
 
     public func recordAttempts(_ attempts: [RecordedAttempt], completion: DispatchCompletion?, health: [EndpointHealthUpdate]) async throws {
         try await write { db in
+            var alerts: [Alert] = []
             for update in health {
                 let state = update.verdict.health
+                // Opened from closed: the conditional write finds the transition once, whoever else records meanwhile.
+                let opened = try state.circuitOpenUntil.map { openUntil in
+                    try db.execute("""
+                        UPDATE webhooks SET circuit_open_until = ? WHERE id = ? AND circuit_open_until IS NULL AND is_active = TRUE
+                            AND deleted_at IS NULL
+                        """, [openUntil, update.webhookId]) == 1
+                } ?? false
                 try db.execute("UPDATE webhooks SET consecutive_failures = ?, failing_since = ?, circuit_open_until = ? WHERE id = ?",
                                [state.consecutiveFailures, state.failingSince, state.circuitOpenUntil, update.webhookId])
-                if let reason = update.verdict.disabledReason {
-                    try db.execute("UPDATE webhooks SET is_active = FALSE, disabled_reason = ?, updated_at = ? WHERE id = ?",
-                                   [reason, update.at, update.webhookId])
+                let disabled = try update.verdict.disabledReason.map { reason in
+                    try db.execute("UPDATE webhooks SET is_active = FALSE, disabled_reason = ?, updated_at = ? WHERE id = ? AND is_active = TRUE",
+                                   [reason, update.at, update.webhookId]) == 1
+                } ?? false
+                guard opened || disabled, let webhook = try Self.webhook(id: update.webhookId, db) else { continue }
+                if opened { alerts.append(Alert.circuitOpened(webhook, health: state, at: update.at, id: Self.makeId())) }
+                if disabled, let reason = update.verdict.disabledReason {
+                    alerts.append(Alert.webhookDisabled(webhook, health: state, reason: reason, at: update.at, id: Self.makeId()))
                 }
             }
             for recorded in attempts {
@@ -337,13 +350,24 @@ public final class SQLStores: StoreEngine {
                     ON CONFLICT (delivery_id, attempt_number) DO NOTHING
                     """, [attempt.deliveryId, attempt.attemptNumber, attempt.startedAt, attempt.durationMs, attempt.statusCode,
                           attempt.errorClass, attempt.error, attempt.responseExcerpt, attempt.signedWith])
-                try db.execute("""
+                // A delivery already dead stays as it was: it died once, and raised its alert then.
+                let dies = recorded.transition.status == .dead
+                let moved = try db.execute("""
                     UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
                         lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
-                    WHERE id = ?
+                    WHERE id = ?\(dies ? " AND status <> 'dead'" : "")
                     """, [recorded.transition.status.rawValue, attempt.attemptNumber, recorded.transition.nextAttemptAt, attempt.statusCode,
-                          attempt.error, recorded.at, recorded.transition.status == .delivered ? recorded.at : nil, attempt.deliveryId])
+                          attempt.error, recorded.at, recorded.transition.status == .delivered ? recorded.at : nil, attempt.deliveryId]) == 1
+                if dies, moved, let row = try db.queryOne("""
+                    SELECT \(SharedSQL.deliveryColumns), e.outlet_id AS event_outlet_id FROM deliveries d JOIN events e ON e.id = d.event_id
+                    WHERE d.id = ?
+                    """, [attempt.deliveryId]),
+                    let alert = Alert.deadLettered(try RecordMapping.delivery(row), outletId: try row.optionalString("event_outlet_id"),
+                                                   reason: attempt.error, attempts: attempt.attemptNumber, at: recorded.at, id: Self.makeId()) {
+                    alerts.append(alert)
+                }
             }
+            try Self.publish(alerts.map(EventPublication.init), makeDeliveryId: Self.makeId, db)
             if let completion {
                 try db.execute("""
                     UPDATE orders SET dispatch_status = ?, dispatch_reason = ?, first_response = COALESCE(first_response, ?),
@@ -351,7 +375,7 @@ public final class SQLStores: StoreEngine {
                     WHERE id = ?
                     """, [completion.status.rawValue, completion.reason, completion.response, completion.externalOrderId, completion.at,
                           completion.status == .dispatched ? completion.at : nil, completion.orderId])
-                try Self.publish(completion.publications, makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+                try Self.publish(completion.publications, makeDeliveryId: Self.makeId, db)
             }
         }
     }
@@ -399,7 +423,8 @@ public final class SQLStores: StoreEngine {
             let event = publication.event
             let webhooks = publication.connector == nil ? try liveWebhooks(tenantId: event.tenantId, outletId: event.outletId, db) : []
             let planned = OutboxPolicy.plan(event, connector: publication.connector, webhooks: webhooks,
-                                            firstAttempt: publication.dueAt.map(OutboxPolicy.FirstAttempt.at) ?? .outbox, makeId: makeDeliveryId)
+                                            firstAttempt: publication.dueAt.map(OutboxPolicy.FirstAttempt.at) ?? .outbox,
+                                            exceptWebhookId: publication.exceptWebhookId, makeId: makeDeliveryId)
             guard !planned.isEmpty else { continue }
             try insert(event, planned, lease: nil, db)
             all += planned
@@ -408,14 +433,18 @@ public final class SQLStores: StoreEngine {
         return all
     }
 
-    /// The tenant's active webhooks for an outlet, or for every outlet when `outletId` is nil.
+    /// The tenant's active webhooks for an event of `outletId`: the outlet's and the tenant-wide ones
+    /// (only the tenant-wide ones for an event of no outlet). The outlet is compared as the live
+    /// webhooks' unique index keys it, with '' for tenant-wide, so the index serves fan-out too.
     private static func liveWebhooks(tenantId: String, outletId: String?, _ db: any SQLSession) throws -> [WebhookTarget] {
-        let outlet = outletId == nil ? "" : " AND w.outlet_id = ?"
-        return try db.query("""
+        try db.query("""
             SELECT \(SharedSQL.webhookColumns) FROM webhooks w
-            WHERE w.tenant_id = ?\(outlet) AND w.is_active = TRUE AND w.deleted_at IS NULL ORDER BY w.id
-            """, [tenantId] + (outletId.map { [$0] } ?? [])).map(RecordMapping.webhookTarget)
+            WHERE w.tenant_id = ? AND COALESCE(w.outlet_id, '') IN ('', ?) AND w.is_active = TRUE AND w.deleted_at IS NULL ORDER BY w.id
+            """, [tenantId, outletId ?? ""]).map(RecordMapping.webhookTarget)
     }
+
+    /// An id for an event or delivery written inside the store (alerts, follow-up jobs).
+    static func makeId() -> String { UUID().uuidString.lowercased() }
 
     /// Writes an event and its planned deliveries; those leased for an inline first attempt get `lease`.
     private static func insert(_ event: OutboxEvent, _ planned: [PlannedDelivery], lease: DeliveryLease?, _ db: any SQLSession) throws {
@@ -617,6 +646,17 @@ public final class SQLStores: StoreEngine {
     public func saveProgress(deliveryId: String, progress: String, at: Int64) async throws {
         try await write { db in
             try db.execute("UPDATE deliveries SET progress = ?, updated_at = ? WHERE id = ?", [progress, at, deliveryId])
+        }
+    }
+
+    public func markConnection(tenantId: String, slug: String, status: String, at: Int64, alert: Alert) async throws -> Bool {
+        try await write { db in
+            guard try db.execute("""
+                UPDATE provider_connections SET status = ?, updated_at = ? WHERE tenant_id = ? AND slug = ? AND status = 'active'
+                """, [status, at, tenantId, slug]) == 1
+            else { return false }
+            try Self.publish([EventPublication(alert)], makeDeliveryId: Self.makeId, db)
+            return true
         }
     }
 }
