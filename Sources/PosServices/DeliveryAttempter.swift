@@ -74,10 +74,13 @@ public struct DeliveryAttempter: Sendable {
             metrics.enqueueToFirstAttempt(ms: attempt.startedAt - delivery.createdAt)
         }
         // Only the endpoint's own answers count against it, not our configuration.
-        let update = target.map { target in
+        let update = target.flatMap { target -> EndpointHealthUpdate? in
             let verdict = outcome.failureClass == .configuration
                 ? EndpointHealthPolicy.Verdict(health: target.webhook.health, disabledReason: nil)
                 : health.after(target.webhook.health, succeeded: outcome.succeeded, at: finishedAt)
+            // Written only when it changes (a failure, a recovery, a circuit or disable transition):
+            // a success to a healthy endpoint writes nothing, so its deliveries never queue on its row.
+            guard verdict.changes(target.webhook.health) else { return nil }
             return EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt)
         }
         return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt), health: update)

@@ -199,6 +199,54 @@ struct EndpointHealthTests {
         }
     }
 
+    /// Counts every UPDATE of a webhooks row from now on (`webhook_writes`).
+    static func countWebhookWrites(_ stores: SQLStores) async throws {
+        _ = try await stores.engine.write { db in
+            try db.execute("CREATE TABLE webhook_writes (webhook_id BIGINT NOT NULL)", [])
+            switch db.dialect {
+            case .sqlite:
+                try db.execute("""
+                    CREATE TRIGGER webhook_writes AFTER UPDATE ON webhooks BEGIN INSERT INTO webhook_writes VALUES (NEW.id); END
+                    """, [])
+            case .postgres:
+                try db.execute("""
+                    CREATE FUNCTION count_webhook_write() RETURNS trigger AS $$
+                    BEGIN INSERT INTO webhook_writes VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql
+                    """, [])
+                try db.execute("""
+                    CREATE TRIGGER webhook_writes AFTER UPDATE ON webhooks FOR EACH ROW EXECUTE FUNCTION count_webhook_write()
+                    """, [])
+            }
+        }
+    }
+
+    static func webhookWrites(_ stores: SQLStores) async throws -> Int {
+        try await stores.engine.read { db in try db.query("SELECT webhook_id FROM webhook_writes", []).count }
+    }
+
+    @Test("successful deliveries leave the webhook's health row alone; a failure and the recovery after it write it",
+          arguments: StoreEngines.all)
+    func noHotRow(_ factory: StoreEngines.Factory) async throws {
+        let receiver = try await WebhookReceiver.start(statuses: Array(repeating: 200, count: 10) + [500])
+        defer { Task { await receiver.stop() } }
+        try await DeliveryOrderTests.withReplicas(factory, schedule: Self.fast, receiver: receiver) { services, keys in
+            let stores = try #require(services[0].stores as? SQLStores)
+            try await Self.countWebhookWrites(stores)
+            var last: [String] = []
+            for order in 1...10 {
+                let planned = try await DeliveryOrderTests.emit(services[0], tenantId: keys.tenant.id, orderId: "ord-\(order)", seq: 1)
+                last += planned.map(\.delivery.id)
+            }
+            for id in last { #expect(await DeliveryOrderTests.finished(id, on: services)) }
+            #expect(receiver.received.count == 10)
+            #expect(try await Self.webhookWrites(stores) == 0, "ten successes wrote nothing to the webhook's row")
+
+            let failing = try #require(try await DeliveryOrderTests.emit(services[0], tenantId: keys.tenant.id, orderId: "ord-11", seq: 1).first)
+            #expect(await DeliveryOrderTests.finished(failing.delivery.id, on: services))
+            #expect(try await Self.webhookWrites(stores) == 2, "the failure, then the recovery")
+        }
+    }
+
     @Test("a webhook that only fails for POS_DISABLE_AFTER is disabled with a reason; re-enabling resumes its deliveries")
     func autoDisable() async throws {
         let receiver = try await WebhookReceiver.start(statuses: [500, 500])

@@ -41,6 +41,9 @@ public struct EndpointHealthPolicy: Sendable, Equatable {
             self.health = health
             self.disabledReason = disabledReason
         }
+
+        /// Whether this verdict changes an endpoint that was `before`: only then is it written.
+        public func changes(_ before: EndpointHealth) -> Bool { health != before || disabledReason != nil }
     }
 
     /// The endpoint's health after an attempt that succeeded or not at `now`.
