@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
         try CLILogging.bootstrap()
         let logger = Logger(label: "pos-integration")
         let environment = Settings.environment
+        let traceExport = try TraceExport.bootstrap(environment: environment, logger: logger)
         let metrics: MetricsSettings
         do {
             metrics = try MetricsSettings.from(environment: environment)
@@ -97,7 +98,8 @@ struct ServeCommand: AsyncParsableCommand {
             await transport.shutdown()
             await stores.shutdown()
         }
-        var group = ServiceGroupConfiguration(services: [closing, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Listed first, so it stops last and exports the spans of the shutdown too.
+        var group = ServiceGroupConfiguration(services: [traceExport].compactMap { $0 } + [closing, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .milliseconds(deliveryTimeoutMs + 10_000)
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()

@@ -28,8 +28,12 @@ public struct OutboxEvent: Sendable, Equatable {
     public var outletId: String?
     public var payload: [UInt8]
     public var createdAt: Int64
+    /// The W3C trace context of the request or attempt that emitted it, kept by the store so the
+    /// worker's attempts join that trace; nil when tracing was off.
+    public var traceparent: String?
 
-    public init(id: String, tenantId: String, type: String, subject: EventSubject, outletId: String?, payload: [UInt8], createdAt: Int64) {
+    public init(id: String, tenantId: String, type: String, subject: EventSubject, outletId: String?, payload: [UInt8], createdAt: Int64,
+                traceparent: String? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.type = type
@@ -37,6 +41,7 @@ public struct OutboxEvent: Sendable, Equatable {
         self.outletId = outletId
         self.payload = payload
         self.createdAt = createdAt
+        self.traceparent = traceparent
     }
 }
 

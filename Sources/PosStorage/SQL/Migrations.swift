@@ -589,6 +589,11 @@ enum Migrations {
             // Dead letters per tenant: only dead rows, so it is small and rarely written.
             "CREATE INDEX deliveries_dead ON deliveries (tenant_id, updated_at) WHERE status = 'dead'",
         ]),
+        // 16 is taken by another change; the runner applies whichever steps a database lacks.
+        Step(version: 17, name: "the trace context of an outbox event", statements: [
+            // The emitting request's W3C `traceparent`: the worker's retries continue its trace.
+            "ALTER TABLE events ADD COLUMN traceparent TEXT",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.
