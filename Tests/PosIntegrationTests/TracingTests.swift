@@ -111,11 +111,29 @@ struct TracingTests {
             #expect(loyalty[attribute: "loyalty.success"] == .bool(true))
             let call = try #require(spans.first { $0.kind == .client && $0.operationName == "GET" })
             #expect(call.parentSpanID == loyalty.spanID)
-            for span in spans {
-                span.attributes.forEach { name, value in
-                    #expect(!"\(value)".contains(customer) && !"\(value)".contains(LoyaltySandbox.defaultAPIKey), "\(span.operationName) \(name)")
-                }
-            }
+            expectNoAttribute(of: spans, contains: [customer, LoyaltySandbox.defaultAPIKey])
+        }
+    }
+
+    @Test("an inbound POS webhook is a span of its request; the connection token in the path is on no span")
+    func inboundSpans() async throws {
+        let tracer = TestTracer()
+        try await withTracedService(tracer) { service in
+            let caller = Traceparent.random()
+            let token = "tok-\(UUID().uuidString)"
+            let reply = try await service.call("POST", "/api/v1/inbound/oktopos/order-status/\(token)", headers: [("traceparent", caller.header)],
+                                               json: Array("{}".utf8))
+            #expect(reply.status == 404)
+
+            let spans = tracer.finishedSpans(inTrace: caller.traceId)
+            let request = try #require(spans.first { $0.kind == .server })
+            #expect(request.operationName == "POST /api/v1/inbound/{provider}/order-status/{connectionToken}")
+            #expect(request[attribute: "http.response.status_code"] == .int64(404))
+            #expect(request.status == nil, "a 4xx is the caller's, not an error of ours")
+            let inbound = try #require(spans.first { $0.operationName == "inbound.orderStatus" })
+            #expect(inbound.parentSpanID == request.spanID)
+            #expect(inbound[attribute: "inbound.verdict"] == .string("unknown_endpoint"))
+            expectNoAttribute(of: spans, contains: [token])
         }
     }
 
@@ -163,6 +181,15 @@ struct TracingTests {
         #expect(throws: (any Error).self) {
             try TraceExport.bootstrap(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"],
                                       logger: quietLogger)
+        }
+    }
+}
+
+/// What a collector would get must not hold `secrets` (tokens, keys, customer ids) in any attribute.
+private func expectNoAttribute(of spans: [FinishedInMemorySpan], contains secrets: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    for span in spans {
+        span.attributes.forEach { name, value in
+            #expect(!secrets.contains { "\(value)".contains($0) }, "\(span.operationName) \(name)", sourceLocation: sourceLocation)
         }
     }
 }
