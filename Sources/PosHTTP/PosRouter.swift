@@ -69,6 +69,7 @@ public enum PosRouter {
         let table = RouteTable(maxBodyBytes: settings.maxBodyBytes)
         let router = Router(context: PosRequestContext.self)
         if let metrics = services.metrics { router.add(middleware: HTTPMetricsMiddleware<PosRequestContext>(factory: metrics.factory)) }
+        router.add(middleware: RequestTracingMiddleware<PosRequestContext>())
         router.add(middleware: RequestIdentityMiddleware())
         router.add(middleware: ErrorEnvelopeMiddleware(routes: table))
 

@@ -19,6 +19,13 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try database.settings(flags: listen.flags)
         let logger = Logger(label: "pos-integration")
+        // Before the database opens: a refused OTEL_* setting stops the start like any bad setting.
+        let traceExport: (any Service)?
+        do {
+            traceExport = try TraceExport.bootstrap(environment: ProcessInfo.processInfo.environment, logger: logger)
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
         let secretBox = try MasterKey.secretBox(settings, logger: logger)
         let stores = try await DatabaseOptions.openStores(settings, logger: logger)
         let transport = HTTPTransport(timeout: .milliseconds(settings.deliveryTimeoutMs), maxResponseBytes: settings.maxResponseBytes,
@@ -41,7 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
             await transport.shutdown()
             await stores.shutdown()
         }
-        var group = ServiceGroupConfiguration(services: [closing, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The trace exporter is listed first, so it stops last and exports the spans of the shutdown too.
+        var group = ServiceGroupConfiguration(services: [traceExport].compactMap { $0 } + [closing, app], gracefulShutdownSignals: [.sigterm, .sigint],
+                                              logger: logger)
         group.maximumGracefulShutdownDuration = .milliseconds(settings.deliveryTimeoutMs + 10_000)
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()

@@ -1,6 +1,7 @@
 import PosConnectors
 import PosDomain
 import PosStorage
+import Tracing
 
 /// One attempt at one delivery, the same for dispatch's inline first attempt and the outbox
 /// worker's retries: call the webhook or the POS connector, then decide where the delivery goes
@@ -45,6 +46,27 @@ public struct DeliveryAttempter: Sendable {
                         route: ConnectorDeliverer.Route? = nil) async -> Result {
         // Counted as started when it was leased (max: a row written before attempts were counted so).
         let attemptNumber = max(delivery.attemptsStarted, delivery.attemptCount + 1)
+        return await withSpan("delivery.attempt") { span in
+            span.updateAttributes { attributes in
+                attributes["delivery.id"] = delivery.id
+                attributes["delivery.event"] = delivery.event
+                attributes["delivery.target"] = Self.target(of: delivery).rawValue
+                attributes["delivery.provider"] = delivery.connector
+                attributes["delivery.attempt"] = attemptNumber
+            }
+            let result = await attempt(delivery, attemptNumber: attemptNumber, target: target, outletId: outletId, orderBytes: orderBytes,
+                                       order: order, route: route)
+            span.attributes["delivery.outcome"] = Self.outcome(of: result.recorded.transition).rawValue
+            if !result.outcome.succeeded {
+                span.attributes["delivery.error_class"] = result.outcome.errorClass
+                span.setStatus(SpanStatus(code: .error))
+            }
+            return result
+        }
+    }
+
+    private func attempt(_ delivery: Delivery, attemptNumber: Int, target: WebhookTarget?, outletId: String, orderBytes: [UInt8],
+                         order: CataOrder?, route: ConnectorDeliverer.Route?) async -> Result {
         var outcome: ConnectorOutcome
         var pollAgain = false
         if let target {
@@ -144,13 +166,20 @@ public struct DeliveryAttempter: Sendable {
 
     /// `pos_delivery_attempts_total` and the attempt's duration (none for a delivery given up without a call).
     private func count(_ delivery: Delivery, transition: DeliveryTransition, durationMs: Int64?) {
-        let outcome: ServiceMetrics.AttemptOutcome = switch transition.status {
+        metrics.deliveryAttempt(target: Self.target(of: delivery), provider: delivery.connector, outcome: Self.outcome(of: transition),
+                                durationMs: durationMs)
+    }
+
+    private static func target(of delivery: Delivery) -> ServiceMetrics.Target {
+        delivery.webhookId == nil ? .pos : .webhook
+    }
+
+    private static func outcome(of transition: DeliveryTransition) -> ServiceMetrics.AttemptOutcome {
+        switch transition.status {
         case .delivered: .delivered
         case .dead: .dead
         case .pending, .delivering, .failed: .retry
         }
-        metrics.deliveryAttempt(target: delivery.webhookId == nil ? .pos : .webhook, provider: delivery.connector, outcome: outcome,
-                                durationMs: durationMs)
     }
 
     private func sendToWebhook(_ delivery: Delivery, target: WebhookTarget, attemptNumber: Int, orderBytes: [UInt8], order: CataOrder?) async -> ConnectorOutcome {

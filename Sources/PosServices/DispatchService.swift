@@ -90,7 +90,9 @@ public struct DispatchService: Sendable {
     /// A built-in transformer must be known, connected and mapped for the outlet before we accept
     /// the order for it: a 400 now beats a dead letter later.
     private func checkTransformer(_ slug: String, outletId: String, tenant: Tenant) async throws -> ConnectorDeliverer.Route {
-        let route = try await translatingStoreErrors { try await connectors.route(slug: slug, tenantId: tenant.id, outletId: outletId) }
+        let route = try await withStoreSpan("connectorRoute") {
+            try await translatingStoreErrors { try await connectors.route(slug: slug, tenantId: tenant.id, outletId: outletId) }
+        }
         switch route {
         case .success(let found): return found
         case .failure(.unknownConnector):
@@ -116,9 +118,11 @@ public struct DispatchService: Sendable {
             orderId: newOrder.id, status: .noTarget, reason: Self.noTargetReason, externalOrderId: nil,
             response: DispatchResult(message: "order persisted; not dispatched",
                                      orderId: newOrder.id, dispatched: false, reason: Self.noTargetReason))
-        let accepted = try await translatingStoreErrors {
-            try await orders.acceptOrder(newOrder, completionWithoutTargets: noTarget.completion,
-                                         makeDeliveryId: { UUID().uuidString.lowercased() })
+        let accepted = try await withStoreSpan("acceptOrder") {
+            try await translatingStoreErrors {
+                try await orders.acceptOrder(newOrder, completionWithoutTargets: noTarget.completion,
+                                             makeDeliveryId: { UUID().uuidString.lowercased() })
+            }
         }
         var logger = logger
         if case .created = accepted { metrics.orderAccepted() }
@@ -197,8 +201,10 @@ public struct DispatchService: Sendable {
             response: DispatchResult(message: dispatched ? "order dispatched" : "order persisted; delivery failed",
                                      orderId: order.id, dispatched: dispatched, reason: reason))
         done.completion.publications = followUps
-        try await translatingStoreErrors {
-            try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.compactMap(\.1.health))
+        try await withStoreSpan("recordAttempts") {
+            try await translatingStoreErrors {
+                try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.compactMap(\.1.health))
+            }
         }
         return done.response
     }

@@ -3,6 +3,7 @@ import Logging
 import PosConnectors
 import PosDomain
 import PosStorage
+import Tracing
 
 /// What became of a POS's status webhook the service took (refusals are thrown as ``ServiceError``s);
 /// the presentation renders it in the POS's terms.
@@ -66,13 +67,29 @@ public struct InboundStatusService: Sendable {
     /// `url` is the URL the request came in on, for a POS whose handshake asks for our URLs.
     public func receive(provider: String, token: String, headers: [(String, String)], body: [UInt8], url: String? = nil,
                         logger: Logger) async throws -> InboundOutcome {
+        try await withSpan("inbound.orderStatus") { span in
+            try await receive(provider: provider, token: token, headers: headers, body: body, url: url, logger: logger, span: span)
+        }
+    }
+
+    private func receive(provider: String, token: String, headers: [(String, String)], body: [UInt8], url: String?,
+                         logger: Logger, span: any Span) async throws -> InboundOutcome {
+        // The request's one verdict, counted and put on its span.
+        func verdict(_ verdict: String) {
+            metrics.inboundWebhook(provider: provider, verdict: verdict)
+            span.attributes["inbound.verdict"] = verdict
+        }
         let connection = try await translatingStoreErrors { try await store.connection(token: token) }
         // Found through the token's unique index: a guess costs a lookup, and 192 bits are not guessed.
         guard let connection, connection.slug == provider,
               let connector = registry.connector(provider, as: (any InboundStatusReceiving).self)
         else {
-            metrics.inboundWebhook(provider: provider, verdict: "unknown_endpoint")
+            verdict("unknown_endpoint")
             throw ServiceError.notFound("no inbound status endpoint here")
+        }
+        span.updateAttributes { attributes in
+            attributes["inbound.provider"] = provider
+            attributes["tenant.id"] = connection.tenantId
         }
         let receivedAt = clock()
         var log = InboundRequestRecord(tenantId: connection.tenantId, provider: provider, headers: Self.loggable(headers).serialized,
@@ -90,13 +107,13 @@ public struct InboundStatusService: Sendable {
                 log.detail = String(describing: error)
             }
             log.statusCode = answered.failure(error)
-            metrics.inboundWebhook(provider: provider, verdict: log.outcome.isEmpty ? "refused" : log.outcome)
+            verdict(log.outcome.isEmpty ? "refused" : log.outcome)
             try? await store.recordInbound(log)
             throw error
         }
         log.statusCode = answered.success
         // One verdict per request (a body of several updates is `accepted` as a whole).
-        metrics.inboundWebhook(provider: provider, verdict: ["handshake", "skipped"].contains(log.outcome) ? log.outcome : "accepted")
+        verdict(["handshake", "skipped"].contains(log.outcome) ? log.outcome : "accepted")
         do {
             try await store.recordInbound(log)
         } catch {

@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import PosConnectors
 import PosDomain
@@ -77,7 +78,11 @@ public final class OutboxWorker: Service, Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             for delivery in claimed {
-                group.addTask { await self.attempt(delivery) }
+                // The attempt continues the trace of whoever emitted the event, as a child of the span
+                // that stored it rather than a new trace linked to it: searching the caller's trace id
+                // then finds its retries (and the events they emit) too, however much later they ran.
+                let emitter = delivery.event.traceparent.map(TraceContext.context(continuing:))
+                group.addTask { await InstrumentationContext.withValue(emitter) { await self.attempt(delivery) } }
             }
         }
         return claimed.count

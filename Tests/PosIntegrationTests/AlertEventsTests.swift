@@ -355,7 +355,7 @@ struct AlertEventsTests {
                     VALUES ('d-1', ?, 'ev-1', 'outlet', 'outlet-1', ?, 'webhook', 'outlet.updated', 'pending', 0, 0, 2000, 2000, 2000)
                     """, [tenantId, webhookId])
             }
-            #expect(try await sqlStores.migrate() == [16, 17])
+            #expect(try await sqlStores.migrate() == [16, 17, 18])
 
             let kept = try #require(try await stores.webhook(id: old.id, tenantId: Self.tenant.id))
             #expect(kept.outletId == "outlet-1" && kept.events == ["outlet.updated"] && kept.isActive && kept.updatedAt == 5)

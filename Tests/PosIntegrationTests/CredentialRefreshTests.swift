@@ -82,7 +82,8 @@ struct CredentialRefreshTests {
         let router = Router()
         sandbox.addRoutes(to: router)
         let server = try await LiveServer.start(router: router)
-        let transport = HTTPTransport(timeout: .seconds(5), outboundGuard: nil)
+        // Room for a loaded machine: the whole suite starts at once, and no test here is about a timeout.
+        let transport = HTTPTransport(timeout: .seconds(30), outboundGuard: nil)
         let rig = Rig(sandbox: sandbox, origin: "http://127.0.0.1:\(server.port)",
                       secretBox: try SecretBox(encodedMasterKey: SecretBox.generateEncodedMasterKey()), transport: transport,
                       clock: TestClock(SystemClock.now()))

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PosDomain
+import Tracing
 
 /// Where a tenant's loyalty service is and how it is called.
 public struct LoyaltyEndpoint: Sendable, Equatable {
@@ -34,6 +35,15 @@ public enum LoyaltyExchangeFailure: Error, Sendable, Equatable {
     /// An answer we cannot use: not JSON, not the envelope, or missing the operation's fields.
     /// Carries the status only — the body may hold anything, secrets included.
     case unreadable(status: Int, reason: String)
+
+    /// The failure's kind, for a span's status (the reasons may hold the URL).
+    var kind: String {
+        switch self {
+        case .timeout: "timeout"
+        case .unreachable: "unreachable"
+        case .unreadable: "unreadable"
+        }
+    }
 }
 
 /// The loyalty service's `/v1/h2h/…` API: one HTTP exchange per call, over the shared transport
@@ -45,9 +55,29 @@ public struct LoyaltyClient: Sendable {
         self.transport = transport
     }
 
-    /// `GET` with query parameters (balance, customer) or `POST` with a JSON body (earn, use).
+    /// `GET` with query parameters (balance, customer) or `POST` with a JSON body (earn, use); a
+    /// span `loyalty.<operation>` around the exchange.
     public func call(_ operation: LoyaltyOperation, endpoint: LoyaltyEndpoint, query: [(String, String)] = [],
                      body: JSONValue? = nil) async throws(LoyaltyExchangeFailure) -> LoyaltyAnswer {
+        let result = await withSpan("loyalty.\(operation.rawValue)") { span -> Result<LoyaltyAnswer, LoyaltyExchangeFailure> in
+            span.attributes["loyalty.operation"] = operation.rawValue
+            do throws(LoyaltyExchangeFailure) {
+                let answer = try await exchange(operation, endpoint: endpoint, query: query, body: body)
+                span.updateAttributes { attributes in
+                    attributes["http.response.status_code"] = answer.httpStatus
+                    attributes["loyalty.success"] = answer.isSuccess
+                }
+                return .success(answer)
+            } catch {
+                span.setStatus(SpanStatus(code: .error, message: error.kind))
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private func exchange(_ operation: LoyaltyOperation, endpoint: LoyaltyEndpoint, query: [(String, String)],
+                          body: JSONValue?) async throws(LoyaltyExchangeFailure) -> LoyaltyAnswer {
         let url = Self.url(endpoint.baseUrl, operation.upstreamPath, query: query)
         var headers = [("X-Api-Key", endpoint.apiKey), ("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", "application/json")) }

@@ -37,9 +37,12 @@ public struct OutboxEvent: Sendable, Equatable {
     /// target are delivered or dead, so a receiver sees one order's events in the order they were
     /// emitted. Only jobs that read from a POS (status polls, menu imports) go out of turn.
     public var ordered: Bool
+    /// The W3C trace context of the request or attempt that emitted it, kept by the store so the
+    /// worker's attempts join that trace; nil when tracing was off.
+    public var traceparent: String?
 
     public init(id: String, tenantId: String, type: String, subject: EventSubject, outletId: String?, payload: [UInt8], createdAt: Int64,
-                ordered: Bool = true) {
+                ordered: Bool = true, traceparent: String? = nil) {
         self.ordered = ordered
         self.id = id
         self.tenantId = tenantId
@@ -48,6 +51,7 @@ public struct OutboxEvent: Sendable, Equatable {
         self.outletId = outletId
         self.payload = payload
         self.createdAt = createdAt
+        self.traceparent = traceparent
     }
 }
 

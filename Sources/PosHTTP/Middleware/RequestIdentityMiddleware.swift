@@ -5,7 +5,7 @@ import Logging
 import PosServices
 
 /// Gives every request an id (the caller's `X-Request-ID` when it is sane, else a new UUID), puts
-/// it — with the caller's trace id from `traceparent` and, once known, the tenant — on every log
+/// it — with the trace id (``RequestLogScope/traceId(callerTraceparent:)``) and, once known, the tenant — on every log
 /// line the request causes (``RequestLogScope``) and on the response, and writes one access line
 /// at `info`: method, route template, status, duration, tenant, request id. Never the path (it
 /// holds ids and inbound connection tokens), a query, or a header.
@@ -21,7 +21,7 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         let requestId = request.headers[Self.header].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
         context.requestId = requestId
         context.logger[metadataKey: "request_id"] = .string(requestId)
-        let scope = RequestLogScope(requestId: requestId, traceId: RequestLogScope.traceId(fromTraceparent: request.headers[Self.traceparent]))
+        let scope = RequestLogScope(requestId: requestId, traceId: RequestLogScope.traceId(callerTraceparent: request.headers[Self.traceparent]))
         let started = ContinuousClock.now
         return try await RequestLogScope.$current.withValue(scope) {
             do {

@@ -1,8 +1,9 @@
 import Logging
+import PosStorage
 import Synchronization
 
-/// What every log line a request causes carries — its request id, the caller's trace id when it
-/// sent a `traceparent`, and its tenant once known — whichever logger writes the line: the
+/// What every log line a request causes carries — its request id, its trace id (its span's with
+/// tracing on, else the caller's when it sent a `traceparent`), and its tenant once known — whichever logger writes the line: the
 /// request's own, or a service's root logger (loyalty, credentials, connectors). Kept in a task
 /// local for the request's task and its child tasks (a dispatch's first attempts), and put on the
 /// line by ``metadataProvider``, which the log handlers are given at start.
@@ -31,6 +32,12 @@ public final class RequestLogScope: Sendable {
         if let traceId = scope.traceId { metadata["trace_id"] = .string(traceId) }
         if let tenant = scope.tenant { metadata["tenant"] = .string(tenant) }
         return metadata
+    }
+
+    /// The trace id of the current span when tracing is on (which is the caller's when it sent
+    /// one), else of the caller's `traceparent`.
+    public static func traceId(callerTraceparent: String?) -> String? {
+        traceId(fromTraceparent: TraceContext.traceparent() ?? callerTraceparent)
     }
 
     /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), nil when absent or malformed

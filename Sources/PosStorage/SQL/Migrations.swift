@@ -645,6 +645,10 @@ enum Migrations {
             // numbers them (``SQLDialect/emissionOrder(_:)``).
             .postgres("ALTER TABLE deliveries ADD COLUMN seq BIGSERIAL"),
         ]),
+        Step(version: 18, name: "the trace context of an outbox event", statements: [
+            // The emitting request's W3C `traceparent`: the worker's retries continue its trace.
+            "ALTER TABLE events ADD COLUMN traceparent TEXT",
+        ]),
     ]
 
     /// An arbitrary constant naming the migration lock.

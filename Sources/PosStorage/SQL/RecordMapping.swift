@@ -124,7 +124,7 @@ enum RecordMapping {
             subject: EventSubject(EventSubject.Kind(rawValue: try row.string("event_subject_type")) ?? .order,
                                   id: try row.string("event_subject_id")),
             outletId: try row.optionalString("event_outlet_id"), payload: try row.bytes("event_payload"),
-            createdAt: try row.int64("event_created_at"))
+            createdAt: try row.int64("event_created_at"), traceparent: try row.optionalString("event_traceparent"))
     }
 
     static func connection(_ row: SQLRow) throws -> ProviderConnection {
@@ -241,7 +241,7 @@ enum SharedSQL {
     /// An event's own columns, named apart from its delivery's (`e` joined on `d.event_id`).
     static let eventColumns = """
         e.type AS event_type, e.subject_type AS event_subject_type, e.subject_id AS event_subject_id, e.outlet_id AS event_outlet_id,
-        e.payload AS event_payload, e.created_at AS event_created_at
+        e.payload AS event_payload, e.created_at AS event_created_at, e.traceparent AS event_traceparent
         """
     static let connectionColumns = """
         tenant_id, slug, status, api_key_sealed, api_secret_sealed, webhook_url, base_url, config, created_at, updated_at, connection_token,

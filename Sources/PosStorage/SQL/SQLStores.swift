@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 import Logging
 import PosDomain
 
@@ -50,9 +51,12 @@ public final class SQLStores: StoreEngine {
         try await engine.read(body)
     }
 
+    /// `body` sees the caller's trace context: SQLite runs it on its own thread, outside the caller's
+    /// task, and the events it stores keep that context's `traceparent`.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await engine.write(body)
+        let context = InstrumentationContext.current
+        return try await engine.write { db in try InstrumentationContext.withValue(context) { try body(db) } }
     }
 
     // MARK: StoreHealth
@@ -449,9 +453,10 @@ public final class SQLStores: StoreEngine {
     /// Writes an event and its planned deliveries; those leased for an inline first attempt get `lease`.
     private static func insert(_ event: OutboxEvent, _ planned: [PlannedDelivery], lease: DeliveryLease?, _ db: any SQLSession) throws {
         try db.execute("""
-            INSERT INTO events (id, tenant_id, type, subject_type, subject_id, outlet_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO events (id, tenant_id, type, subject_type, subject_id, outlet_id, payload, created_at, traceparent)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [event.id, event.tenantId, event.type, event.subject.kind.rawValue, event.subject.id, event.outletId,
-                  SQLValue.bytes(event.payload), event.createdAt])
+                  SQLValue.bytes(event.payload), event.createdAt, TraceContext.traceparent()])
         for delivery in planned.map(\.delivery) {
             let leased = delivery.status == .delivering ? lease : nil
             try db.execute("""
