@@ -199,13 +199,5 @@ private func expectNoAttribute(of spans: [FinishedInMemorySpan], contains secret
 /// sent, like a caller's.
 private func withTracedService<T>(_ tracer: TestTracer, schedule: RetrySchedule = .standard, logger: Logger = testLogger,
                                   _ body: (TestService) async throws -> T) async throws -> T {
-    let service = try await withTracer(tracer) { try await TestService.start(schedule: schedule, logger: logger) }
-    do {
-        let result = try await body(service)
-        await service.stop()
-        return result
-    } catch {
-        await service.stop()
-        throw error
-    }
+    try await withTracer(tracer) { try await TestService.start(schedule: schedule, logger: logger) }.running(body)
 }

@@ -179,12 +179,19 @@ func withTestService<T>(
                                               authCacheTTLMs: authCacheTTLMs, schedule: schedule, outboundGuard: outboundGuard, clock: clock,
                                               rotationOverlapMs: rotationOverlapMs, health: health, statusPollSchedule: statusPollSchedule,
                                               loyalty: loyalty, logger: logger, metricsToken: metricsToken)
-    do {
-        let result = try await body(service)
-        await service.stop()
-        return result
-    } catch {
-        await service.stop()
-        throw error
+    return try await service.running(body)
+}
+
+extension TestService {
+    /// Runs `body` against this started service and always stops it.
+    func running<T>(_ body: (TestService) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
+        }
     }
 }
