@@ -113,4 +113,32 @@ struct DeliveryKindTests {
             #expect(byWorker.order.externalOrderId == byDispatch.order.externalOrderId)
         }
     }
+
+    @Test("a POS order delivered on its retry records what an inline one does, and its status poll follows the same way")
+    func posOrderRetriedAndInline() async throws {
+        try await ConnectorDispatchTests.withRig { rig in
+            try await rig.connect("desibits")
+            rig.sandboxes.desibits.failNext("/api/v1/pos/orders/{id}/payment", status: 503)
+            let retried = try await rig.dispatch("desibits")
+            #expect(retried.json["dispatched"] as? Bool == false, "\(retried.text)")
+            let delivered = await rig.service.events.first { $0.transition.status == .delivered }
+            #expect(delivered?.attempt.attemptNumber == 2)
+            let inline = try await rig.dispatch("desibits", order: Fixtures.richOrder.replacingOccurrences(
+                of: "ord-7f3d2c1e-0000-4000-8000-000000000042", with: "ord-7f3d2c1e-0000-4000-8000-000000000043"))
+            #expect(inline.json["dispatched"] as? Bool == true, "\(inline.text)")
+
+            let byWorker = try await rig.order(try #require(retried.json["orderId"] as? String))
+            let byDispatch = try await rig.order(try #require(inline.json["orderId"] as? String))
+            let workerExternal = try #require(byWorker["externalOrderId"] as? String)
+            let inlineExternal = try #require(byDispatch["externalOrderId"] as? String)
+            #expect(byWorker["dispatchStatus"] as? String == "dispatched" && byDispatch["dispatchStatus"] as? String == "dispatched")
+            let inlineReason = try #require(inline.json["reason"] as? String)
+            #expect(byDispatch["dispatchReason"] as? String == inlineReason)
+            #expect(byWorker["dispatchReason"] as? String == inlineReason.replacingOccurrences(of: inlineExternal, with: workerExternal))
+            for order in [byWorker, byDispatch] {
+                #expect(StatusFlowTests.delivery(order, event: DeliveryKind.pollJob)?["connector"] as? String == "desibits",
+                        "a poll job follows the dispatch")
+            }
+        }
+    }
 }
