@@ -34,7 +34,7 @@ public struct ConnectorJobs: Sendable {
 
     /// The status poll an order just delivered through `connector` needs, when its POS is polled
     /// (it can report status but cannot call us back).
-    public func followUps(orderId: String, tenantId: String, outletId: String, connector slug: String, at now: Int64) -> [EventPublication] {
+    func followUps(orderId: String, tenantId: String, outletId: String, connector slug: String, at now: Int64) -> [EventPublication] {
         guard let connector = deliverer.registry.connector(slug), connector is any OrderStatusPolling,
               !(connector is any InboundStatusReceiving)
         else { return [] }

@@ -9,8 +9,9 @@ import Tracing
 public struct DeliveryAttempter: Sendable {
     private let webhookConnector: any Connector
     private let connectors: ConnectorDeliverer
-    /// Cancellations and status polls; without it, a connector delivery of anything but an order is a configuration failure.
-    public let jobs: ConnectorJobs?
+    /// Cancellations, status polls and menu imports; without it, a connector delivery of anything but
+    /// an order is a configuration failure.
+    private let jobs: ConnectorJobs?
     private let secretBox: SecretBox
     private let schedule: RetrySchedule
     private let health: EndpointHealthPolicy
