@@ -3,8 +3,8 @@ import PosConnectors
 import PosDomain
 import PosStorage
 
-/// The outbox jobs a POS connector runs besides taking an order: pushing a cancellation and
-/// polling an order's status. They ride the same deliveries, leases, retries and dead letter as an
+/// The outbox jobs a POS connector runs besides taking an order: pushing a cancellation, polling
+/// an order's status and importing a menu. They ride the same deliveries, leases, retries and dead letter as an
 /// order; this is only what one attempt of each does.
 public struct ConnectorJobs: Sendable {
     private let orders: any OrderStatusStore
@@ -32,38 +32,25 @@ public struct ConnectorJobs: Sendable {
         public var pollAgain: Bool
     }
 
-    /// The schedule a delivery of `event` is retried on.
-    public func schedule(for event: String, otherwise retry: RetrySchedule) -> RetrySchedule {
-        event == OrderStatusService.pollJob ? pollSchedule : retry
-    }
-
     /// The status poll an order just delivered through `connector` needs, when its POS is polled
     /// (it can report status but cannot call us back).
-    public func followUps(orderId: String, tenantId: String, outletId: String, connector slug: String, at now: Int64) -> [EventPublication] {
+    func followUps(orderId: String, tenantId: String, outletId: String, connector slug: String, at now: Int64) -> [EventPublication] {
         guard let connector = deliverer.registry.connector(slug), connector is any OrderStatusPolling,
               !(connector is any InboundStatusReceiving)
         else { return [] }
         let event = OutboxEvent(id: UUID().uuidString.lowercased(), tenantId: tenantId, type: OrderStatusService.pollJob,
-                                subject: EventSubject(.order, id: orderId), outletId: outletId, payload: Array("{}".utf8), createdAt: now,
-                                ordered: false)
+                                subject: EventSubject(.order, id: orderId), outletId: outletId, payload: Array("{}".utf8), createdAt: now)
         return [EventPublication(event: event, connector: slug, dueAt: now + (pollSchedule.delaysMs.first ?? 0))]
     }
 
-    func run(_ delivery: Delivery, payload: [UInt8], attemptNumber: Int) async -> Outcome {
-        switch delivery.event {
-        case OrderStatusService.cancelJob:
-            return Outcome(outcome: await cancel(delivery, payload: payload, attemptNumber: attemptNumber), pollAgain: false)
-        case OrderStatusService.pollJob:
-            return await poll(delivery)
-        case MenuImportService.job:
-            if let imports { return Outcome(outcome: await imports.run(delivery), pollAgain: false) }
-            fallthrough
-        default:
-            return Outcome(outcome: .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)"), pollAgain: false)
-        }
+    /// One attempt of a menu import; a configuration failure when this process runs no imports.
+    func importMenu(_ delivery: Delivery) async -> ConnectorOutcome {
+        guard let imports else { return .unhandled(delivery) }
+        return await imports.run(delivery)
     }
 
-    private func cancel(_ delivery: Delivery, payload: [UInt8], attemptNumber: Int) async -> ConnectorOutcome {
+    /// One attempt at pushing a cancellation to the POS that has the order.
+    func cancel(_ delivery: Delivery, payload: [UInt8], attemptNumber: Int) async -> ConnectorOutcome {
         let connector: any OrderCancelling, order: OrderRecord, reference: POSOrderReference, mapping: OutletProvider
         do throws(JobFailure) {
             (connector, order, reference, mapping) = try await opened(delivery, as: (any OrderCancelling).self, what: "cancel orders")
@@ -79,7 +66,8 @@ public struct ConnectorJobs: Sendable {
                                                       settings: JSONValue(parsing: mapping.settings) ?? .object([])))
     }
 
-    private func poll(_ delivery: Delivery) async -> Outcome {
+    /// One look at an order's status in its POS.
+    func poll(_ delivery: Delivery) async -> Outcome {
         let connector: any OrderStatusPolling, order: OrderRecord, reference: POSOrderReference
         do throws(JobFailure) {
             (connector, order, reference, _) = try await opened(delivery, as: (any OrderStatusPolling).self, what: "report order status")

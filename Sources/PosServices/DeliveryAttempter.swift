@@ -9,8 +9,9 @@ import Tracing
 public struct DeliveryAttempter: Sendable {
     private let webhookConnector: any Connector
     private let connectors: ConnectorDeliverer
-    /// Cancellations and status polls; without it, a connector delivery of anything but an order is a configuration failure.
-    public let jobs: ConnectorJobs?
+    /// Cancellations, status polls and menu imports; without it, a connector delivery of anything but
+    /// an order is a configuration failure.
+    private let jobs: ConnectorJobs?
     private let secretBox: SecretBox
     private let schedule: RetrySchedule
     private let health: EndpointHealthPolicy
@@ -33,11 +34,20 @@ public struct DeliveryAttempter: Sendable {
         self.jitter = jitter
     }
 
+    /// One delivery's attempt, as it is recorded.
     public struct Result: Sendable {
+        public let delivery: Delivery
+        /// The outlet the delivery's event concerns (a POS order's status poll goes there too).
+        public let outletId: String
         public let outcome: ConnectorOutcome
-        public let recorded: RecordedAttempt
+        /// Attempts that began before this one and never finished, recorded before it.
+        public let interrupted: [RecordedAttempt]
+        /// This attempt, whose transition the delivery takes.
+        public let last: RecordedAttempt
         /// The webhook's health after this attempt (circuit breaker, auto-disable); nil for a POS connector.
         public let health: EndpointHealthUpdate?
+
+        public var recorded: [RecordedAttempt] { interrupted + [last] }
     }
 
     /// `target` is the webhook, or nil for a POS connector's delivery, which goes by `route` when the
@@ -56,7 +66,7 @@ public struct DeliveryAttempter: Sendable {
             }
             let result = await attempt(delivery, attemptNumber: attemptNumber, target: target, outletId: outletId, orderBytes: orderBytes,
                                        order: order, route: route)
-            span.attributes["delivery.outcome"] = Self.outcome(of: result.recorded.transition).rawValue
+            span.attributes["delivery.outcome"] = Self.outcome(of: result.last.transition).rawValue
             if !result.outcome.succeeded {
                 span.attributes["delivery.error_class"] = result.outcome.errorClass
                 span.setStatus(SpanStatus(code: .error))
@@ -69,21 +79,30 @@ public struct DeliveryAttempter: Sendable {
                          order: CataOrder?, route: ConnectorDeliverer.Route?) async -> Result {
         var outcome: ConnectorOutcome
         var pollAgain = false
-        if let target {
-            outcome = await sendToWebhook(delivery, target: target, attemptNumber: attemptNumber, orderBytes: orderBytes, order: order)
-        } else if delivery.event == EventCatalogue.orderPaid {
+        switch delivery.kind {
+        case .webhookEvent?, .webhookOrder?:
+            if let target {
+                outcome = await sendToWebhook(delivery, target: target, attemptNumber: attemptNumber, orderBytes: orderBytes, order: order)
+            } else {
+                outcome = .configuration("webhook \(delivery.webhookId.map(String.init) ?? "-") no longer exists")
+            }
+        case .posOrder?:
             outcome = await connectors.deliver(delivery, attemptNumber: attemptNumber, outletId: outletId, orderBytes: orderBytes, order: order,
                                                route: route)
-        } else if let jobs {
-            let job = await jobs.run(delivery, payload: orderBytes, attemptNumber: attemptNumber)
-            (outcome, pollAgain) = (job.outcome, job.pollAgain)
-        } else {
-            outcome = .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)")
+        case .posCancel?:
+            outcome = await jobs?.cancel(delivery, payload: orderBytes, attemptNumber: attemptNumber) ?? .unhandled(delivery)
+        case .statusPoll?:
+            let poll = await jobs?.poll(delivery) ?? ConnectorJobs.Outcome(outcome: .unhandled(delivery), pollAgain: false)
+            (outcome, pollAgain) = (poll.outcome, poll.pollAgain)
+        case .menuImport?:
+            outcome = await jobs?.importMenu(delivery) ?? .unhandled(delivery)
+        case nil:
+            outcome = .unhandled(delivery)
         }
         let finishedAt = clock()
         let transition = pollAgain
             ? pollTransition(after: attemptNumber, outcome: outcome, at: finishedAt)
-            : self.transition(after: attemptNumber, outcome: outcome, at: finishedAt, schedule: schedule(for: delivery.event))
+            : self.transition(after: attemptNumber, outcome: outcome, at: finishedAt, schedule: schedule(for: delivery))
         if pollAgain, transition.status == .dead {
             outcome.error = [outcome.error, "order not final after \(attemptNumber) polls; polling ends"].compactMap { $0 }.joined(separator: "; ")
         }
@@ -92,7 +111,7 @@ public struct DeliveryAttempter: Sendable {
             durationMs: outcome.durationMs, statusCode: outcome.statusCode, errorClass: outcome.errorClass,
             error: outcome.error, responseExcerpt: outcome.responseExcerpt, signedWith: outcome.signedWith)
         count(delivery, transition: transition, durationMs: outcome.durationMs)
-        if attemptNumber == 1, delivery.event != OrderStatusService.pollJob {
+        if attemptNumber == 1, delivery.kind?.measuresEnqueueLatency ?? true {
             metrics.enqueueToFirstAttempt(ms: attempt.startedAt - delivery.createdAt)
         }
         // Only the endpoint's own answers count against it, not our configuration.
@@ -105,7 +124,8 @@ public struct DeliveryAttempter: Sendable {
             guard verdict.changes(target.webhook.health) else { return nil }
             return EndpointHealthUpdate(webhookId: target.webhook.id, verdict: verdict, at: finishedAt)
         }
-        return Result(outcome: outcome, recorded: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt), health: update)
+        return Result(delivery: delivery, outletId: outletId, outcome: outcome, interrupted: [],
+                      last: RecordedAttempt(attempt: attempt, transition: transition, at: finishedAt), health: update)
     }
 
     /// Where a delivery goes after attempt `attemptNumber` came to `outcome`: delivered, failed
@@ -128,17 +148,19 @@ public struct DeliveryAttempter: Sendable {
         return DeliveryTransition(status: outcome.succeeded ? .pending : .failed, nextAttemptAt: next)
     }
 
-    /// The schedule deliveries of `event` are retried on (status polls have their own).
-    func schedule(for event: String) -> RetrySchedule {
-        jobs?.schedule(for: event, otherwise: schedule) ?? schedule
+    /// The schedule `delivery` is retried on (status polls have their own).
+    func schedule(for delivery: Delivery) -> RetrySchedule {
+        guard delivery.kind?.usesPollSchedule == true, let jobs else { return schedule }
+        return jobs.pollSchedule
     }
 
     /// What the worker records for a claimed delivery: first the attempts that began and never
     /// finished (their process died or lost its lease), then this attempt — or, when the unfinished
     /// ones used up the schedule, the delivery given up as dead without another call, so a delivery
     /// that kills its process cannot take every replica down in turn.
-    public func attempt(claimed: ClaimedDelivery) async -> (recorded: [RecordedAttempt], outcome: ConnectorOutcome, health: EndpointHealthUpdate?) {
+    public func attempt(claimed: ClaimedDelivery) async -> Result {
         let delivery = claimed.delivery
+        let outletId = claimed.event.outletId ?? ""
         let unfinished = OutboxPolicy.interruptedAttempts(of: delivery).map { numbers in
             numbers.map { number in
                 DeliveryAttempt(deliveryId: delivery.id, attemptNumber: number, startedAt: clock(), durationMs: 0, statusCode: nil,
@@ -150,18 +172,76 @@ public struct DeliveryAttempter: Sendable {
         func recorded(_ attempt: DeliveryAttempt, at: Int64) -> RecordedAttempt {
             RecordedAttempt(attempt: attempt, transition: DeliveryTransition(status: .failed, nextAttemptAt: nil), at: at)
         }
-        let maxAttempts = schedule(for: delivery.event).maxAttempts
+        let maxAttempts = schedule(for: delivery).maxAttempts
         if var last = unfinished.last, delivery.attemptsStarted > maxAttempts {
             let now = clock()
             last.error = OutboxPolicy.interruptedReason(lastInterrupted: last.attemptNumber, maxAttempts: maxAttempts)
             let dead = RecordedAttempt(attempt: last, transition: DeliveryTransition(status: .dead, nextAttemptAt: nil), at: now)
             count(delivery, transition: dead.transition, durationMs: nil)
-            return (unfinished.dropLast().map { recorded($0, at: now) } + [dead],
-                    .failed(.interrupted, last.error ?? OutboxPolicy.interruptedError, retryable: false), nil)
+            return Result(delivery: delivery, outletId: outletId,
+                          outcome: .failed(.interrupted, last.error ?? OutboxPolicy.interruptedError, retryable: false),
+                          interrupted: unfinished.dropLast().map { recorded($0, at: now) }, last: dead, health: nil)
         }
-        let result = await attempt(delivery, target: claimed.target, outletId: claimed.event.outletId ?? "",
-                                   orderBytes: claimed.event.payload, order: nil)
-        return (unfinished.map { recorded($0, at: result.recorded.at) } + [result.recorded], result.outcome, result.health)
+        let result = await attempt(delivery, target: claimed.target, outletId: outletId, orderBytes: claimed.event.payload, order: nil)
+        return Result(delivery: delivery, outletId: outletId, outcome: result.outcome,
+                      interrupted: unfinished.map { recorded($0, at: result.last.at) }, last: result.last, health: result.health)
+    }
+
+    /// What a round of attempts leaves to record, in one transaction.
+    public struct Finished: Sendable {
+        public var recorded: [RecordedAttempt]
+        public var health: [EndpointHealthUpdate]
+        /// The order's dispatch outcome when the attempts include its dispatch (with the status poll
+        /// a POS that now has the order needs); nil otherwise.
+        public var completion: DispatchCompletion?
+    }
+
+    /// The one way an attempt is finished, whether dispatch made it inline or the worker retried it:
+    /// the attempts to record, the webhooks' health, and the order's dispatch outcome when one of
+    /// the deliveries is the order's dispatch. `results` and `deferred` (dispatch deliveries held
+    /// back by an open circuit) concern at most one order.
+    public func finish(_ results: [Result], deferred: [Delivery] = []) -> Finished {
+        Finished(recorded: results.flatMap(\.recorded), health: results.compactMap(\.health),
+                 completion: completion(of: results.filter { $0.delivery.kind?.dispatchesOrder == true },
+                                        deferred: deferred.filter { $0.kind?.dispatchesOrder == true }))
+    }
+
+    /// Dispatched when every dispatch delivery was delivered, named by their answers; failed otherwise,
+    /// named by the failures.
+    private func completion(of results: [Result], deferred: [Delivery]) -> DispatchCompletion? {
+        guard let orderId = (results.first?.delivery ?? deferred.first)?.orderId else { return nil }
+        var failures = deferred.map { delivery in
+            "\(delivery.targetLabel): endpoint failing, circuit open; queued until " + RFC3339.format(milliseconds: delivery.nextAttemptAt ?? 0)
+        }
+        var successes: [String] = []
+        var externalOrderId: String?
+        var followUps: [EventPublication] = []
+        for result in results {
+            guard result.outcome.succeeded else {
+                failures.append(Self.reason(of: result))
+                continue
+            }
+            successes.append(Self.reason(of: result))
+            externalOrderId = externalOrderId ?? result.outcome.externalOrderId
+            if result.delivery.kind == .posOrder, let jobs {
+                followUps += jobs.followUps(orderId: orderId, tenantId: result.delivery.tenantId, outletId: result.outletId,
+                                            connector: result.delivery.connector, at: result.last.at)
+            }
+        }
+        let dispatched = failures.isEmpty
+        return DispatchCompletion(orderId: orderId, status: dispatched ? .dispatched : .failed,
+                                  reason: (dispatched ? successes : failures).joined(separator: "; "), externalOrderId: externalOrderId,
+                                  response: nil, at: clock(), publications: followUps)
+    }
+
+    /// How the order's dispatch reason tells one delivery's attempt: where it went and what came of
+    /// it (`webhook 7: delivered (HTTP 200)`). A retry's failure names its attempt, and says when the
+    /// delivery was given up; the first attempt's answer is the dispatch response's, so it needs no number.
+    static func reason(of result: Result) -> String {
+        let told = "\(result.delivery.targetLabel): \(result.outcome.reason)"
+        let number = result.last.attempt.attemptNumber
+        guard !result.outcome.succeeded, number > 1 else { return told }
+        return result.last.transition.status == .dead ? "dead-lettered after attempt \(number): \(told)" : "attempt \(number) failed: \(told)"
     }
 
     /// `pos_delivery_attempts_total` and the attempt's duration (none for a delivery given up without a call).
@@ -198,5 +278,10 @@ extension ConnectorOutcome {
     /// Our side is misconfigured (a missing mapping, an unreadable secret): not retried; fix it and replay.
     static func configuration(_ message: String) -> ConnectorOutcome {
         .failed(.configuration, message, retryable: false)
+    }
+
+    /// A connector delivery nothing in this process handles (an unknown job, or jobs not configured).
+    static func unhandled(_ delivery: Delivery) -> ConnectorOutcome {
+        .configuration("connector \(delivery.connector) has nothing that handles \(delivery.event)")
     }
 }

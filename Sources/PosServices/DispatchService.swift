@@ -159,61 +159,49 @@ public struct DispatchService: Sendable {
     /// in one transaction. Failed deliveries stay in the outbox for the retry schedule.
     private func deliverFirstAttempts(order: OrderRecord, deliveries: [PlannedDelivery], request: DispatchRequest,
                                       route: ConnectorDeliverer.Route?, logger: Logger) async throws -> DispatchResult {
-        let results = await withTaskGroup(of: (PlannedDelivery, DeliveryAttempter.Result).self) { group in
+        let results = await withTaskGroup(of: DeliveryAttempter.Result.self) { group in
             for planned in deliveries where !planned.isDeferred {
                 group.addTask {
-                    (planned, await attempter.attempt(planned.delivery, target: planned.target, outletId: request.outletId,
-                                                      orderBytes: request.orderBytes, order: request.order, route: route))
+                    await attempter.attempt(planned.delivery, target: planned.target, outletId: request.outletId,
+                                            orderBytes: request.orderBytes, order: request.order, route: route)
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        var failures: [String] = deliveries.filter(\.isDeferred).map { planned in
-            "\(planned.label): endpoint failing, circuit open; queued until "
-                + RFC3339.format(milliseconds: planned.delivery.nextAttemptAt ?? 0)
-        }
-        var successes: [String] = []
-        var externalOrderId: String?
-        var followUps: [EventPublication] = []
-        for (planned, result) in results {
+        for result in results {
             let outcome = result.outcome
-            let target = planned.label
-            if outcome.succeeded {
-                successes.append("\(target): \(outcome.reason)")
-                externalOrderId = externalOrderId ?? outcome.externalOrderId
-                if planned.delivery.isConnectorDelivery, let jobs = attempter.jobs {
-                    followUps += jobs.followUps(orderId: order.id, tenantId: order.tenantId, outletId: order.outletId,
-                                                connector: planned.delivery.connector, at: result.recorded.at)
-                }
-            } else {
-                failures.append("\(target): \(outcome.reason)")
-            }
             logger.info("delivery attempt", metadata: [
-                "delivery_id": .string(planned.delivery.id), "target": .string(target),
+                "delivery_id": .string(result.delivery.id), "target": .string(result.delivery.targetLabel),
                 "status_code": .string(outcome.statusCode.map(String.init) ?? "-"), "outcome": .string(outcome.errorClass ?? "delivered"),
-                "duration_ms": .stringConvertible(outcome.durationMs), "next": .string(result.recorded.transition.status.rawValue),
+                "duration_ms": .stringConvertible(outcome.durationMs), "next": .string(result.last.transition.status.rawValue),
             ])
         }
-        let dispatched = failures.isEmpty
-        let reason = dispatched ? successes.joined(separator: "; ") : failures.joined(separator: "; ")
-        var done = try completion(
-            orderId: order.id, status: dispatched ? .dispatched : .failed, reason: reason, externalOrderId: externalOrderId,
-            response: DispatchResult(message: dispatched ? "order dispatched" : "order persisted; delivery failed",
-                                     orderId: order.id, dispatched: dispatched, reason: reason))
-        done.completion.publications = followUps
+        let finished = attempter.finish(results, deferred: deliveries.filter(\.isDeferred).map(\.delivery))
+        // Dispatch takes only `order.paid`, and each of its deliveries is the order's dispatch.
+        guard var completion = finished.completion else {
+            throw ServiceError.unavailable("\(request.event) has no delivery that dispatches the order")
+        }
+        let dispatched = completion.status == .dispatched
+        let response = DispatchResult(message: dispatched ? "order dispatched" : "order persisted; delivery failed",
+                                      orderId: order.id, dispatched: dispatched, reason: completion.reason ?? "")
+        completion.response = try Self.json(response)
         try await withStoreSpan("recordAttempts") {
             try await translatingStoreErrors {
-                try await orders.recordAttempts(results.map(\.1.recorded), completion: done.completion, health: results.compactMap(\.1.health))
+                try await orders.recordAttempts(finished.recorded, completion: completion, health: finished.health)
             }
         }
-        return done.response
+        return response
     }
 
     private func completion(orderId: String, status: DispatchStatus, reason: String, externalOrderId: String?,
                             response: DispatchResult) throws -> (completion: DispatchCompletion, response: DispatchResult) {
-        let json = String(decoding: try JSONEncoder().encode(response), as: UTF8.self)
-        return (DispatchCompletion(orderId: orderId, status: status, reason: reason, externalOrderId: externalOrderId,
-                                   response: json, at: clock()), response)
+        (DispatchCompletion(orderId: orderId, status: status, reason: reason, externalOrderId: externalOrderId,
+                            response: try Self.json(response), at: clock()), response)
+    }
+
+    /// The response as stored for replays.
+    private static func json(_ response: DispatchResult) throws -> String {
+        String(decoding: try JSONEncoder().encode(response), as: UTF8.self)
     }
 
     public func order(id: String, tenant: Tenant) async throws -> OrderDetail {
@@ -301,11 +289,6 @@ actor InFlightDispatches {
         let continuations = waiting.removeValue(forKey: key) ?? []
         for continuation in continuations { continuation.resume(returning: result) }
     }
-}
-
-extension PlannedDelivery {
-    /// How the dispatch response names where it went: `webhook 7`, or the connector's slug.
-    var label: String { target.map { "webhook \($0.webhook.id)" } ?? delivery.connector }
 }
 
 extension OrderDetail {

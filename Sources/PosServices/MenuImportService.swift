@@ -9,7 +9,7 @@ import PosStorage
 /// exactly what a POS adapter pushing the same catalogue would have done.
 public struct MenuImportService: Sendable {
     /// Name of the outbox job.
-    public static let job = "pos.import_menu"
+    public static let job = DeliveryKind.importJob
 
     private let outbox: any OutboxStore
     private let catalog: any CatalogStore
@@ -45,8 +45,7 @@ public struct MenuImportService: Sendable {
                                        details: "an admin maps the outlet to its provider first")
         }
         let event = OutboxEvent(id: UUID().uuidString.lowercased(), tenantId: tenant.id, type: Self.job, subject: EventSubject(.outlet, id: outlet.id),
-                                outletId: outlet.id, payload: JSONValue.object([("outletId", .string(outlet.id))]).bytes, createdAt: clock(),
-                                ordered: false)
+                                outletId: outlet.id, payload: JSONValue.object([("outletId", .string(outlet.id))]).bytes, createdAt: clock())
         let planned = try await translatingStoreErrors {
             try await outbox.publish(event, connector: slug, makeDeliveryId: { UUID().uuidString.lowercased() })
         }

@@ -55,9 +55,9 @@ public struct OrderStatusService: Sendable {
     private let makeId: @Sendable () -> String
 
     /// Name of the connector job that pushes a cancellation to the POS.
-    public static let cancelJob = "pos.cancel_order"
+    public static let cancelJob = DeliveryKind.cancelJob
     /// Name of the connector job that asks the POS for an order's status.
-    public static let pollJob = "pos.poll_status"
+    public static let pollJob = DeliveryKind.pollJob
 
     public init(store: any OrderStatusStore & OrderStore, registry: ConnectorRegistry, clock: @escaping ServiceClock,
                 makeId: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
@@ -104,7 +104,7 @@ public struct OrderStatusService: Sendable {
             return (false, "\(slug) cannot cancel orders through its API; cancel it at the POS")
         }
         // A dispatch still waiting in the outbox is dead-lettered instead: the POS never gets the order.
-        let reached = detail.deliveries.contains { $0.event == EventCatalogue.orderPaid && [.delivering, .delivered].contains($0.status) }
+        let reached = detail.deliveries.contains { $0.kind == .posOrder && [.delivering, .delivered].contains($0.status) }
         return reached ? (true, "cancellation queued for \(slug)") : (false, "the order had not reached \(slug); its dispatch was stopped")
     }
 

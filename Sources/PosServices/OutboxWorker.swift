@@ -90,31 +90,11 @@ public final class OutboxWorker: Service, Sendable {
 
     private func attempt(_ claimed: ClaimedDelivery) async {
         let delivery = claimed.delivery
-        let (recorded, outcome, health) = await attempter.attempt(claimed: claimed)
-        guard let last = recorded.last else { return }
-        let number = last.attempt.attemptNumber
-        // Only an order's own dispatch event moves the order's dispatch status.
-        let completion: DispatchCompletion? = switch (delivery.orderId, delivery.event == EventCatalogue.orderPaid) {
-        case (let orderId?, true):
-            switch last.transition.status {
-            case .delivered:
-                DispatchCompletion(orderId: orderId, status: .dispatched, reason: "delivered on attempt \(number)",
-                                   externalOrderId: outcome.externalOrderId, response: nil, at: last.at,
-                                   publications: delivery.isConnectorDelivery
-                                       ? attempter.jobs?.followUps(orderId: orderId, tenantId: delivery.tenantId, outletId: claimed.event.outletId ?? "",
-                                                                   connector: delivery.connector, at: last.at) ?? []
-                                       : [])
-            case .dead:
-                DispatchCompletion(orderId: orderId, status: .failed, reason: "dead-lettered after attempt \(number): \(outcome.reason)",
-                                   response: nil, at: last.at)
-            default:
-                DispatchCompletion(orderId: orderId, status: .failed, reason: "attempt \(number) failed: \(outcome.reason)",
-                                   response: nil, at: last.at)
-            }
-        default: nil
-        }
+        let result = await attempter.attempt(claimed: claimed)
+        let (last, outcome) = (result.last, result.outcome)
+        let finished = attempter.finish([result])
         do {
-            try await outbox.recordAttempts(recorded, completion: completion, health: health.map { [$0] } ?? [])
+            try await outbox.recordAttempts(finished.recorded, completion: finished.completion, health: finished.health)
         } catch {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.error("could not record a delivery attempt", metadata: [
@@ -123,10 +103,10 @@ public final class OutboxWorker: Service, Sendable {
         }
         logger.info("delivery attempt", metadata: [
             "delivery_id": .string(delivery.id), "event": .string(delivery.event), "subject": .string("\(delivery.subject.kind.rawValue) \(delivery.subject.id)"),
-            "attempt": .stringConvertible(number), "status_code": .string(outcome.statusCode.map(String.init) ?? "-"),
+            "attempt": .stringConvertible(last.attempt.attemptNumber), "status_code": .string(outcome.statusCode.map(String.init) ?? "-"),
             "outcome": .string(outcome.errorClass ?? "delivered"), "next": .string(last.transition.status.rawValue),
         ])
-        for attempt in recorded { onAttemptRecorded(attempt) }
+        for attempt in finished.recorded { onAttemptRecorded(attempt) }
     }
 }
 

@@ -33,17 +33,12 @@ public struct OutboxEvent: Sendable, Equatable {
     public var outletId: String?
     public var payload: [UInt8]
     public var createdAt: Int64
-    /// Whether each of its deliveries waits until the earlier ones of the same subject to the same
-    /// target are delivered or dead, so a receiver sees one order's events in the order they were
-    /// emitted. Only jobs that read from a POS (status polls, menu imports) go out of turn.
-    public var ordered: Bool
     /// The W3C trace context of the request or attempt that emitted it, kept by the store so the
     /// worker's attempts join that trace; nil when tracing was off.
     public var traceparent: String?
 
     public init(id: String, tenantId: String, type: String, subject: EventSubject, outletId: String?, payload: [UInt8], createdAt: Int64,
-                ordered: Bool = true, traceparent: String? = nil) {
-        self.ordered = ordered
+                traceparent: String? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.type = type

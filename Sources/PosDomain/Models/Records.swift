@@ -277,9 +277,6 @@ public struct Delivery: Sendable, Equatable {
 
     /// The order it concerns, when its subject is an order.
     public var orderId: String? { subject.kind == .order ? subject.id : nil }
-
-    /// Whether a POS connector (a built-in transformer) delivers it rather than a webhook.
-    public var isConnectorDelivery: Bool { webhookId == nil }
 }
 
 /// What one attempt at a delivery did.

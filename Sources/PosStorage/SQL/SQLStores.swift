@@ -465,7 +465,8 @@ public final class SQLStores: StoreEngine {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
                 """, [delivery.id, delivery.tenantId, delivery.eventId, delivery.subject.kind.rawValue, delivery.subject.id, delivery.webhookId,
                       delivery.connector, delivery.event, delivery.status.rawValue, delivery.attemptsStarted, delivery.nextAttemptAt,
-                      leased?.owner, leased?.expiresAt, delivery.createdAt, delivery.updatedAt, event.ordered])
+                      leased?.owner, leased?.expiresAt, delivery.createdAt, delivery.updatedAt,
+                      delivery.kind?.isOrdered ?? true])
         }
     }
 
