@@ -31,6 +31,10 @@ def wait_until(check, seconds, what):
 
 
 def build_release():
+    """The release binary: POS_LOAD_BIN when set (another commit's build, to compare on one machine),
+    else this checkout's, built first."""
+    if os.environ.get("POS_LOAD_BIN"):
+        return os.environ["POS_LOAD_BIN"]
     subprocess.run(["swift", "build", "-c", "release", "--product", "pos-integration"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
     return os.path.join(ROOT, ".build", "release", "pos-integration")
