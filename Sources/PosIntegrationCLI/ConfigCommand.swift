@@ -34,6 +34,6 @@ struct ConfigCommand: ParsableCommand {
                       + row[1].padding(toLength: widths[1], withPad: " ", startingAt: 0) + "  " + row[2])
             }
         }
-        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        if !problems.isEmpty { throw refused(problems.joined(separator: "\n")) }
     }
 }

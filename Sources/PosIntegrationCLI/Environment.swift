@@ -19,7 +19,7 @@ struct DatabaseOptions: ParsableArguments {
         let settings: ServiceSettings
         switch ServiceSettings.read(from: SettingsSource(flags: flags.merging(extra) { _, flag in flag })).settings {
         case .success(let read): settings = read
-        case .failure(let problems): throw ValidationError(problems.description)
+        case .failure(let problems): throw refused(problems.description)
         }
         CLILogging.bootstrap(settings.log)
         return settings
@@ -46,7 +46,7 @@ enum MasterKey {
     static func secretBox(_ settings: ServiceSettings, logger: Logger) throws -> SecretBox {
         if let masterKey = settings.masterKey { return masterKey }
         guard case .sqlite(let path) = settings.database, settings.servingProblems.isEmpty else {
-            throw ValidationError(settings.servingProblems.joined(separator: "\n"))
+            throw refused(settings.servingProblems.joined(separator: "\n"))
         }
         let keyURL = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("master.key")
         let fileManager = FileManager.default
@@ -75,9 +75,17 @@ enum CLILogging {
     static func bootstrap() throws {
         switch LogSettings.read(from: SettingsSource()) {
         case .success(let settings): bootstrap(settings)
-        case .failure(let problems): throw ValidationError(problems.description)
+        case .failure(let problems): throw refused(problems.description)
         }
     }
+}
+
+/// Ends a command whose settings are refused: the problems go to standard error and the exit code
+/// is 64, as for ArgumentParser's `ValidationError`, but without its usage text — the fault is in
+/// the environment, not in how the command was typed.
+func refused(_ problems: String) -> ExitCode {
+    FileHandle.standardError.write(Data("Error: \(problems)\n".utf8))
+    return .validationFailure
 }
 
 /// Prints one JSON object on stdout: what scripts read.

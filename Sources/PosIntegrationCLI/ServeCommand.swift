@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             traceExport = try TraceExport.bootstrap(environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch {
-            throw ValidationError(String(describing: error))
+            throw refused(String(describing: error))
         }
         let secretBox = try MasterKey.secretBox(settings, logger: logger)
         let stores = try await DatabaseOptions.openStores(settings, logger: logger)
