@@ -99,31 +99,24 @@ public struct ServiceMetrics: Sendable {
         }
 
         func counter(_ name: String, _ labels: [(String, String)]) -> Counter {
-            let key = Self.key(name, labels)
-            return counters.withLock { made in
-                if let counter = made[key] { return counter }
-                let counter = Counter(label: name, dimensions: labels, factory: factory)
-                made[key] = counter
-                return counter
-            }
+            Self.handle(in: counters, Self.key(name, labels)) { Counter(label: name, dimensions: labels, factory: factory) }
         }
 
         func timer(_ name: String, _ labels: [(String, String)]) -> Timer {
-            let key = Self.key(name, labels)
-            return timers.withLock { made in
-                if let timer = made[key] { return timer }
-                let timer = Timer(label: name, dimensions: labels, factory: factory)
-                made[key] = timer
-                return timer
-            }
+            Self.handle(in: timers, Self.key(name, labels)) { Timer(label: name, dimensions: labels, factory: factory) }
         }
 
         func gauge(_ name: String) -> Gauge {
-            gauges.withLock { made in
-                if let gauge = made[name] { return gauge }
-                let gauge = Gauge(label: name, dimensions: [], factory: factory)
-                made[name] = gauge
-                return gauge
+            Self.handle(in: gauges, name) { Gauge(label: name, dimensions: [], factory: factory) }
+        }
+
+        /// The handle made for `key`, made by `make` the first time.
+        private static func handle<Handle>(in made: borrowing Mutex<[String: Handle]>, _ key: String, _ make: () -> Handle) -> Handle {
+            made.withLock { made in
+                if let handle = made[key] { return handle }
+                let handle = make()
+                made[key] = handle
+                return handle
             }
         }
     }

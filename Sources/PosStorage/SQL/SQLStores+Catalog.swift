@@ -182,7 +182,7 @@ extension SQLStores {
                 try bumpMenuVersion(tenantId: tenantId, outletId: outletId, db)
                 // Only an outlet that sells something has something to tell.
                 if withMenus.contains(outletId) {
-                    try publish(repriced(outletId).map { [$0] } ?? [], makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+                    try publish(repriced(outletId).map { [$0] } ?? [], makeDeliveryId: makeId, db)
                 }
             }
         }

@@ -42,7 +42,7 @@ extension SQLStores {
         }
         if summary.changed {
             try bumpMenuVersion(tenantId: tenantId, outletId: outletId, db)
-            try publish(publication(summary).map { [$0] } ?? [], makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+            try publish(publication(summary).map { [$0] } ?? [], makeDeliveryId: makeId, db)
         }
         return summary
     }
@@ -82,7 +82,7 @@ extension SQLStores {
                 }
             }
             try Self.bumpMenuVersion(tenantId: tenantId, outletId: outletId, db)
-            try Self.publish(publication.map { [$0] } ?? [], makeDeliveryId: { UUID().uuidString.lowercased() }, db)
+            try Self.publish(publication.map { [$0] } ?? [], makeDeliveryId: Self.makeId, db)
         }
     }
 
